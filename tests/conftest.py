@@ -1,0 +1,161 @@
+"""Bake the template once per configuration and run what it made.
+
+Bakes go to a folder under /var/tmp whose every parent other users can traverse:
+when the tests run as root, the generated project's embedded PostgreSQL runs as
+an unprivileged user that must reach the project folder.
+
+Environment knobs (all optional):
+  TEMPLATE_TEST_DATABASE_URL   admin URL of the PostgreSQL used for the default bake's suite
+                               (default postgres://postgres@127.0.0.1:5432/postgres)
+  TEMPLATE_TEST_DB_PREFIX      prefix of the throwaway database names (default template_test_)
+  TEMPLATE_TEST_REDIS_URL      Redis for that suite (default redis://127.0.0.1:6379/13)
+  TEMPLATE_TEST_KEEP_BAKES     set to 1 to keep the baked projects after the session
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+DEFAULT_SLUG = "acme_saas"
+
+# name -> extra_context; "defaults" is cookiecutter.json as it stands.
+CONFIGURATIONS: dict[str, dict[str, str]] = {
+    "defaults": {},
+    "no_celery": {"use_celery": "n"},
+    "no_drf": {"use_drf": "n"},
+    "no_celery_no_drf": {"use_celery": "n", "use_drf": "n"},
+}
+
+# Variables of the caller's shell that would steer a baked project somewhere else.
+STRIPPED_VARIABLES = (
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "DJANGO_SETTINGS_MODULE",
+    "DJANGO_SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "UV_PROJECT_ENVIRONMENT",
+    "PYTEST_ADDOPTS",
+    "PYTEST_XDIST_AUTO_NUM_WORKERS",
+)
+
+# Production settings with a dummy environment: nothing listens on port 1, and
+# nothing here opens a connection.
+DUMMY_PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "dummy-" + "k7Qz2xW9pL4mN8vR3tY6uB1cE5hJ0aS" * 2,
+    "DATABASE_URL": "postgres://u:p@127.0.0.1:1/x",
+    "REDIS_URL": "redis://127.0.0.1:1/0",
+}
+
+
+def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for commands run in a bake: uv from this venv, the machine's Python, no stray settings."""
+    env = {key: value for key, value in os.environ.items() if key not in STRIPPED_VARIABLES}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["UV_PYTHON"] = os.environ.get("UV_PYTHON", sys.executable)
+    env["UV_LINK_MODE"] = "copy"
+    env["UV_NO_PROGRESS"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run(
+    args: list[str], cwd: Path, extra_env: Mapping[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """Run `args` in `cwd`; return the finished process with stdout and stderr merged into stdout."""
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        env=tool_env(extra_env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def describe(result: subprocess.CompletedProcess[str], tail: int = 12000) -> str:
+    """A failure message: the command, its exit code and the end of its output."""
+    return f"`{' '.join(result.args)}` exited {result.returncode}:\n{result.stdout[-tail:]}"
+
+
+def make_bake_root() -> Path:
+    """A fresh folder under /var/tmp (or the temp dir) that every user can traverse."""
+    parent = Path("/var/tmp") if Path("/var/tmp").is_dir() else Path(tempfile.gettempdir())
+    root = Path(tempfile.mkdtemp(prefix="tenant-saas-bakes-", dir=parent))
+    root.chmod(0o755)
+    return root
+
+
+class Bakery:
+    """Bakes each configuration once per session, and syncs its environment once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._projects: dict[str, Path] = {}
+        self._synced: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    def bake(self, name: str, extra_context: Mapping[str, str] | None = None) -> Path:
+        """Bake configuration `name` (or `extra_context` under that name) once; return the project folder."""
+        if name not in self._projects:
+            context = dict(CONFIGURATIONS[name] if extra_context is None else extra_context)
+            output_dir = self.root / name
+            output_dir.mkdir()
+            project = cookiecutter(
+                str(TEMPLATE_DIR), no_input=True, extra_context=context, output_dir=str(output_dir)
+            )
+            self._projects[name] = Path(project)
+        return self._projects[name]
+
+    def synced(self, name: str) -> Path:
+        """The baked project of `name` after `uv sync` (dev group included); fails the test when sync fails."""
+        project = self.bake(name)
+        if name not in self._synced:
+            self._synced[name] = run(["uv", "sync"], cwd=project, timeout=1800)
+        result = self._synced[name]
+        if result.returncode != 0:
+            pytest.fail(describe(result))
+        return project
+
+    def stop_embedded_services(self) -> None:
+        """Stop any embedded PostgreSQL/Redis a bake started (they outlive the processes that start them)."""
+        for project in self._projects.values():
+            if (project / ".data").exists() and (project / ".venv").exists():
+                run(["uv", "run", "--no-sync", "python", "-m", "config.devservices", "down"], cwd=project, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def bakery() -> Iterator[Bakery]:
+    root = make_bake_root()
+    bakery = Bakery(root)
+    try:
+        yield bakery
+    finally:
+        bakery.stop_embedded_services()
+        if os.environ.get("TEMPLATE_TEST_KEEP_BAKES") == "1":
+            print(f"\nbakes kept in {root}", file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def empty_output_dir(tmp_path: Path) -> Path:
+    output = tmp_path / "out"
+    output.mkdir()
+    return output

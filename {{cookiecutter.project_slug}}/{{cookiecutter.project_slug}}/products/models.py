@@ -1,0 +1,36 @@
+from django.core.validators import MinValueValidator
+from django.db import models
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    """Something a tenant sells or lets customers book (a room, a court, a service)."""
+
+    name = models.CharField(max_length=200)
+    # Unique within the tenant: each tenant has its own schema, hence its own table and index.
+    sku = models.CharField("SKU", max_length=32, unique=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
+    active = models.BooleanField(default=True)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products")
+    stock = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "sku"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="products_product_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"

@@ -1,0 +1,132 @@
+"""Catalogue use cases: create and change products and categories in the current tenant's schema."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import Enum
+
+from django.db import IntegrityError, transaction
+
+from .domain import (
+    CATEGORY_NAME_MAX,
+    CategoryNotFound,
+    DuplicateCategory,
+    DuplicateSku,
+    InvalidName,
+    ProductNotFound,
+    normalize_name,
+    normalize_sku,
+    parse_price,
+    parse_stock,
+)
+from .models import Category, Product
+
+
+class _Keep(Enum):
+    KEEP = "keep"
+
+
+KEEP = _Keep.KEEP
+"""Default of product_update's arguments: leave that field as it is."""
+
+
+def category_create(*, name: str) -> Category:
+    """Create a category named `name` (1-100 characters) and return it.
+
+    Raises InvalidName, or DuplicateCategory when a category with that name exists (ignoring case).
+    """
+    name = normalize_name(name, max_length=CATEGORY_NAME_MAX, error=InvalidName)
+    if Category.objects.filter(name__iexact=name).exists():
+        raise DuplicateCategory(f"category {name!r} already exists; choose another name")
+    try:
+        with transaction.atomic():
+            return Category.objects.create(name=name)
+    except IntegrityError:
+        raise DuplicateCategory(f"category {name!r} already exists; choose another name") from None
+
+
+def _category(category_id: int | None) -> Category | None:
+    if category_id is None:
+        return None
+    category = Category.objects.filter(pk=category_id).first()
+    if category is None:
+        raise CategoryNotFound(f"category {category_id!r} does not exist; expected the id of an existing category")
+    return category
+
+
+def _ensure_sku_free(sku: str, *, exclude_id: int | None = None) -> None:
+    taken = Product.objects.filter(sku=sku)
+    if exclude_id is not None:
+        taken = taken.exclude(pk=exclude_id)
+    if taken.exists():
+        raise DuplicateSku(f"SKU {sku!r} is already used by another product; choose a unique SKU")
+
+
+def _save(product: Product) -> Product:
+    # The exists() check gives a readable error; the unique index settles a race between two writers.
+    try:
+        with transaction.atomic():
+            product.save()
+    except IntegrityError:
+        raise DuplicateSku(f"SKU {product.sku!r} is already used by another product; choose a unique SKU") from None
+    return product
+
+
+def product_create(
+    *,
+    name: str,
+    sku: str,
+    price: Decimal | int | str,
+    category_id: int | None = None,
+    active: bool = True,
+    stock: int = 0,
+) -> Product:
+    """Create a product and return it.
+
+    `sku` is stored uppercased; `price` is a decimal amount >= 0 with at most two decimal places;
+    `stock` is units on hand. Raises InvalidName, InvalidSku, InvalidPrice, InvalidStock,
+    CategoryNotFound, or DuplicateSku when another product has the SKU.
+    """
+    product = Product(
+        name=normalize_name(name),
+        sku=normalize_sku(sku),
+        price=parse_price(price),
+        stock=parse_stock(stock),
+        active=bool(active),
+        category=_category(category_id),
+    )
+    _ensure_sku_free(product.sku)
+    return _save(product)
+
+
+def product_update(
+    *,
+    product_id: int,
+    name: str | _Keep = KEEP,
+    sku: str | _Keep = KEEP,
+    price: Decimal | int | str | _Keep = KEEP,
+    category_id: int | None | _Keep = KEEP,
+    active: bool | _Keep = KEEP,
+    stock: int | _Keep = KEEP,
+) -> Product:
+    """Change the given fields of product `product_id` (others stay as they are) and return it.
+
+    `category_id=None` removes the category. Raises ProductNotFound, and the errors of product_create.
+    """
+    product = Product.objects.filter(pk=product_id).first()
+    if product is None:
+        raise ProductNotFound(f"product {product_id!r} does not exist; expected the id of an existing product")
+    if not isinstance(name, _Keep):
+        product.name = normalize_name(name)
+    if not isinstance(sku, _Keep):
+        product.sku = normalize_sku(sku)
+        _ensure_sku_free(product.sku, exclude_id=product.pk)
+    if not isinstance(price, _Keep):
+        product.price = parse_price(price)
+    if not isinstance(category_id, _Keep):
+        product.category = _category(category_id)
+    if not isinstance(active, _Keep):
+        product.active = bool(active)
+    if not isinstance(stock, _Keep):
+        product.stock = parse_stock(stock)
+    return _save(product)

@@ -1,0 +1,46 @@
+"""Shared behaviour of the project's management commands.
+
+Exit codes (DESIGN.md section 4): 0 success, 1 a failure during work, 2 bad usage or
+input. Domain errors (InvalidValue, NotFound, Conflict) are bad input: exit 2 with
+their message, which names the value and what is accepted.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ...errors import DomainError
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def usage_error(message: str) -> CommandError:
+    """Return a CommandError that exits 2 (bad usage or input)."""
+    return CommandError(message, returncode=EXIT_USAGE)
+
+
+def add_noinput_argument(parser: CommandParser) -> None:
+    """Add `--noinput` / `--no-input` like Django's own commands (dest `interactive`)."""
+    parser.add_argument(
+        "--noinput", "--no-input", action="store_false", dest="interactive",
+        help="Never prompt; fail with exit code 2 when an answer would be needed.",
+    )  # fmt: skip
+
+
+def can_prompt(options: dict[str, Any]) -> bool:
+    """True when the command may ask the operator: interactive and attached to a terminal."""
+    return bool(options.get("interactive", True)) and sys.stdin.isatty()
+
+
+class ProjectCommand(BaseCommand):
+    """A command whose domain errors exit 2 and whose unexpected errors exit 1 with a one-line message."""
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        try:
+            return super().execute(*args, **options)
+        except DomainError as exc:
+            raise usage_error(str(exc)) from exc

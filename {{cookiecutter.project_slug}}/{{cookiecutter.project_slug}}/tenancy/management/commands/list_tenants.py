@@ -1,0 +1,47 @@
+"""list_tenants: the fleet as a table or JSON."""
+
+import io
+import json
+from typing import Any
+
+from django.core.management.base import CommandParser
+from rich.console import Console
+from rich.table import Table
+
+from ...selectors import tenant_list
+from ..base import ProjectCommand
+
+
+class Command(ProjectCommand):
+    help = (
+        "List tenants: slug, name, schema, domains, status. --format table (default, for people) or json "
+        "(a list of objects with keys slug, name, schema, domains, status, for scripts). "
+        "--include-public adds the public tenant. Exit codes: 0, 2 bad usage."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--format", choices=["table", "json"], default="table", help="Output format.")
+        parser.add_argument("--include-public", action="store_true", help="Also list the public tenant.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        rows = [
+            {
+                "slug": tenant.slug,
+                "name": tenant.name,
+                "schema": tenant.schema_name,
+                "domains": sorted(d.domain for d in tenant.domains.all()),
+                "status": tenant.status,
+            }
+            for tenant in tenant_list(include_public=options["include_public"])
+        ]
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        table = Table(title=f"{len(rows)} tenant(s)")
+        for column in ("slug", "name", "schema", "domains", "status"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row["slug"], row["name"], row["schema"], ", ".join(row["domains"]), row["status"])
+        buffer = io.StringIO()
+        Console(file=buffer, width=160).print(table)
+        self.stdout.write(buffer.getvalue().rstrip())
