@@ -90,7 +90,7 @@ def test_bake_yaml_files_parse_and_compose_matches_options(bakery: Bakery, name:
 
     compose = yaml.safe_load((project / "compose.yaml").read_text())
     workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
-    yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    pre_commit = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
 
     services = set(compose["services"])
     assert {"postgres", "web"} <= services
@@ -101,6 +101,8 @@ def test_bake_yaml_files_parse_and_compose_matches_options(bakery: Bakery, name:
     steps = " ".join(step.get("run", "") for step in workflow["jobs"]["test"]["steps"])
     assert "make lint typecheck test" in steps
     assert "chromium" in steps
+    hook_ids = {hook["id"] for repo in pre_commit["repos"] for hook in repo["hooks"]}
+    assert {"ruff", "ruff-format"} <= hook_ids
 
 
 def test_readme_documents_the_commands_and_the_generated_project(bakery: Bakery) -> None:

@@ -143,7 +143,8 @@ def server_url(django_db_setup: None, django_db_blocker) -> Iterator[str]:  # ty
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 log.close()
-                raise RuntimeError(f"server did not start: {(PROJECT_DIR / '.pytest-server.log').read_text()}") from None
+                output = (PROJECT_DIR / ".pytest-server.log").read_text()
+                raise RuntimeError(f"server did not start: {output}") from None
             time.sleep(0.2)
     yield url
     process.terminate()

@@ -40,6 +40,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT_NAME = "{{ cookiecutter.project_slug }}"
@@ -104,10 +105,7 @@ def _locked(name: str) -> Iterator[None]:
 
 def _open_to_others(path: Path) -> bool:
     """True when every folder from `/` down to `path` lets other users traverse it."""
-    for folder in [path, *path.parents]:
-        if folder.exists() and not folder.stat().st_mode & stat.S_IXOTH:
-            return False
-    return True
+    return all(not folder.exists() or folder.stat().st_mode & stat.S_IXOTH for folder in [path, *path.parents])
 
 
 def _is_root() -> bool:
@@ -137,23 +135,36 @@ def _postgres_layout() -> tuple[Path, Path, str | None]:
             )
         pgdata = fallback
     if not _open_to_others(pginstall):
-        version = importlib.metadata.version("pgserver")
-        copy = SHARED_TMP / f"pgserver-{version}" / "pginstall"
-        if not (copy / "bin" / "postgres").exists():
-            _note(f"copying PostgreSQL binaries to {copy}: {pginstall} is not reachable by {POSTGRES_RUN_USER!r}")
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(copy.parent, 0o755)
-            staging = copy.with_name(f"pginstall.{os.getpid()}")
-            shutil.copytree(pginstall, staging, symlinks=True)
-            for root, dirs, files in os.walk(staging):
-                for name in dirs + files:
-                    target = Path(root) / name
-                    if not target.is_symlink():
-                        target.chmod(target.stat().st_mode | stat.S_IRGRP | stat.S_IROTH | (0o055 if target.is_dir() or os.access(target, os.X_OK) else 0))
-            staging.chmod(0o755)
-            staging.rename(copy)
-        pginstall = copy
+        pginstall = _reachable_copy_of_binaries(pginstall)
     return pgdata, pginstall / "bin", POSTGRES_RUN_USER
+
+
+def _reachable_copy_of_binaries(pginstall: Path) -> Path:
+    """Copy pgserver's binaries, and the shared libraries they load through the relative rpath
+    `$ORIGIN/../../../pgserver.libs`, to /var/tmp/pgserver-<version>/ (once); return the copied pginstall."""
+    root = SHARED_TMP / f"pgserver-{importlib.metadata.version('pgserver')}"
+    copy = root / "pgserver" / "pginstall"
+    if (copy / "bin" / "postgres").exists():
+        return copy
+    _note(f"copying PostgreSQL binaries to {root}: {pginstall} is not reachable by {POSTGRES_RUN_USER!r}")
+    staging = SHARED_TMP / f"pgserver-staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(pginstall, staging / "pgserver" / "pginstall", symlinks=True)
+    libs = pginstall.parent.parent / "pgserver.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, staging / "pgserver.libs", symlinks=True)
+    for folder, dirs, files in os.walk(staging):
+        for name in [*dirs, *files]:
+            target = Path(folder) / name
+            if not target.is_symlink():
+                mode = target.stat().st_mode
+                # Others may read everything and traverse or execute what the owner can.
+                executable = mode & stat.S_IXUSR
+                target.chmod(mode | stat.S_IRGRP | stat.S_IROTH | (executable >> 3) | (executable >> 6))
+    staging.chmod(0o755)
+    shutil.rmtree(root, ignore_errors=True)
+    staging.rename(root)
+    return copy
 
 
 def _ensure_system_user(name: str) -> None:
@@ -163,14 +174,12 @@ def _ensure_system_user(name: str) -> None:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
 
 
-def _run_pg(binary: Path, args: list[str], run_as: str | None, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    extra: dict[str, object] = {}
+def _run_pg(binary: Path, args: list[str], run_as: str | None, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    options: dict[str, Any] = {"capture_output": True, "text": True, "check": False, **kwargs}
     if run_as is not None:
         entry = pwd.getpwnam(run_as)
-        extra = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": [], "cwd": "/"}
-    return subprocess.run(
-        [str(binary), *args], capture_output=True, text=True, check=False, **extra, **kwargs  # type: ignore[call-overload]
-    )
+        options.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[], cwd="/")
+    return subprocess.run([str(binary), *args], **options)
 
 
 def _running_postgres_port(pgdata: Path) -> int | None:
@@ -214,6 +223,7 @@ def _start_postgres(pgdata: Path, bindir: Path, run_as: str | None) -> int:
             run_as,
         )
         if result.returncode != 0:
+            shutil.rmtree(pgdata, ignore_errors=True)  # a half-initialised folder would block the next try
             raise EmbeddedServiceError(f"initdb failed for {pgdata}:\n{result.stderr}")
     port = _free_port()
     log = pgdata / "server.log"

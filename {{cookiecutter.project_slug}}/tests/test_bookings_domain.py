@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -98,7 +99,9 @@ def test_slots_compare_by_instant_across_time_zones() -> None:
 
 
 def test_cancelling_a_cancelled_booking_raises_already_cancelled() -> None:
-    booking = Booking(id=3, product_id=PRODUCT, customer_id=CUSTOMER, slot=slot(5, 10, 11), status=BookingStatus.CONFIRMED)
+    booking = Booking(
+        id=3, product_id=PRODUCT, customer_id=CUSTOMER, slot=slot(5, 10, 11), status=BookingStatus.CONFIRMED
+    )
     assert booking.cancelled().status is BookingStatus.CANCELLED
     with pytest.raises(AlreadyCancelled, match="booking 3 is already cancelled"):
         booking.cancelled().cancelled()
@@ -122,6 +125,15 @@ def test_booking_rejected_when_slot_overlaps_a_confirmed_booking(repo: InMemoryB
     with pytest.raises(SlotTaken, match="2031-03-05 10:00"):
         book(repo, slot(5, 11, 13))
     assert len(repo.bookings) == 1
+
+
+def test_slot_taken_message_shows_the_clash_in_the_requesters_time_zone(repo: InMemoryBookingRepository) -> None:
+    book(repo, slot(5, 10, 12))  # 10:00-12:00 UTC = 12:00-14:00 at UTC+02:00
+    plus_two = timezone(timedelta(hours=2))
+    requested = Slot(start=datetime(2031, 3, 5, 13, tzinfo=plus_two), end=datetime(2031, 3, 5, 15, tzinfo=plus_two))
+
+    with pytest.raises(SlotTaken, match=r"from 2031-03-05 12:00 UTC\+02:00 to 2031-03-05 14:00 UTC\+02:00"):
+        book(repo, requested)
 
 
 def test_booking_rejected_when_a_booking_from_the_previous_day_runs_into_the_slot(
@@ -188,7 +200,7 @@ class RecordingRepository(InMemoryBookingRepository):
         self.calls: list[tuple[str, bool]] = []
 
     @contextlib.contextmanager
-    def atomic(self):  # type: ignore[no-untyped-def]
+    def atomic(self) -> Iterator[None]:
         self.in_transaction = True
         try:
             yield

@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
+from django_tenants.utils import tenant_context
 
 from {{ cookiecutter.project_slug }}.bookings.domain import BookingStatus, Slot, SlotTaken
 from {{ cookiecutter.project_slug }}.bookings.models import Booking as BookingRow
@@ -95,7 +96,9 @@ def test_customer_exists_reports_whether_the_customer_exists(setup: Setup) -> No
 def test_confirmed_slots_returns_every_overlapping_slot_in_start_order(setup: Setup) -> None:
     add = setup.repo.add
     add(product_id=setup.product_id, customer_id=setup.customer_id, slot=Slot(at(4, 12), at(4, 14)))
-    add(product_id=setup.product_id, customer_id=setup.customer_id, slot=Slot(at(3, 20), at(4, 9)))  # from the day before
+    add(
+        product_id=setup.product_id, customer_id=setup.customer_id, slot=Slot(at(3, 20), at(4, 9))
+    )  # from the day before
     add(product_id=setup.product_id, customer_id=setup.customer_id, slot=Slot(at(4, 9), at(4, 10)))
 
     found = setup.repo.confirmed_slots(setup.product_id, around=Slot(at(4, 8), at(4, 13)))
@@ -115,7 +118,9 @@ def test_confirmed_slots_leaves_out_touching_slots_other_products_and_cancelled_
 
 
 def test_set_status_is_persisted(setup: Setup) -> None:
-    booking_id = setup.repo.add(product_id=setup.product_id, customer_id=setup.customer_id, slot=Slot(at(5, 9), at(5, 10)))
+    booking_id = setup.repo.add(
+        product_id=setup.product_id, customer_id=setup.customer_id, slot=Slot(at(5, 9), at(5, 10))
+    )
 
     setup.repo.set_status(booking_id, BookingStatus.CANCELLED)
 
@@ -138,7 +143,9 @@ def test_django_repository_locks_the_product_row_for_update(tenant: object) -> N
 
 def test_django_repository_locks_the_booking_when_read_for_update(tenant: object) -> None:
     setup = _django_setup()
-    booking_id = setup.repo.add(product_id=setup.product_id, customer_id=setup.customer_id, slot=Slot(at(6, 9), at(6, 10)))
+    booking_id = setup.repo.add(
+        product_id=setup.product_id, customer_id=setup.customer_id, slot=Slot(at(6, 9), at(6, 10))
+    )
 
     with CaptureQueriesContext(connection) as queries:
         setup.repo.get(booking_id, for_update=True)
@@ -175,14 +182,14 @@ def test_database_refuses_a_booking_row_that_ends_before_it_starts(tenant: objec
 def test_a_second_transaction_cannot_lock_a_product_while_a_booking_holds_it(tenant: object) -> None:
     # Uses a committed demo product: rows made inside this test's transaction are invisible to other connections.
     product_id = Product.objects.order_by("pk").values_list("pk", flat=True).first()
+    assert product_id is not None
     assert DjangoBookingRepository().lock_product(product_id) is True
     outcome: list[str] = []
 
     def second_booker() -> None:
         # Django gives each thread its own connection.
         try:
-            connections["default"].set_tenant(tenant)
-            with transaction.atomic():
+            with tenant_context(tenant), transaction.atomic():
                 list(Product.objects.select_for_update(nowait=True).filter(pk=product_id).values_list("pk"))
             outcome.append("locked")
         except DatabaseError as exc:

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from conftest import test_database_url
 from {{ cookiecutter.project_slug }}.tenancy.tasks import tenant_ping
+from conftest import test_database_url
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

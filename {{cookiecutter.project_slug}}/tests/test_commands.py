@@ -13,10 +13,10 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django_tenants.utils import schema_exists
 
-from conftest import test_database_url
 from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
 from {{ cookiecutter.project_slug }}.products.models import Product
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
+from conftest import test_database_url
 
 pytestmark = pytest.mark.django_db
 PROJECT_DIR = Path(__file__).resolve().parent.parent

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
+from django.test import Client
 from django_tenants.utils import tenant_context
 
 from {{ cookiecutter.project_slug }}.customers.domain import (
@@ -167,7 +169,7 @@ def test_customer_get_raises_customer_not_found_for_unknown_id(tenant: object) -
 # --- pages ------------------------------------------------------------------------------------
 
 
-def test_customer_list_page_shows_the_tenants_customers(tenant: object, tenant_client) -> None:  # type: ignore[no-untyped-def]
+def test_customer_list_page_shows_the_tenants_customers(tenant: object, tenant_client: Client) -> None:
     name = f"Listed {uuid.uuid4().hex[:8]}"
     customer_create(name=name, email=unique_email())
 
@@ -177,14 +179,14 @@ def test_customer_list_page_shows_the_tenants_customers(tenant: object, tenant_c
     assert f'<td data-testid="customer-name">{name}</td>' in response.content.decode()
 
 
-def test_customer_pages_redirect_anonymous_visitors_to_login(tenant: object, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_customer_pages_redirect_anonymous_visitors_to_login(tenant: object, client_for: Callable[..., Client]) -> None:
     response = client_for(tenant).get("/customers/new/")
 
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
 
 
-def test_creating_a_customer_through_the_form_saves_it(tenant: object, tenant_client) -> None:  # type: ignore[no-untyped-def]
+def test_creating_a_customer_through_the_form_saves_it(tenant: object, tenant_client: Client) -> None:
     email = unique_email()
 
     response = tenant_client.post("/customers/new/", {"name": "Form Customer", "email": email.upper(), "phone": ""})
@@ -195,7 +197,7 @@ def test_creating_a_customer_through_the_form_saves_it(tenant: object, tenant_cl
         assert Customer.objects.get(email=email).name == "Form Customer"
 
 
-def test_customer_form_shows_the_duplicate_email_error_and_saves_nothing(tenant: object, tenant_client) -> None:  # type: ignore[no-untyped-def]
+def test_customer_form_shows_the_duplicate_email_error_and_saves_nothing(tenant: object, tenant_client: Client) -> None:
     email = unique_email()
     customer_create(name="Original", email=email)
 
@@ -207,7 +209,7 @@ def test_customer_form_shows_the_duplicate_email_error_and_saves_nothing(tenant:
         assert Customer.objects.filter(email=email).count() == 1
 
 
-def test_editing_a_customer_through_the_form_updates_it(tenant: object, tenant_client) -> None:  # type: ignore[no-untyped-def]
+def test_editing_a_customer_through_the_form_updates_it(tenant: object, tenant_client: Client) -> None:
     customer = customer_create(name="Before", email=unique_email())
 
     response = tenant_client.post(
@@ -220,5 +222,19 @@ def test_editing_a_customer_through_the_form_updates_it(tenant: object, tenant_c
     assert (customer.name, customer.phone) == ("After", "+49 30 1234")
 
 
-def test_edit_page_of_unknown_customer_is_404(tenant: object, tenant_client) -> None:  # type: ignore[no-untyped-def]
+def test_edit_page_of_unknown_customer_is_404(tenant: object, tenant_client: Client) -> None:
     assert tenant_client.get("/customers/987654321/edit/").status_code == 404
+
+
+def test_tenant_admin_stores_customer_emails_lowercase(
+    tenant: object, owner_user: object, client_for: Callable[..., Client]
+) -> None:
+    email = unique_email()
+
+    response = client_for(tenant, owner_user).post(
+        "/admin/customers/customer/add/", {"name": "Admin Customer", "email": email.upper(), "phone": ""}
+    )
+
+    assert response.status_code == 302
+    with tenant_context(tenant):
+        assert Customer.objects.get(email=email).name == "Admin Customer"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django_tenants.utils import tenant_context
 
 from {{ cookiecutter.project_slug }}.accounts.services import membership_grant, user_get_or_create
@@ -24,6 +26,7 @@ from {{ cookiecutter.project_slug }}.products.domain import (
 from {{ cookiecutter.project_slug }}.products.models import Product
 from {{ cookiecutter.project_slug }}.products.selectors import product_get, product_list
 from {{ cookiecutter.project_slug }}.products.services import category_create, product_create, product_update
+from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
 
 
 def unique(prefix: str) -> str:
@@ -49,7 +52,9 @@ def test_sku_of_32_characters_is_accepted() -> None:
     assert normalize_sku("a" * 32) == "A" * 32
 
 
-@pytest.mark.parametrize(("price", "expected"), [("0", Decimal("0.00")), (5, Decimal("5.00")), ("19.9", Decimal("19.90"))])
+@pytest.mark.parametrize(
+    ("price", "expected"), [("0", Decimal("0.00")), (5, Decimal("5.00")), ("19.9", Decimal("19.90"))]
+)
 def test_price_accepts_zero_and_positive_amounts_with_up_to_two_decimals(price: object, expected: Decimal) -> None:
     assert parse_price(price) == expected
 
@@ -207,7 +212,7 @@ def test_product_get_raises_product_not_found_for_unknown_id(tenant: object) -> 
 # --- pages ------------------------------------------------------------------------------------
 
 
-def test_product_list_page_shows_the_tenants_products(tenant: object, tenant_client) -> None:  # type: ignore[no-untyped-def]
+def test_product_list_page_shows_the_tenants_products(tenant: object, tenant_client: Client) -> None:
     name = unique("Listed")
     product_create(name=name, sku=unique("LST"), price="1.00")
 
@@ -217,7 +222,7 @@ def test_product_list_page_shows_the_tenants_products(tenant: object, tenant_cli
     assert f'<td data-testid="product-name">{name}</td>' in response.content.decode()
 
 
-def test_product_pages_redirect_anonymous_visitors_to_login(tenant: object, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_product_pages_redirect_anonymous_visitors_to_login(tenant: object, client_for: Callable[..., Client]) -> None:
     response = client_for(tenant).get("/products/")
 
     assert response.status_code == 302
@@ -226,8 +231,8 @@ def test_product_pages_redirect_anonymous_visitors_to_login(tenant: object, clie
 
 def test_products_of_one_tenant_are_not_listed_on_another_tenants_host(
     tenant: object,
-    other_tenant: object,
-    client_for,  # type: ignore[no-untyped-def]
+    other_tenant: Tenant,
+    client_for: Callable[..., Client],
 ) -> None:
     name = unique("AcmeOnly")
     product_create(name=name, sku=unique("ACMEONLY"), price="1.00")
@@ -240,14 +245,18 @@ def test_products_of_one_tenant_are_not_listed_on_another_tenants_host(
     assert name not in response.content.decode()
 
 
-def test_member_of_another_tenant_is_sent_to_login(tenant: object, other_tenant: object, member_user, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_member_of_another_tenant_is_sent_to_login(
+    tenant: object, other_tenant: object, member_user: object, client_for: Callable[..., Client]
+) -> None:
     response = client_for(other_tenant, member_user).get("/products/")
 
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
 
 
-def test_creating_a_product_through_the_form_saves_it_and_redirects_to_the_list(tenant: object, tenant_client) -> None:  # type: ignore[no-untyped-def]
+def test_creating_a_product_through_the_form_saves_it_and_redirects_to_the_list(
+    tenant: object, tenant_client: Client
+) -> None:
     sku = unique("form").lower()
 
     response = tenant_client.post(
@@ -261,7 +270,7 @@ def test_creating_a_product_through_the_form_saves_it_and_redirects_to_the_list(
     assert (product.name, product.price, product.stock) == ("Form product", Decimal("3.50"), 2)
 
 
-def test_product_form_shows_the_duplicate_sku_error_and_saves_nothing(tenant: object, tenant_client) -> None:  # type: ignore[no-untyped-def]
+def test_product_form_shows_the_duplicate_sku_error_and_saves_nothing(tenant: object, tenant_client: Client) -> None:
     sku = unique("TAKEN")
     product_create(name="Original", sku=sku, price="1.00")
 
@@ -273,14 +282,14 @@ def test_product_form_shows_the_duplicate_sku_error_and_saves_nothing(tenant: ob
         assert Product.objects.filter(sku=sku).count() == 1
 
 
-def test_product_form_shows_the_price_rule_for_a_negative_price(tenant: object, tenant_client) -> None:  # type: ignore[no-untyped-def]
+def test_product_form_shows_the_price_rule_for_a_negative_price(tenant: object, tenant_client: Client) -> None:
     response = tenant_client.post("/products/new/", {"name": "Neg", "sku": unique("NEG"), "price": "-1", "stock": "0"})
 
     assert response.status_code == 200
     assert "out of range; expected 0 to" in response.content.decode()
 
 
-def test_editing_a_product_through_the_form_updates_it(tenant: object, tenant_client) -> None:  # type: ignore[no-untyped-def]
+def test_editing_a_product_through_the_form_updates_it(tenant: object, tenant_client: Client) -> None:
     product = product_create(name="Before", sku=unique("EDIT"), price="1.00")
 
     response = tenant_client.post(
@@ -293,5 +302,22 @@ def test_editing_a_product_through_the_form_updates_it(tenant: object, tenant_cl
     assert (product.name, product.price, product.active) == ("After", Decimal("2.00"), False)
 
 
-def test_edit_page_of_unknown_product_is_404(tenant: object, tenant_client) -> None:  # type: ignore[no-untyped-def]
+def test_edit_page_of_unknown_product_is_404(tenant: object, tenant_client: Client) -> None:
     assert tenant_client.get("/products/987654321/edit/").status_code == 404
+
+
+def test_tenant_admin_applies_the_sku_rule_and_uppercases_skus(
+    tenant: object, owner_user: object, client_for: Callable[..., Client]
+) -> None:
+    admin = client_for(tenant, owner_user)
+    sku = unique("adm").lower()
+    fields = {"name": "Admin product", "price": "5.00", "stock": "0", "active": "on"}
+
+    rejected = admin.post("/admin/products/product/add/", {**fields, "sku": "bad sku"})
+    accepted = admin.post("/admin/products/product/add/", {**fields, "sku": sku})
+
+    assert rejected.status_code == 200
+    assert "A-Z, 0-9" in rejected.content.decode()
+    assert accepted.status_code == 302
+    with tenant_context(tenant):
+        assert Product.objects.filter(sku=sku.upper()).exists()

@@ -13,8 +13,9 @@ class TenantAuthenticationForm(AuthenticationForm):
     def confirm_login_allowed(self, user):  # type: ignore[no-untyped-def]
         super().confirm_login_allowed(user)
         tenant = getattr(self.request, "tenant", None)
-        if tenant is not None and tenant.schema_name != get_public_schema_name():
-            if membership_role(user_id=user.pk, tenant_id=tenant.pk) is None:
-                raise forms.ValidationError(
-                    f"{user.email} is not a member of {tenant.name}.", code="not_a_member"
-                )
+        if (
+            tenant is not None
+            and tenant.schema_name != get_public_schema_name()
+            and membership_role(user_id=user.pk, tenant_id=tenant.pk) is None
+        ):
+            raise forms.ValidationError(f"{user.email} is not a member of {tenant.name}.", code="not_a_member")

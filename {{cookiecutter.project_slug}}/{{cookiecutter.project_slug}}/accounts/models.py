@@ -57,7 +57,9 @@ class Membership(models.Model):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=10, choices=[(r.value, r.value.title()) for r in Role], default=Role.MEMBER.value)
+    role = models.CharField(
+        max_length=10, choices=[(r.value, r.value.title()) for r in Role], default=Role.MEMBER.value
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

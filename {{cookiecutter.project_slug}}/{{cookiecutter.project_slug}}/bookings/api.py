@@ -59,7 +59,9 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             customer_id=values["customer_id"],
             slot=Slot(start=values["start"], end=values["end"]),
         )
-        return Response(BookingOutputSerializer(booking_get(booking_id=booking_id)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            BookingOutputSerializer(booking_get(booking_id=booking_id)).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(request=None, responses=BookingOutputSerializer)
     @action(detail=True, methods=["post"])

@@ -7,7 +7,7 @@ bookings of the same product may not overlap; cancelled bookings free their slot
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from ..errors import Conflict, InvalidValue, NotFound
@@ -62,7 +62,9 @@ class Slot:
                     f"slot {name} {moment!r} has no time zone; expected an aware datetime such as 2030-01-31T10:00Z"
                 )
         if self.end <= self.start:
-            raise InvalidSlot(f"slot end {_fmt(self.end)} is not after its start {_fmt(self.start)}; expected end > start")
+            raise InvalidSlot(
+                f"slot end {_fmt(self.end)} is not after its start {_fmt(self.start)}; expected end > start"
+            )
         if self.end - self.start > MAX_SLOT_LENGTH:
             raise InvalidSlot(
                 f"slot {_fmt(self.start)} to {_fmt(self.end)} is longer than {MAX_SLOT_LENGTH.days} days; "
@@ -72,6 +74,10 @@ class Slot:
     def overlaps(self, other: Slot) -> bool:
         """True when the two slots share any instant (touching ends do not count)."""
         return self.start < other.end and other.start < self.end
+
+    def astimezone(self, tz: tzinfo | None) -> Slot:
+        """The same slot with both ends expressed in `tz` (to show it in the zone a user works in)."""
+        return Slot(start=self.start.astimezone(tz), end=self.end.astimezone(tz))
 
     def __str__(self) -> str:
         return f"{_fmt(self.start)} to {_fmt(self.end)}"

@@ -23,7 +23,9 @@ class Booking(models.Model):
         ordering = ["start", "pk"]
         indexes = [models.Index(fields=["product", "start", "end"], name="bookings_product_slot_idx")]
         constraints = [
-            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="bookings_booking_end_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="bookings_booking_end_after_start"
+            ),
         ]
 
     def __str__(self) -> str:

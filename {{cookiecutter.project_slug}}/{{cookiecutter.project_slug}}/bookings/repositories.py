@@ -56,7 +56,9 @@ class DjangoBookingRepository:
     def lock_product(self, product_id: int) -> bool:
         # A row lock on the product serialises concurrent bookings of it: the second transaction waits
         # here until the first commits, then sees its booking in confirmed_slots().
-        return Product.objects.select_for_update().filter(pk=product_id).values_list("pk", flat=True).first() is not None
+        return (
+            Product.objects.select_for_update().filter(pk=product_id).values_list("pk", flat=True).first() is not None
+        )
 
     def customer_exists(self, customer_id: int) -> bool:
         return Customer.objects.filter(pk=customer_id).exists()

@@ -32,10 +32,13 @@ def booking_create(
             raise UnknownProduct(f"product {product_id!r} does not exist; expected the id of an existing product")
         if not bookings.customer_exists(customer_id):
             raise UnknownCustomer(f"customer {customer_id!r} does not exist; expected the id of an existing customer")
-        clash = next((taken for taken in bookings.confirmed_slots(product_id, around=slot) if slot.overlaps(taken)), None)
+        clash = next(
+            (taken for taken in bookings.confirmed_slots(product_id, around=slot) if slot.overlaps(taken)), None
+        )
         if clash is not None:
             raise SlotTaken(
-                f"slot {slot} overlaps a confirmed booking of product {product_id} from {clash}; "
+                f"slot {slot} overlaps a confirmed booking of product {product_id} "
+                f"from {clash.astimezone(slot.start.tzinfo)}; "
                 "choose a slot that starts at or after its end, or ends at or before its start"
             )
         return bookings.add(product_id=product_id, customer_id=customer_id, slot=slot)

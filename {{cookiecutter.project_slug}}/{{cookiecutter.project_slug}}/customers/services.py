@@ -54,7 +54,7 @@ def customer_update(
     customer_id: int,
     name: str | _Keep = KEEP,
     email: str | _Keep = KEEP,
-    phone: str | None | _Keep = KEEP,
+    phone: str | _Keep | None = KEEP,
 ) -> Customer:
     """Change the given fields of customer `customer_id` (others stay as they are) and return it.
 

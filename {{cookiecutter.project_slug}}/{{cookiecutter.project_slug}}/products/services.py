@@ -105,7 +105,7 @@ def product_update(
     name: str | _Keep = KEEP,
     sku: str | _Keep = KEEP,
     price: Decimal | int | str | _Keep = KEEP,
-    category_id: int | None | _Keep = KEEP,
+    category_id: int | _Keep | None = KEEP,
     active: bool | _Keep = KEEP,
     stock: int | _Keep = KEEP,
 ) -> Product:

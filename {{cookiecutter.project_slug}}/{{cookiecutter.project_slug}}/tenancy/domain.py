@@ -84,7 +84,9 @@ def normalize_domain(domain: object) -> str:
     try:
         ascii_name = idna.encode(text, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError) as exc:
-        raise InvalidDomain(f"domain {domain!r} is not a valid hostname ({exc}); expected e.g. acme.example.com") from exc
+        raise InvalidDomain(
+            f"domain {domain!r} is not a valid hostname ({exc}); expected e.g. acme.example.com"
+        ) from exc
     labels = ascii_name.split(".")
     if len(ascii_name) > DOMAIN_MAX or not all(_LABEL_RE.match(label) for label in labels):
         raise InvalidDomain(

@@ -9,8 +9,8 @@ leaves no orphan schema, tenant row or domain.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django_tenants.utils import get_public_schema_name, schema_exists
+from django.db import IntegrityError, transaction
+from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from ..accounts.services import membership_grant, user_get_or_create
 from ..errors import InvalidValue, NotFound
@@ -76,10 +76,9 @@ def tenant_create(
 
         owner_email = normalize_email(owner_email)
 
-    # Tenant rows live in the public schema, whatever schema the caller's connection is in.
-    connection.set_schema_to_public()
+    # Tenant rows live in the public schema; the caller's schema is restored afterwards.
     try:
-        with transaction.atomic():
+        with schema_context(get_public_schema_name()), transaction.atomic():
             _ensure_free(slug=slug, schema_name=schema_name, domain_name=domain_name)
             tenant = Tenant(name=name, slug=slug, schema_name=schema_name, status=Tenant.Status.ACTIVE)
             tenant.save()
@@ -91,8 +90,6 @@ def tenant_create(
     except IntegrityError as exc:
         # A concurrent creation won the race for the slug, schema or domain.
         raise TenantExists(f"slug {slug!r} or domain {domain_name!r} was taken while creating the tenant") from exc
-    finally:
-        connection.set_schema_to_public()
     return tenant
 
 
@@ -120,8 +117,7 @@ def tenant_drop(*, slug: str) -> Tenant:
         raise NotFound(f"no tenant with slug {slug!r}; existing slugs: {known or '(none)'}")
     if tenant.schema_name == get_public_schema_name():
         raise InvalidSlug(f"tenant {slug!r} uses the public schema and cannot be dropped")
-    with transaction.atomic():
-        connection.set_schema_to_public()
+    with schema_context(get_public_schema_name()), transaction.atomic():
         tenant.delete(force_drop=True)
     return tenant
 
@@ -133,7 +129,7 @@ def public_tenant_ensure(*, domain: str) -> Tenant:
     """
     domain_name = normalize_domain(domain)
     public_schema = get_public_schema_name()
-    with transaction.atomic():
+    with schema_context(public_schema), transaction.atomic():
         tenant, _ = Tenant.objects.get_or_create(
             schema_name=public_schema, defaults={"name": "Public", "slug": "public", "status": Tenant.Status.ACTIVE}
         )

@@ -11,4 +11,4 @@ def tenant_ping() -> str:
     A probe for operators and tests: sent from inside a tenant, it must answer that tenant's
     schema (`tenant_<slug>`); tenant-schemas-celery carries the schema in the task headers.
     """
-    return str(connection.schema_name)
+    return str(connection.schema_name)  # type: ignore[attr-defined]  # added by django-tenants' backend

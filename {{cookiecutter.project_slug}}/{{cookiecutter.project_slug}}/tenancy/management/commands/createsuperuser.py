@@ -60,7 +60,8 @@ class Command(DjangoCreateSuperuser):
                 user.set_password(password)
                 user.save(update_fields=["password"])
         membership_grant(user=user, tenant=tenant, role=Role.OWNER)
-        self.stdout.write(self.style.SUCCESS(f"{user.email} is an owner of tenant {tenant.slug!r} (no platform rights)"))
+        message = f"{user.email} is an owner of tenant {tenant.slug!r} (no platform rights)"
+        self.stdout.write(self.style.SUCCESS(message))
 
     def _ask_password(self, user: Any) -> str:
         while True:

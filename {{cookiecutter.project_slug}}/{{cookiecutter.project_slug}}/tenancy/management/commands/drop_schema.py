@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from ...services import tenant_drop
 from ...selectors import tenant_get_by_slug
+from ...services import tenant_drop
 from ..base import ProjectCommand, add_noinput_argument, can_prompt, usage_error
 
 

@@ -71,7 +71,8 @@ class Command(MigrateSchemasCommand):
                 raise usage_error("--tenant=<slug> cannot be combined with --schema or --shared")
             tenant = Tenant.objects.filter(slug=slug).exclude(schema_name=get_public_schema_name()).first()
             if tenant is None:
-                known = ", ".join(Tenant.objects.exclude(schema_name=get_public_schema_name()).values_list("slug", flat=True))
+                others = Tenant.objects.exclude(schema_name=get_public_schema_name())
+                known = ", ".join(others.values_list("slug", flat=True))
                 raise usage_error(f"no tenant with slug {slug!r}; existing slugs: {known or '(none)'}")
             options["tenant"], options["schema_name"] = True, tenant.schema_name
         if options.pop("list_migrations", False):

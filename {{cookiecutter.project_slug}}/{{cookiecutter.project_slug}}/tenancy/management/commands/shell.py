@@ -29,6 +29,6 @@ class Command(DjangoShellCommand):
             tenant = Tenant.objects.filter(slug=slug).exclude(schema_name=get_public_schema_name()).first()
             if tenant is None:
                 raise usage_error(f"no tenant with slug {slug!r}; see `manage.py list_tenants`")
-            connection.set_tenant(tenant)
+            connection.set_tenant(tenant)  # type: ignore[attr-defined]  # django-tenants' backend
             print(f"Shell inside tenant {tenant.slug!r} (schema {tenant.schema_name})", file=sys.stderr)
         super().handle(**options)
