@@ -42,8 +42,7 @@ def write_dotenv() -> None:
     secret_key = secrets.token_urlsafe(50)
     example = (PROJECT_DIR / ".env.example").read_text()
     lines = [
-        f"{SECRET_KEY_LINE}{secret_key}" if line.startswith(SECRET_KEY_LINE) else line
-        for line in example.splitlines()
+        f"{SECRET_KEY_LINE}{secret_key}" if line.startswith(SECRET_KEY_LINE) else line for line in example.splitlines()
     ]
     dotenv = PROJECT_DIR / ".env"
     fd = os.open(dotenv, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -95,13 +95,17 @@ def check_timezone(timezone: str) -> None:
     """Raise InvalidAnswer unless `timezone` is an IANA time zone name (skipped without tz data)."""
     known = zoneinfo.available_timezones()
     if known and timezone not in known:
-        raise InvalidAnswer(f"timezone {timezone!r} is not an IANA time zone; accepted: a name such as UTC or Europe/Paris")
+        raise InvalidAnswer(
+            f"timezone {timezone!r} is not an IANA time zone; accepted: a name such as UTC or Europe/Paris"
+        )
 
 
 def check_postgresql_version(version: str) -> None:
     """Raise InvalidAnswer unless `version` looks like a postgres image tag (16, 17, 16.4)."""
     if not VERSION_PATTERN.match(version):
-        raise InvalidAnswer(f"postgresql_version {version!r} is not a version; accepted: a major version such as 16 or 17")
+        raise InvalidAnswer(
+            f"postgresql_version {version!r} is not a version; accepted: a major version such as 16 or 17"
+        )
 
 
 def check_plain_text(name: str, value: str) -> None:

@@ -117,9 +117,7 @@ class Bakery:
             context = dict(CONFIGURATIONS[name] if extra_context is None else extra_context)
             output_dir = self.root / name
             output_dir.mkdir()
-            project = cookiecutter(
-                str(TEMPLATE_DIR), no_input=True, extra_context=context, output_dir=str(output_dir)
-            )
+            project = cookiecutter(str(TEMPLATE_DIR), no_input=True, extra_context=context, output_dir=str(output_dir))
             self._projects[name] = Path(project)
         return self._projects[name]
 

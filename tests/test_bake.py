@@ -63,8 +63,16 @@ def test_bake_drops_files_of_unselected_options(bakery: Bakery, name: str) -> No
     celery_files = [f for f in files if f.name == "tasks.py" or f.match("tests/test_celery_*.py")]
     celery_files += [f for f in files if f == Path("config/celery_app.py")]
     drf_files = [f for f in files if f.name == "api.py" or f.match("tests/test_api_*.py")]
-    uses_celery = sorted(str(f) for f, text in python_sources.items() if re.search(r"^\s*(from|import) (celery|tenant_schemas_celery)\b", text, re.M))
-    uses_drf = sorted(str(f) for f, text in python_sources.items() if re.search(r"^\s*(from|import) (rest_framework|drf_spectacular)\b", text, re.M))
+    uses_celery = sorted(
+        str(f)
+        for f, text in python_sources.items()
+        if re.search(r"^\s*(from|import) (celery|tenant_schemas_celery)\b", text, re.MULTILINE)
+    )
+    uses_drf = sorted(
+        str(f)
+        for f, text in python_sources.items()
+        if re.search(r"^\s*(from|import) (rest_framework|drf_spectacular)\b", text, re.MULTILINE)
+    )
     pyproject = (project / "pyproject.toml").read_text()
 
     if celery:

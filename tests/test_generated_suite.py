@@ -62,7 +62,9 @@ def assert_suite_passed(result: subprocess.CompletedProcess[str]) -> None:
     assert int(summary.group(2)) > 0, describe(result)
     assert re.search(r"browser\S*::\S+ PASSED", output), f"no browser test passed:\n{output[-12000:]}"
     skipped_browser = [
-        line for line in output.splitlines() if line.startswith("SKIPPED") and re.search(r"browser|chromium", line, re.I)
+        line
+        for line in output.splitlines()
+        if line.startswith("SKIPPED") and re.search(r"browser|chromium", line, re.IGNORECASE)
     ]
     assert skipped_browser == [], describe(result)
 
@@ -77,7 +79,9 @@ def test_default_bake_suite_passes_on_machine_postgres(bakery: Bakery, machine_d
     result = make_test(project, {"DATABASE_URL": machine_database, "REDIS_URL": REDIS_URL})
 
     assert_suite_passed(result)
-    assert not (project / ".data" / "postgres").exists(), "the embedded PostgreSQL started although DATABASE_URL was set"
+    assert not (project / ".data" / "postgres").exists(), (
+        "the embedded PostgreSQL started although DATABASE_URL was set"
+    )
 
 
 def test_suite_passes_on_embedded_postgres_and_redis(bakery: Bakery) -> None:

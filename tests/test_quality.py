@@ -41,7 +41,7 @@ def test_bake_passes_mypy_with_django_stubs(bakery: Bakery, name: str) -> None:
     urls = {key: DUMMY_PRODUCTION_ENV[key] for key in ("DATABASE_URL", "REDIS_URL")}
     result = run(["uv", "run", "--no-sync", "mypy", "."], cwd=bakery.synced(name), extra_env=urls, timeout=1200)
     assert result.returncode == 0, describe(result)
-    assert re.search(r"^Success: no issues found", result.stdout, re.M), describe(result)
+    assert re.search(r"^Success: no issues found", result.stdout, re.MULTILINE), describe(result)
 
 
 @pytest.mark.parametrize("name", CONFIGURATIONS)
@@ -93,6 +93,34 @@ def test_bake_django_templates_compile(bakery: Bakery, name: str) -> None:
         extra_env=DUMMY_PRODUCTION_ENV,
     )
     assert result.returncode == 0, describe(result)
-    match = re.search(r"^compiled (\d+) of (\d+) templates", result.stdout, re.M)
+    match = re.search(r"^compiled (\d+) of (\d+) templates", result.stdout, re.MULTILINE)
     assert match, describe(result)
     assert int(match.group(2)) >= 4, describe(result)
+
+
+def test_bake_runs_the_dockerfile_collectstatic_step(bakery: Bakery) -> None:
+    # Docker is not needed to prove the image's build step: the same command, same settings.
+    project = bakery.synced("defaults")
+    dockerfile = (project / "Dockerfile").read_text()
+    assert "python manage.py collectstatic --noinput" in dockerfile
+
+    result = run(
+        ["uv", "run", "--no-sync", "python", "manage.py", "collectstatic", "--noinput"],
+        cwd=project,
+        extra_env=DUMMY_PRODUCTION_ENV,
+    )
+    assert result.returncode == 0, describe(result)
+    assert (project / "staticfiles" / "staticfiles.json").exists(), describe(result)
+
+
+@pytest.mark.parametrize("name", ["defaults", "no_celery"])
+def test_bake_compose_entry_points_import_with_production_settings(bakery: Bakery, name: str) -> None:
+    # compose.yaml runs gunicorn on config.wsgi and, with Celery, `celery -A config.celery_app`.
+    celery = CONFIGURATIONS[name].get("use_celery", "y") == "y"
+    script = "import config.wsgi\n"
+    if celery:
+        script += "from config.celery_app import app\nassert app.conf.broker_url == 'redis://127.0.0.1:1/0', app.conf.broker_url\n"
+    result = run(
+        ["uv", "run", "--no-sync", "python", "-c", script], cwd=bakery.synced(name), extra_env=DUMMY_PRODUCTION_ENV
+    )
+    assert result.returncode == 0, describe(result)

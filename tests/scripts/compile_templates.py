@@ -42,7 +42,9 @@ def main() -> int:
             print(f"FAILED {name}: {error}")
         else:
             print(f"ok {name}")
-    print(f"compiled {len(files) - failures} of {len(files)} templates (settings {os.environ['DJANGO_SETTINGS_MODULE']})")
+    print(
+        f"compiled {len(files) - failures} of {len(files)} templates (settings {os.environ['DJANGO_SETTINGS_MODULE']})"
+    )
     return 1 if failures else 0
 
 

@@ -58,6 +58,17 @@ def test_command_name_resolves_to_the_project_command(name):
     assert load_command_class(TENANCY_APP, name).__module__ == f"{TENANCY_APP}.management.commands.{module}"
 
 
+@pytest.mark.parametrize(
+    "name", ["create_tenant", "drop_schema", "list_tenants", "migrate_schemas", "seed_demo", "ensure_public_tenant",
+             "createsuperuser"],
+)  # fmt: skip
+@pytest.mark.parametrize("flag", ["--noinput", "--no-input"])
+def test_commands_accept_both_spellings_of_noinput(name, flag):
+    parser = load_command_class(TENANCY_APP, name).create_parser("manage.py", name)
+    required = ["--tenant", "acme"] if name == "drop_schema" else []
+    assert parser.parse_known_args([flag, *required])[0].interactive is False
+
+
 def test_create_tenant_creates_schema_domain_and_owner():
     output = run("create_tenant", "--name", "Initech", "--slug", "initech", "--owner-email", "boss@initech.example",
                  "--noinput")  # fmt: skip

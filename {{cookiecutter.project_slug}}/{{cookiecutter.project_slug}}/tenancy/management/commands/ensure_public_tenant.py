@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import CommandParser
 
 from ...services import public_tenant_ensure
-from ..base import ProjectCommand
+from ..base import ProjectCommand, add_noinput_argument
 
 
 class Command(ProjectCommand):
@@ -18,6 +18,7 @@ class Command(ProjectCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--domain", help="Host name of the public site; default TENANCY_BASE_DOMAIN.")
+        add_noinput_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         domain = options["domain"] or settings.TENANCY_BASE_DOMAIN

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ...selectors import tenant_list
-from ..base import ProjectCommand
+from ..base import ProjectCommand, add_noinput_argument
 
 
 class Command(ProjectCommand):
@@ -22,6 +22,7 @@ class Command(ProjectCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--format", choices=["table", "json"], default="table", help="Output format.")
         parser.add_argument("--include-public", action="store_true", help="Also list the public tenant.")
+        add_noinput_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         rows = [

@@ -57,6 +57,8 @@ class Command(MigrateSchemasCommand):
             if "--tenant" in action.option_strings:
                 action.help = TENANT_HELP
         parser.add_argument("--tenant-slug", dest="tenant_slug", help=argparse.SUPPRESS)
+        # Django's spelling next to django-tenants' --noinput.
+        parser.add_argument("--no-input", action="store_false", dest="interactive", help=argparse.SUPPRESS)
         parser.add_argument(
             "--list", action="store_true", dest="list_migrations",
             help="Per schema: applied count and pending migrations. Migrates nothing.",

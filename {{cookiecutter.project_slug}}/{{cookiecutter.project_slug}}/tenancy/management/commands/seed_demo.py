@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import CommandParser
 
 from ...demo import demo_seed
-from ..base import ProjectCommand
+from ..base import ProjectCommand, add_noinput_argument
 
 
 class Command(ProjectCommand):
@@ -19,6 +19,7 @@ class Command(ProjectCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8000, help="Port printed in the URLs (default 8000).")
+        add_noinput_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         port = options["port"]
