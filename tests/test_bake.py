@@ -25,8 +25,8 @@ def project_files(project: Path) -> list[Path]:
 
 
 def is_kept_raw(relative: Path) -> bool:
-    """Django templates and CI workflows are copied without rendering (cookiecutter.json's _copy_without_render)."""
-    return "templates" in relative.parts[:-1] or relative.parts[:2] == (".github", "workflows")
+    """Django templates are copied without rendering (cookiecutter.json's _copy_without_render)."""
+    return "templates" in relative.parts[:-1]
 
 
 @pytest.mark.parametrize("name", CONFIGURATIONS)
@@ -106,6 +106,10 @@ def test_bake_yaml_files_parse_and_compose_matches_options(bakery: Bakery, name:
     assert ({"redis", "worker", "beat"} & services == set()) is not celery
     assert compose["services"]["postgres"]["image"] == "postgres:16"
     assert "migrate_schemas --shared" in compose["services"]["web"]["command"]
+    ci_services = workflow["jobs"]["test"]["services"]
+    assert ci_services["postgres"]["image"] == compose["services"]["postgres"]["image"]
+    assert ("redis" in ci_services) is celery
+    assert ("REDIS_URL" in workflow["jobs"]["test"]["env"]) is celery
     steps = " ".join(step.get("run", "") for step in workflow["jobs"]["test"]["steps"])
     assert "make lint typecheck test" in steps
     assert "chromium" in steps

@@ -60,6 +60,7 @@ def assert_suite_passed(result: subprocess.CompletedProcess[str]) -> None:
     summary = re.search(r"=+ (.*\b(\d+) passed\b.*) in [\d.]+s", output)
     assert summary, describe(result)
     assert int(summary.group(2)) > 0, describe(result)
+    assert not re.search(r"\b\d+ (failed|errors?)\b", summary.group(1)), describe(result)
     assert re.search(r"browser\S*::\S+ PASSED", output), f"no browser test passed:\n{output[-12000:]}"
     skipped_browser = [
         line

@@ -111,6 +111,8 @@ MIDDLEWARE = [
     # First: answers /healthz on any Host, then routes the request to its tenant.
     "{{ cookiecutter.project_slug }}.tenancy.middleware.TenantRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the app server itself (compressed, cache-busted names in production).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
