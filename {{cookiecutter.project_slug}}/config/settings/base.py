@@ -142,7 +142,7 @@ TEMPLATES = [
 ]
 
 STATIC_URL = "/static/"
-STATIC_ROOT = str(BASE_DIR / "staticfiles")
+STATIC_ROOT: str | None = str(BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [str(APPS_DIR / "static")]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = str(BASE_DIR / "media")

@@ -14,6 +14,10 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-local-only-change
 ALLOWED_HOSTS = ["localhost", ".localhost", "127.0.0.1", "[::1]"]
 TENANCY_BASE_DOMAIN = env("TENANCY_BASE_DOMAIN", default="localhost")
 
+# Static files straight from the apps' folders; collectstatic is for production images.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+
 DATABASE_URL = env("DATABASE_URL", default="") or devservices.postgres_url()
 DATABASES = database_settings(DATABASE_URL)
 

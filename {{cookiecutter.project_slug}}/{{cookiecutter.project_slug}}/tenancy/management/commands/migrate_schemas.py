@@ -1,29 +1,46 @@
-"""migrate_schemas: django-tenants' command, plus `--tenant=<slug>` and `--list`."""
+"""migrate_schemas: django-tenants' command, planned once for the whole fleet.
+
+Additions to the stock command: `--tenant=<slug>`, `--list [--format json]`, fleet-wide
+`--plan` / `--dry-run` and `--check`, and, when migrating to the latest migrations, schemas
+with nothing to apply are skipped after one read of the fleet's state (tenancy/fleet.py)
+instead of running a full `migrate` each. Schemas with something to apply go through
+django-tenants' executor (`--executor`), exactly as stock.
+"""
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.management.base import CommandParser
-from django.db import connection
-from django.db.migrations.loader import MigrationLoader
-from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
-from django_tenants.utils import get_public_schema_name
+from django.core.management.base import CommandError, CommandParser
+from django_tenants.management.commands import SyncCommon
+from django_tenants.management.commands.migrate_schemas import GET_EXECUTOR_FUNCTION, MigrateSchemasCommand
+from django_tenants.utils import (
+    get_public_schema_name,
+    get_tenant_migration_order,
+    has_multi_type_tenants,
+    schema_exists,
+)
 from rich.console import Console
 from rich.table import Table
 
+from ...fleet import FleetPlan, SchemaPlan, plan_fleet
 from ...models import Tenant
-from ..base import usage_error
+from ..base import EXIT_FAILURE, usage_error
 
 TENANT_HELP = (
     "Bare --tenant: migrate tenant apps in every tenant schema (django-tenants' meaning; "
     "`--tenant products 0002` is all tenants, app products, migration 0002). "
     "--tenant=<slug>, written with '=': only the tenant with that slug."
 )
+# Options under which stock planning per schema is needed: the planner only knows "migrate to latest".
+STOCK_ONLY_OPTIONS = ("fake", "fake_initial", "prune", "run_syncdb")
+SHOWN_SCHEMAS = 10
 
 
 def rewrite_tenant_slug(args: Sequence[str]) -> list[str]:
@@ -31,13 +48,26 @@ def rewrite_tenant_slug(args: Sequence[str]) -> list[str]:
     return [f"--tenant-slug={arg.partition('=')[2]}" if arg.startswith("--tenant=") else arg for arg in args]
 
 
+def _render(table: Table) -> str:
+    buffer = io.StringIO()
+    Console(file=buffer, width=160).print(table)
+    return buffer.getvalue().rstrip()
+
+
+def _names(migrations: Sequence[tuple[str, str]]) -> list[str]:
+    return [f"{app}.{name}" for app, name in migrations]
+
+
 class Command(MigrateSchemasCommand):
     help = (
         "Migrate the public schema (shared apps) and tenant schemas (tenant apps). Accepts everything "
         "django-tenants' migrate_schemas accepts (--shared, --tenant, --schema, --executor, --fake, app_label "
-        "migration_name, --plan, --check, ...). Additions: --tenant=<slug> migrates one tenant by slug; --list "
-        "prints, per schema, how many migrations are applied and which are pending, and migrates nothing. "
-        "Exit codes: 0 success, 1 a migration failed, 2 bad usage or unknown slug."
+        "migration_name, ...). The applied migrations of all selected schemas are read once and schemas with "
+        "nothing to apply are skipped. Additions: --tenant=<slug> selects one tenant by slug; --list prints per "
+        "schema the applied count, pending migrations and last applied time (--format json for scripts); --plan "
+        "(or --dry-run) prints what would run where, grouped by identical plans; --check exits 1 when anything is "
+        "pending. --list, --plan and --check change nothing. "
+        "Exit codes: 0 success, 1 a migration failed or (--check) something is pending, 2 bad usage or unknown slug."
     )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -56,65 +86,139 @@ class Command(MigrateSchemasCommand):
         for action in parser._actions:
             if "--tenant" in action.option_strings:
                 action.help = TENANT_HELP
+            if "--plan" in action.option_strings:
+                action.help = "Print what would run where, grouped by identical plans; change nothing."
+            if "--check" in action.option_strings:
+                action.help = "Exit 1 when any selected schema has unapplied migrations; change nothing."
+        parser.add_argument("--dry-run", action="store_true", dest="plan", help="Same as --plan.")
         parser.add_argument("--tenant-slug", dest="tenant_slug", help=argparse.SUPPRESS)
         # Django's spelling next to django-tenants' --noinput.
         parser.add_argument("--no-input", action="store_false", dest="interactive", help=argparse.SUPPRESS)
         parser.add_argument(
             "--list", action="store_true", dest="list_migrations",
-            help="Per schema: applied count and pending migrations. Migrates nothing.",
+            help="Per schema: tenant, applied count, pending migrations, last applied time. Migrates nothing.",
         )  # fmt: skip
+        parser.add_argument(
+            "--format", choices=["table", "json"], default="table", help="Output format of --list (default table)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self._select_tenant_by_slug(options)
+        SyncCommon.handle(self, *args, **options)
+        self.verbosity = int(options.get("verbosity", 1))
+        targeted = bool(options.get("app_label") or options.get("migration_name"))
+        if options.pop("list_migrations", False):
+            self.stdout.write(self._list(self._plan(), options["format"]))
+            return
+        if targeted or has_multi_type_tenants() or any(options.get(name) for name in STOCK_ONLY_OPTIONS):
+            super().handle(*args, **options)
+            return
+        started = time.monotonic()
+        fleet = self._plan()
+        if options.get("plan"):
+            self.stdout.write(self._grouped_plan(fleet))
+            return
+        if options.get("check_unapplied"):
+            self._check(fleet)
+            return
+        self._migrate(fleet, started)
+
+    def _select_tenant_by_slug(self, options: dict[str, Any]) -> None:
         slug = options.pop("tenant_slug", None)
         if isinstance(options.get("tenant"), str):  # call_command("migrate_schemas", tenant="acme")
             slug = options["tenant"]
-        if slug is not None:
-            if options.get("schema_name") or options.get("shared"):
-                raise usage_error("--tenant=<slug> cannot be combined with --schema or --shared")
-            tenant = Tenant.objects.filter(slug=slug).exclude(schema_name=get_public_schema_name()).first()
-            if tenant is None:
-                others = Tenant.objects.exclude(schema_name=get_public_schema_name())
-                known = ", ".join(others.values_list("slug", flat=True))
-                raise usage_error(f"no tenant with slug {slug!r}; existing slugs: {known or '(none)'}")
-            options["tenant"], options["schema_name"] = True, tenant.schema_name
-        if options.pop("list_migrations", False):
-            self.stdout.write(self.migration_list(options))
+        if slug is None:
             return
-        super().handle(*args, **options)
+        if options.get("schema_name") or options.get("shared"):
+            raise usage_error("--tenant=<slug> cannot be combined with --schema or --shared")
+        tenants = Tenant.objects.exclude(schema_name=get_public_schema_name())
+        tenant = tenants.filter(slug=slug).first()
+        if tenant is None:
+            known = ", ".join(tenants.values_list("slug", flat=True))
+            raise usage_error(f"no tenant with slug {slug!r}; existing slugs: {known or '(none)'}")
+        options["tenant"], options["schema_name"] = True, tenant.schema_name
 
-    def migration_list(self, options: dict[str, Any]) -> str:
-        """Render, per selected schema, the applied count and the pending migrations (app.name)."""
+    def _selected(self) -> list[tuple[str, str | None]]:
+        """(schema, tenant slug) pairs chosen by --shared / --tenant / --schema, public first, as stock orders them."""
         public = get_public_schema_name()
-        schema_name, shared, tenant_only = options.get("schema_name"), options.get("shared"), options.get("tenant")
-        tenants = {t.schema_name: t.slug for t in Tenant.objects.all()}
-        if schema_name:
-            schemas = [schema_name]
-        else:
-            schemas = ([public] if shared or not tenant_only else []) + (
-                [s for s in sorted(tenants) if s != public] if tenant_only or not shared else []
+        slugs = dict(Tenant.objects.values_list("schema_name", "slug"))
+        if self.schema_name and self.schema_name != public:
+            if not schema_exists(self.schema_name):
+                raise usage_error(f"schema {self.schema_name!r} does not exist; see `manage.py list_tenants`")
+            return [(self.schema_name, slugs.get(self.schema_name))]
+        selected: list[tuple[str, str | None]] = []
+        if self.sync_public:
+            selected.append((public, slugs.get(public)))
+        if self.sync_tenant and not self.schema_name:
+            tenants = Tenant.objects.exclude(schema_name=public)
+            order = get_tenant_migration_order()
+            if order is not None:
+                tenants = tenants.order_by(*order)
+            selected.extend(tenants.values_list("schema_name", "slug"))
+        return selected
+
+    def _plan(self) -> FleetPlan:
+        return plan_fleet(self._selected())
+
+    def _migrate(self, fleet: FleetPlan, started: float) -> None:
+        public = get_public_schema_name()
+        pending = [plan.schema for plan in fleet.pending]
+        if self.verbosity >= 1:
+            self.stdout.write(
+                f"Planned {len(fleet.schemas)} schema(s) in {time.monotonic() - started:.2f} s "
+                f"({fleet.queries} queries): {len(fleet.schemas) - len(pending)} up to date, {len(pending)} to migrate."
             )
-        loader = MigrationLoader(None, ignore_no_migrations=True)
-        plan: list[tuple[str, str]] = []
-        for target in sorted(loader.graph.leaf_nodes()):
-            plan.extend(node for node in loader.graph.forwards_plan(target) if node not in plan)
-        table = Table(title="Migrations per schema")
-        for column in ("schema", "tenant", "applied", "pending"):
-            table.add_column(column)
-        for schema in schemas:
-            applied = self.applied_in(schema)
-            pending = [f"{app}.{name}" for app, name in plan if (app, name) not in applied]
-            table.add_row(schema, tenants.get(schema, "-"), str(len(applied)), "\n".join(pending) or "none")
-        buffer = io.StringIO()
-        Console(file=buffer, width=160).print(table)
-        return buffer.getvalue().rstrip()
+        if not pending:
+            return
+        executor = GET_EXECUTOR_FUNCTION(codename=self.executor)(self.args, self.options)
+        if public in pending:
+            executor.run_migrations(tenants=[public])
+        tenant_schemas = [schema for schema in pending if schema != public]
+        if tenant_schemas:
+            executor.run_migrations(tenants=tenant_schemas)
+
+    def _check(self, fleet: FleetPlan) -> None:
+        pending = fleet.pending
+        if pending:
+            shown = ", ".join(f"{plan.schema} ({len(plan.pending)})" for plan in pending[:SHOWN_SCHEMAS])
+            more = f" and {len(pending) - SHOWN_SCHEMAS} more" if len(pending) > SHOWN_SCHEMAS else ""
+            raise CommandError(
+                f"{len(pending)} of {len(fleet.schemas)} schema(s) have unapplied migrations: {shown}{more}",
+                returncode=EXIT_FAILURE,
+            )
+        if self.verbosity >= 1:
+            self.stdout.write(f"No unapplied migrations in {len(fleet.schemas)} schema(s).")
+
+    def _grouped_plan(self, fleet: FleetPlan) -> str:
+        lines = [f"Plan for {len(fleet.schemas)} schema(s): {len(fleet.schemas) - len(fleet.pending)} up to date."]
+        for migrations, schemas in fleet.groups():
+            more = f" and {len(schemas) - SHOWN_SCHEMAS} more" if len(schemas) > SHOWN_SCHEMAS else ""
+            lines.append(f"{len(schemas)} schema(s): {', '.join(schemas[:SHOWN_SCHEMAS])}{more}")
+            lines.extend(f"  apply {name}" for name in _names(migrations))
+        for plan in fleet.pending:
+            if plan.needs_stock_planning:
+                lines.append(f"{plan.schema}: holds part of a squashed migration; planned by Django when migrated")
+        return "\n".join(lines)
 
     @staticmethod
-    def applied_in(schema: str) -> set[tuple[str, str]]:
-        """Return the (app, name) pairs recorded in `schema`.django_migrations (empty when the table is missing)."""
-        quoted = connection.ops.quote_name(schema)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT to_regclass(%s)", [f"{quoted}.django_migrations"])
-            if cursor.fetchone()[0] is None:
-                return set()
-            cursor.execute(f"SELECT app, name FROM {quoted}.django_migrations")  # noqa: S608 - quoted identifier
-            return {(app, name) for app, name in cursor.fetchall()}
+    def _list(fleet: FleetPlan, output_format: str) -> str:
+        if output_format == "json":
+            return json.dumps([_as_dict(plan) for plan in fleet.schemas], indent=2)
+        table = Table(title=f"Migrations per schema ({len(fleet.schemas)})")
+        for column in ("schema", "tenant", "applied", "pending", "last applied"):
+            table.add_column(column)
+        for plan in fleet.schemas:
+            last = f"{plan.last_applied:%Y-%m-%d %H:%M:%S}" if plan.last_applied else "-"
+            pending = "\n".join(_names(plan.pending)) or "none"
+            table.add_row(plan.schema, plan.tenant or "-", str(plan.applied_count), pending, last)
+        return _render(table)
+
+
+def _as_dict(plan: SchemaPlan) -> dict[str, Any]:
+    return {
+        "schema": plan.schema,
+        "tenant": plan.tenant,
+        "applied": plan.applied_count,
+        "pending": _names(plan.pending),
+        "last_applied": plan.last_applied.isoformat() if plan.last_applied else None,
+    }

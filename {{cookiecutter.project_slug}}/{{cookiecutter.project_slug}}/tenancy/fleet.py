@@ -1,0 +1,141 @@
+"""Fleet migration planning: one look at every schema instead of one `migrate` per schema.
+
+The migration graph is loaded once from disk; the applied migrations of all schemas are
+read with `UNION ALL` queries over their `django_migrations` tables, 1,000 schemas per
+query (BENCHMARKS.md: 4.0 s for 10,000 schemas in chunks of 1,000, against 7.8 s in
+chunks of 500 and 11.8 s in chunks of 2,500). Each schema's pending list is the graph's
+forward plan minus what that schema recorded, so a schema that lost a row is found:
+there is no cached "fleet version".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+
+Migration = tuple[str, str]  # (app label, migration name)
+CHUNK_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class SchemaPlan:
+    """What one schema has recorded and what `migrate` would apply to it, in order."""
+
+    schema: str
+    tenant: str | None  # tenant slug; None for a schema without a tenant row
+    applied_count: int
+    last_applied: dt.datetime | None
+    pending: tuple[Migration, ...]
+    # True when the schema holds part of a squashed migration's originals: Django then plans
+    # with the originals for that schema only, so the stock per-schema path must decide.
+    needs_stock_planning: bool = False
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.pending and not self.needs_stock_planning
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    """The plan for a set of schemas, read in one pass."""
+
+    schemas: tuple[SchemaPlan, ...]
+    queries: int = field(default=0, compare=False)  # SQL statements used to read the fleet's state
+
+    @property
+    def pending(self) -> list[SchemaPlan]:
+        """Schemas with something to apply (or that need the stock planner), in input order."""
+        return [plan for plan in self.schemas if not plan.up_to_date]
+
+    def groups(self) -> list[tuple[tuple[Migration, ...], list[str]]]:
+        """Pending schemas grouped by identical plans: [(plan, [schema, ...]), ...], largest group first."""
+        grouped: dict[tuple[Migration, ...], list[str]] = {}
+        for plan in self.pending:
+            grouped.setdefault(plan.pending, []).append(plan.schema)
+        return sorted(grouped.items(), key=lambda item: (-len(item[1]), item[0]))
+
+
+def forward_plan(loader: MigrationLoader) -> list[Migration]:
+    """Every migration of the graph in an order `migrate` could apply them (dependencies first)."""
+    ordered: list[Migration] = []
+    seen: set[Migration] = set()
+    for target in sorted(loader.graph.leaf_nodes()):
+        for node in loader.graph.forwards_plan(target):
+            if node not in seen:
+                seen.add(node)
+                ordered.append(node)
+    return ordered
+
+
+def read_applied(
+    schemas: Sequence[str], *, chunk_size: int = CHUNK_SIZE
+) -> tuple[dict[str, dict[Migration, dt.datetime]], int]:
+    """Read `django_migrations` of every schema in `schemas`.
+
+    Returns ({schema: {(app, name): applied_at}}, number of SQL statements used). Schemas without a
+    `django_migrations` table map to an empty dict. Statements: one catalog query, then one
+    `UNION ALL` query per `chunk_size` schemas that have the table.
+    """
+    applied: dict[str, dict[Migration, dt.datetime]] = {schema: {} for schema in schemas}
+    if not schemas:
+        return applied, 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = 'django_migrations' AND c.relkind IN ('r', 'p') AND n.nspname = ANY(%s)",
+            [list(schemas)],
+        )
+        with_table = sorted(row[0] for row in cursor.fetchall())
+        queries = 1
+        quote = connection.ops.quote_name
+        for start in range(0, len(with_table), chunk_size):
+            chunk = with_table[start : start + chunk_size]
+            sql = " UNION ALL ".join(
+                f"SELECT %s::text, app, name, applied FROM {quote(schema)}.django_migrations"  # noqa: S608
+                for schema in chunk
+            )
+            cursor.execute(sql, chunk)
+            queries += 1
+            for schema, app, name, applied_at in cursor.fetchall():
+                applied[schema][(app, name)] = applied_at
+    return applied, queries
+
+
+def plan_fleet(schemas: Iterable[tuple[str, str | None]], *, chunk_size: int = CHUNK_SIZE) -> FleetPlan:
+    """Plan `migrate` (to the latest migrations) for every (schema, tenant slug or None) in `schemas`.
+
+    Loads the migration graph once and reads the fleet's state with `read_applied`. Returns a
+    FleetPlan with one SchemaPlan per schema, in input order.
+    """
+    selected = list(schemas)
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    plan = forward_plan(loader)
+    applied_by_schema, queries = read_applied([schema for schema, _ in selected], chunk_size=chunk_size)
+    result = []
+    for schema, tenant in selected:
+        applied = applied_by_schema[schema]
+        recorded = set(applied)
+        partial_squash = False
+        # Django records a squashed migration as applied once all of the migrations it replaces are.
+        for key, migration in loader.replacements.items():
+            replaced = set(migration.replaces)
+            done = len(replaced & recorded)
+            if done == len(replaced):
+                recorded.add(key)
+            elif done:
+                partial_squash = True
+        result.append(
+            SchemaPlan(
+                schema=schema,
+                tenant=tenant,
+                applied_count=len(applied),
+                last_applied=max(applied.values(), default=None),
+                pending=tuple(node for node in plan if node not in recorded),
+                needs_stock_planning=partial_squash,
+            )
+        )
+    return FleetPlan(schemas=tuple(result), queries=queries)
