@@ -32,7 +32,7 @@ def usable_cores() -> int:
 
 
 def main(argv: list[str]) -> None:
-    """Run django-tenants' stock `migrate_schemas` with `argv` shaped like `sys.argv` (`[prog, "migrate_schemas", ...]`).
+    """Run django-tenants' stock `migrate_schemas`; `argv` is shaped like sys.argv: [prog, "migrate_schemas", ...].
 
     Raises SystemExit(2) for any other command; the command's own errors and exit codes pass through.
     """

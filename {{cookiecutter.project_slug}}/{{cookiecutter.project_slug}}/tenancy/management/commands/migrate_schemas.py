@@ -20,6 +20,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django_tenants.management.commands import SyncCommon
 from django_tenants.management.commands.migrate_schemas import GET_EXECUTOR_FUNCTION, MigrateSchemasCommand
+from django_tenants.signals import schema_migrated
 from django_tenants.utils import (
     get_public_schema_name,
     get_tenant_migration_order,
@@ -30,6 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ...fleet import FleetPlan, SchemaPlan, plan_fleet
+from ...fleet_migrate import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES, FleetReport, SchemaResult, fleet_migrate
 from ...models import Tenant
 from ..base import EXIT_FAILURE, usage_error
 
@@ -41,6 +43,7 @@ TENANT_HELP = (
 # Options under which stock planning per schema is needed: the planner only knows "migrate to latest".
 STOCK_ONLY_OPTIONS = ("fake", "fake_initial", "prune", "run_syncdb")
 SHOWN_SCHEMAS = 10
+STOCK_EXECUTORS = ("standard", "multiprocessing", "subprocess")
 
 
 def rewrite_tenant_slug(args: Sequence[str]) -> list[str]:
@@ -88,6 +91,11 @@ class Command(MigrateSchemasCommand):
                 action.help = TENANT_HELP
             if "--plan" in action.option_strings:
                 action.help = "Print what would run where, grouped by identical plans; change nothing."
+            if "--parallel" in action.option_strings:
+                action.help = (
+                    "Worker processes. With the project's executor (the default): N processes, each with its own "
+                    "short-lived connections. With --executor=subprocess: django-tenants' meaning."
+                )
             if "--check" in action.option_strings:
                 action.help = "Exit 1 when any selected schema has unapplied migrations; change nothing."
         parser.add_argument("--dry-run", action="store_true", dest="plan", help="Same as --plan.")
@@ -101,6 +109,26 @@ class Command(MigrateSchemasCommand):
         parser.add_argument(
             "--format", choices=["table", "json"], default="table", help="Output format of --list (default table)."
         )
+        parser.add_argument(
+            "--continue-on-error", action="store_true",
+            help="Record a failing schema and migrate the rest; exit 1 naming every failed schema. "
+            "Without it the run stops at the first failure and reports what was and was not migrated.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--canary", metavar="N|SLUG,SLUG",
+            help="Migrate these first (the first N pending schemas, or the tenants with these slugs) and stop "
+            "before the rest if any of them fails.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--retries", type=int, default=DEFAULT_RETRIES, metavar="N",
+            help=f"Extra attempts per schema after a transient error (deadlock, lock timeout, lost connection), "
+            f"with exponential backoff from 0.5 s. Default {DEFAULT_RETRIES}.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--lock-timeout", type=int, default=DEFAULT_LOCK_TIMEOUT_MS, metavar="MS", dest="lock_timeout_ms",
+            help=f"PostgreSQL lock_timeout in milliseconds while migrating, so a blocked schema fails (and is "
+            f"retried) instead of hanging the fleet. Default {DEFAULT_LOCK_TIMEOUT_MS}.",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         self._select_tenant_by_slug(options)
@@ -170,12 +198,76 @@ class Command(MigrateSchemasCommand):
             )
         if not pending:
             return
+        if self.executor not in STOCK_EXECUTORS:
+            self._fleet_migrate(fleet, started)
+            return
         executor = GET_EXECUTOR_FUNCTION(codename=self.executor)(self.args, self.options)
         if public in pending:
             executor.run_migrations(tenants=[public])
         tenant_schemas = [schema for schema in pending if schema != public]
         if tenant_schemas:
             executor.run_migrations(tenants=tenant_schemas)
+
+    def _canary(self, fleet: FleetPlan) -> list[str]:
+        value = (self.options.get("canary") or "").strip()
+        if not value:
+            return []
+        pending = [plan.schema for plan in fleet.pending]
+        if value.isdigit():
+            return pending[: int(value)]
+        slugs = [slug.strip() for slug in value.split(",") if slug.strip()]
+        by_slug = {plan.tenant: plan.schema for plan in fleet.schemas if plan.tenant}
+        unknown = [slug for slug in slugs if slug not in by_slug]
+        if unknown:
+            raise usage_error(f"--canary names unknown or unselected tenants {unknown}; give a count or tenant slugs")
+        return [by_slug[slug] for slug in slugs]
+
+    def _fleet_migrate(self, fleet: FleetPlan, started: float) -> None:
+        if self.executor not in (None, "fleet"):
+            raise usage_error(
+                f"unknown executor {self.executor!r}; accepted: fleet (default), {', '.join(STOCK_EXECUTORS)}"
+            )
+        if self.options["retries"] < 0 or self.options["lock_timeout_ms"] <= 0:
+            raise usage_error("--retries must be >= 0 and --lock-timeout > 0 (milliseconds)")
+        parallel = self.options.get("parallel") or 1
+        if parallel < 1:
+            raise usage_error(f"--parallel {parallel} is not accepted; give 1 or more worker processes")
+
+        def progress(result: SchemaResult) -> None:
+            if result.status == "migrated":
+                schema_migrated.send(sender=fleet_migrate, schema_name=result.schema)
+            if self.verbosity >= 2 or (self.verbosity >= 1 and result.status == "failed"):
+                detail = ", ".join(result.applied) or "-"
+                error = f" error: {result.error}" if result.error else ""
+                self.stdout.write(f"{result.schema}: {result.status} [{detail}] in {result.seconds:.2f} s{error}")
+
+        report = fleet_migrate(
+            schemas=[(plan.schema, plan.tenant) for plan in fleet.schemas],
+            parallel=parallel,
+            continue_on_error=self.options["continue_on_error"],
+            canary=self._canary(fleet),
+            retries=self.options["retries"],
+            lock_timeout_ms=self.options["lock_timeout_ms"],
+            progress=progress,
+        )
+        self._report(report, time.monotonic() - started)
+
+    def _report(self, report: FleetReport, seconds: float) -> None:
+        counts = {status: len(report.with_status(status)) for status in ("migrated", "up_to_date", "failed", "not_run")}
+        summary = (
+            f"{counts['migrated']} migrated, {counts['up_to_date']} up to date, {counts['failed']} failed, "
+            f"{counts['not_run']} not run, in {seconds:.2f} s."
+        )
+        if self.verbosity >= 1:
+            self.stdout.write(summary)
+        if report.ok:
+            return
+        failures = "; ".join(f"{result.schema}: {result.error}" for result in report.failed)
+        reason = "a canary schema failed, the rest was not migrated" if report.canary_failed else "migration failed"
+        not_run = [result.schema for result in report.with_status("not_run")]
+        left = f" Not migrated: {', '.join(not_run[:SHOWN_SCHEMAS])}" if not_run else ""
+        more = f" and {len(not_run) - SHOWN_SCHEMAS} more." if len(not_run) > SHOWN_SCHEMAS else ""
+        raise CommandError(f"{reason}: {failures}. {summary}{left}{more}", returncode=EXIT_FAILURE)
 
     def _check(self, fleet: FleetPlan) -> None:
         pending = fleet.pending

@@ -1,0 +1,509 @@
+"""Fleet migration benchmark: django-tenants' stock executors against this project's `migrate_schemas`.
+
+Command line, from the project root::
+
+    uv run python -m benchmarks.migrate_fleet [--tenants 1000] [--runs 3] [--scratch-db] [--skip-subprocess]
+
+It creates `--tenants` benchmark tenants (slugs `bench-00001`, ...) with the project's `tenant_create`,
+then times, as whole commands in fresh processes (interpreter and Django start-up included), round-robin
+and `--runs` times each:
+
+- stock standard / multiprocessing / subprocess: `python benchmarks/stock_manage.py migrate_schemas --tenant
+  --noinput --verbosity 0 --executor <name>` (django-tenants' own command and executor classes; one process
+  or `--parallel` child per usable core for the parallel ones);
+- project: `python manage.py migrate_schemas --tenant --noinput --verbosity 0`;
+
+for (a) nothing to apply and (b) one pending `AddField` migration (a temporary
+`products/migrations/9999_bench_addfield.py` adding a nullable column to `products.Product`; after each run
+the column and its `django_migrations` row must be in every benchmark schema, then both are removed again with
+SQL). It prints the medians, the stock/project ratios and the BENCHMARKS.md targets P2 and P3.
+
+Every tenant schema of the database is migrated by both paths, so the database must hold no tenants but the
+benchmark's (the public tenant aside); `--scratch-db` runs in a new database `<name>_fleet_bench` on the same
+server instead. At the end, also on error or Ctrl-C, the temporary migration is deleted and the benchmark
+tenants are dropped with `tenant_drop` (or the scratch database is dropped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from urllib.parse import urlsplit, urlunsplit
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from benchmarks.stock_manage import PROJECT_DIR, usable_cores
+
+SLUG_FORMAT = "bench-{:05d}"
+SLUG_REGEX = r"^bench-[0-9]{5}$"
+MAX_TENANTS = 99_999
+STOCK_MANAGE = PROJECT_DIR / "benchmarks" / "stock_manage.py"
+MIGRATION_APP, MIGRATION_NAME = "products", "9999_bench_addfield"
+TABLE, COLUMN = "products_product", "bench_extra"
+MIGRATION_FILE = PROJECT_DIR / "{{ cookiecutter.project_slug }}" / MIGRATION_APP / "migrations" / f"{MIGRATION_NAME}.py"
+MIGRATION_SOURCE = '''"""Temporary migration written by benchmarks/migrate_fleet.py; deleted when the benchmark ends."""
+
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("{app}", "{previous}")]
+    operations = [migrations.AddField("product", "{column}", models.IntegerField(null=True))]
+'''
+# Per schema: <schema> is replaced by the quoted schema name; the rest are constants.
+REVERT_SQL = (
+    f"ALTER TABLE <schema>.{TABLE} DROP COLUMN {COLUMN}; "  # noqa: S608 - constants only
+    f"DELETE FROM <schema>.django_migrations WHERE app = '{MIGRATION_APP}' AND name = '{MIGRATION_NAME}'; "
+)
+NOOP, ADDFIELD = "(a) no-op", "(b) AddField"
+PROJECT, STANDARD = "project", "stock standard"
+DESCRIPTION = "Time stock django-tenants executors against the project's migrate_schemas on N benchmark tenants."
+SCHEMAS_PER_STATEMENT = 250
+# Setting up a scratch database is not measured; the stock command does it, whatever state the project's is in.
+SHARED_MIGRATE = (sys.executable, "benchmarks/stock_manage.py", "migrate_schemas", "--shared", "--noinput", "-v", "0")
+
+console = Console()
+
+
+class BenchmarkError(RuntimeError):
+    """The benchmark cannot run or a measured command misbehaved."""
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One measured command: `name` as printed, `argv` run from the project root."""
+
+    name: str
+    argv: tuple[str, ...]
+
+
+def contenders(cores: int, *, subprocess_executor: bool = True) -> list[Contender]:
+    """Return the measured commands in round-robin order; the parallel stock executors get `cores` workers."""
+    common = ("migrate_schemas", "--tenant", "--noinput", "--verbosity", "0")
+    stock = (sys.executable, str(STOCK_MANAGE.relative_to(PROJECT_DIR)), *common)
+    paths = [
+        Contender(STANDARD, (*stock, "--executor", "standard")),
+        Contender(f"stock multiprocessing x{cores}", (*stock, "--executor", "multiprocessing")),
+        Contender(f"stock subprocess x{cores}", (*stock, "--executor", "subprocess", "--parallel", str(cores))),
+        Contender(PROJECT, (sys.executable, "manage.py", *common)),
+    ]
+    return paths if subprocess_executor else [path for path in paths if "subprocess" not in path.name]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line: tenants (count), runs (per path and operation), scratch_db, skip_subprocess (bools)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.migrate_fleet", description=DESCRIPTION)
+    parser.add_argument("--tenants", type=int, default=1000, help="benchmark tenants to create (default 1000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per path and operation; medians (default 3)")
+    parser.add_argument(
+        "--scratch-db", action="store_true", help="run in a new database <name>_fleet_bench, dropped at the end"
+    )
+    parser.add_argument(
+        "--skip-subprocess",
+        action="store_true",
+        help="leave out the stock subprocess executor (one interpreter start-up per tenant: ~1 s/tenant/core)",
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.tenants <= MAX_TENANTS:
+        parser.error(f"--tenants must be 1-{MAX_TENANTS}")
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Database and tenants
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def database_url() -> str:
+    """Return the URL the project's settings connect with ($DATABASE_URL, else settings.DATABASE_URL), or ''."""
+    from django.conf import settings
+
+    return os.environ.get("DATABASE_URL") or str(getattr(settings, "DATABASE_URL", "") or "")
+
+
+def use_database(name: str) -> None:
+    """Point Django's default connection at database `name` (closing the current connection)."""
+    from django.conf import settings
+    from django.db import connection
+
+    connection.close()
+    settings.DATABASES["default"]["NAME"] = name
+    connection.settings_dict["NAME"] = name
+
+
+def create_scratch_database() -> tuple[str, str, str]:
+    """Create (after dropping a leftover) database `<name>_fleet_bench` next to the configured one and switch to it.
+
+    Returns (configured database name, scratch database name, scratch URL for child processes).
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    url = database_url()
+    if not url:
+        raise BenchmarkError("--scratch-db needs DATABASE_URL (or settings.DATABASE_URL) to derive the scratch URL")
+    base = str(settings.DATABASES["default"]["NAME"])
+    scratch = f"{base}_fleet_bench"
+    quoted = connection.ops.quote_name(scratch)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {quoted}")
+    use_database(scratch)
+    return base, scratch, urlunsplit(urlsplit(url)._replace(path=f"/{scratch}"))
+
+
+def drop_scratch_database(base: str, scratch: str) -> None:
+    """Switch back to database `base` and drop database `scratch` (open sessions are terminated)."""
+    from django.db import connection
+
+    use_database(base)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(scratch)} WITH (FORCE)")
+
+
+def other_tenants() -> list[str]:
+    """Return the slugs of tenants that are neither public nor benchmark tenants."""
+    from django_tenants.utils import get_public_schema_name
+
+    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
+    others = Tenant.objects.exclude(schema_name=get_public_schema_name()).exclude(slug__regex=SLUG_REGEX)
+    return list(others.values_list("slug", flat=True))
+
+
+def bench_tenants() -> list[tuple[str, str]]:
+    """Return (slug, schema name) of every benchmark tenant, by slug."""
+    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
+    tenants = Tenant.objects.filter(slug__regex=SLUG_REGEX).order_by("slug")
+    return list(tenants.values_list("slug", "schema_name"))
+
+
+def progress() -> Progress:
+    """Return a rich progress bar: description, bar, done/total, elapsed."""
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
+def create_bench_tenants(count: int) -> list[str]:
+    """Create tenants bench-00001 .. bench-<count> with the project's `tenant_create`; return their schema names."""
+    from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create
+
+    schemas = []
+    started = time.perf_counter()
+    with progress() as bar:
+        task = bar.add_task("creating benchmark tenants", total=count)
+        for number in range(1, count + 1):
+            tenant = tenant_create(name=f"Benchmark {number:05d}", slug=SLUG_FORMAT.format(number))
+            schemas.append(tenant.schema_name)
+            bar.advance(task)
+    elapsed = time.perf_counter() - started
+    console.print(f"created {count} tenants in {elapsed:.1f} s ({1000 * elapsed / count:.0f} ms per tenant)")
+    return schemas
+
+
+def drop_bench_tenants() -> None:
+    """Drop every benchmark tenant (row, domains, schema) with the project's `tenant_drop`."""
+    from {{ cookiecutter.project_slug }}.tenancy.services import tenant_drop
+
+    tenants = bench_tenants()
+    if not tenants:
+        return
+    with progress() as bar:
+        task = bar.add_task("dropping benchmark tenants", total=len(tenants))
+        for slug, _schema in tenants:
+            tenant_drop(slug=slug)
+            bar.advance(task)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The pending AddField migration
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def write_migration_file() -> None:
+    """Write the temporary AddField migration on top of the products app's current leaf migration."""
+    from django.db.migrations.loader import MigrationLoader
+
+    leaves = MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes(MIGRATION_APP)
+    if len(leaves) != 1:
+        raise BenchmarkError(f"app {MIGRATION_APP!r} has {len(leaves)} leaf migrations; expected one: {leaves}")
+    source = MIGRATION_SOURCE.replace("{app}", MIGRATION_APP).replace("{previous}", leaves[0][1])
+    MIGRATION_FILE.write_text(source.replace("{column}", COLUMN))
+
+
+def remove_migration_file() -> None:
+    """Delete the temporary migration and its bytecode, if present."""
+    MIGRATION_FILE.unlink(missing_ok=True)
+    for compiled in (MIGRATION_FILE.parent / "__pycache__").glob(f"{MIGRATION_NAME}.*.pyc"):
+        compiled.unlink(missing_ok=True)
+
+
+def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    """Yield consecutive slices of `items` of at most `size` elements."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def addfield_state(schemas: Sequence[str]) -> tuple[int, int]:
+    """Return (schemas whose products_product has the benchmark column, schemas recording the migration)."""
+    from django.db import connection
+
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ANY(%s) AND c.relname = %s AND a.attname = %s AND NOT a.attisdropped",
+            [list(schemas), TABLE, COLUMN],
+        )
+        columns = int(cursor.fetchone()[0])
+        recorded = 0
+        for part in chunks(schemas, SCHEMAS_PER_STATEMENT):
+            recorded_sql = "SELECT 1 FROM {}.django_migrations WHERE app = %s AND name = %s"
+            union = " UNION ALL ".join(recorded_sql.format(quote(schema)) for schema in part)
+            query = f"SELECT count(*) FROM ({union}) AS applied"  # noqa: S608 - quoted identifiers only
+            cursor.execute(query, [MIGRATION_APP, MIGRATION_NAME] * len(part))
+            recorded += int(cursor.fetchone()[0])
+    return columns, recorded
+
+
+def expect_addfield(schemas: Sequence[str], *, applied: bool, after: str) -> None:
+    """Raise BenchmarkError unless the AddField is applied in all (`applied`) or none of `schemas`."""
+    columns, recorded = addfield_state(schemas)
+    expected = len(schemas) if applied else 0
+    if (columns, recorded) != (expected, expected):
+        raise BenchmarkError(
+            f"after {after}: {columns} of {len(schemas)} schemas have column {TABLE}.{COLUMN} and {recorded} record "
+            f"{MIGRATION_APP}.{MIGRATION_NAME}; expected {expected} and {expected}"
+        )
+
+
+def revert_addfield(schemas: Sequence[str]) -> None:
+    """Make the AddField pending again everywhere: drop the column and its django_migrations row, one transaction."""
+    from django.db import connection, transaction
+
+    quote = connection.ops.quote_name
+    with transaction.atomic(), connection.cursor() as cursor:
+        for part in chunks(schemas, SCHEMAS_PER_STATEMENT):
+            cursor.execute("".join(REVERT_SQL.replace("<schema>", quote(schema)) for schema in part))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Measuring and reporting
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def timed_run(contender: Contender, env: dict[str, str]) -> float:
+    """Run `contender` in a fresh process from the project root; return its wall time in seconds.
+
+    Raises BenchmarkError with the end of its output when it exits non-zero.
+    """
+    started = time.perf_counter()
+    done = subprocess.run(  # noqa: S603 - our own interpreter and fixed arguments
+        contender.argv, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        output = (done.stdout + done.stderr).strip()[-3000:]
+        raise BenchmarkError(f"{contender.name} exited {done.returncode}: {' '.join(contender.argv)}\n{output}")
+    return elapsed
+
+
+def measure(
+    operation: str,
+    paths: Sequence[Contender],
+    runs: int,
+    env: dict[str, str],
+    *,
+    after: Callable[[str], None] | None = None,
+) -> dict[str, list[float]]:
+    """Time every path `runs` times, round-robin; `after` gets the path name after each run.
+
+    Returns seconds per run, by path name.
+    """
+    seconds: dict[str, list[float]] = {path.name: [] for path in paths}
+    for run in range(1, runs + 1):
+        for path in paths:
+            with console.status(f"{operation}: run {run}/{runs}, {path.name}"):
+                elapsed = timed_run(path, env)
+            if after is not None:
+                after(path.name)
+            seconds[path.name].append(elapsed)
+            console.print(f"{operation}: run {run}/{runs}, {path.name}: {elapsed:.2f} s")
+    return seconds
+
+
+def machine_facts(tenants: int, runs: int) -> dict[str, str]:
+    """Return what the figures depend on: cores, PostgreSQL, versions, tenant count, database."""
+    from django.db import connection
+
+    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server = str(cursor.fetchone()[0])
+    settings_dict = connection.settings_dict
+    return {
+        "cores (usable / total)": f"{usable_cores()} / {os.cpu_count()}",
+        "PostgreSQL": server,
+        "database": f"{settings_dict['NAME']} on {settings_dict.get('HOST') or 'local socket'}",
+        "tenants": f"{tenants} benchmark tenants; {Tenant.objects.count()} tenant rows in all (public included)",
+        "runs": f"{runs} per path and operation, interleaved; figures are medians",
+        "versions": (
+            f"Python {platform.python_version()}, Django {version('django')}, "
+            f"django-tenants {version('django-tenants')}, psycopg {version('psycopg')}"
+        ),
+    }
+
+
+def ratio(stock: float, project: float) -> float:
+    """Return stock / project seconds (inf when the project took no measurable time)."""
+    return stock / project if project > 0 else float("inf")
+
+
+def report(results: dict[str, dict[str, list[float]]], facts: dict[str, str], tenants: int) -> None:
+    """Print the timings table, the P2/P3 targets with met / not met, and the machine facts.
+
+    `results` maps operation -> path name -> seconds per run.
+    """
+    medians = {op: {path: statistics.median(runs) for path, runs in by_path.items()} for op, by_path in results.items()}
+    table = Table(title="migrate_schemas across the fleet: whole command, fresh process, start-up included")
+    table.add_column("operation")
+    table.add_column("path")
+    for column in ("median s", "runs s", "stock / project"):
+        table.add_column(column, justify="right")
+    for operation, by_path in medians.items():
+        for path, median in by_path.items():
+            runs = " ".join(f"{t:.2f}" for t in results[operation][path])
+            shown = "-" if path == PROJECT else f"{ratio(median, by_path[PROJECT]):.1f}x"
+            table.add_row(operation, path, f"{median:.2f}", runs, shown)
+        table.add_section()
+    console.print(table)
+
+    targets = Table(title="Targets (docs: BENCHMARKS.md)")
+    for column in ("id", "target", "measured", "result"):
+        targets.add_column(column)
+    noop, addfield = medians[NOOP], medians[ADDFIELD]
+    parallel = [name for name in noop if name not in (STANDARD, PROJECT)]
+    best_parallel = min(parallel, key=lambda name: addfield[name])
+    scale = "" if tenants == 1000 else f" (at {tenants} tenants; the target is for 1,000)"
+    noop_ratio = ratio(noop[STANDARD], noop[PROJECT])
+    addfield_ratio = ratio(addfield[STANDARD], addfield[PROJECT])
+    parallel_ratio = ratio(addfield[best_parallel], addfield[PROJECT])
+    rows = [
+        ("P2", "no-op: project <= 2 s", f"{noop[PROJECT]:.2f} s{scale}", noop[PROJECT] <= 2.0),
+        ("P2", "no-op: >= 50x stock standard", f"{noop_ratio:.1f}x", noop_ratio >= 50),
+        ("P3", "AddField: >= 5x stock standard", f"{addfield_ratio:.1f}x", addfield_ratio >= 5),
+        (
+            "P3",
+            "AddField: >= 2.5x best stock parallel",
+            f"{parallel_ratio:.1f}x vs {best_parallel}",
+            parallel_ratio >= 2.5,
+        ),
+    ]
+    for target_id, text, measured, met in rows:
+        targets.add_row(target_id, text, measured, "[green]met" if met else "[red]not met")
+    console.print(targets)
+
+    facts_table = Table(title="Machine", show_header=False)
+    for key, value in facts.items():
+        facts_table.add_row(key, value)
+    console.print(facts_table)
+
+
+def child_environment(url: str) -> dict[str, str]:
+    """Return the environment for measured commands: ours, with the resolved database and Redis URLs pinned.
+
+    Pinning them keeps every child on the same servers and spares each the embedded-services lookup.
+    """
+    from django.conf import settings
+
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE=os.environ["DJANGO_SETTINGS_MODULE"])
+    if url:
+        env["DATABASE_URL"] = url
+    redis_url = os.environ.get("REDIS_URL") or str(getattr(settings, "REDIS_URL", "") or "")
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def run(args: argparse.Namespace, env: dict[str, str]) -> None:
+    """Create the tenants, measure (a) and (b), print the report. Cleanup is the caller's."""
+    others = other_tenants()
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        raise BenchmarkError(
+            f"this database has {len(others)} other tenants ({shown}); every tenant schema is migrated by both paths. "
+            "Rerun with --scratch-db, or point DATABASE_URL at a database without other tenants."
+        )
+    drop_bench_tenants()  # left over by a killed run
+    schemas = create_bench_tenants(args.tenants)
+    cores = usable_cores()
+    paths = contenders(cores, subprocess_executor=not args.skip_subprocess)
+    facts = machine_facts(args.tenants, args.runs)
+    for path in paths:
+        console.print(f"[dim]{path.name}: {' '.join(path.argv)}")
+    if args.runs < 3:
+        console.print("[yellow]fewer than 3 runs: BENCHMARKS.md asks for medians of at least 3")
+
+    results = {NOOP: measure(NOOP, paths, args.runs, env)}
+    expect_addfield(schemas, applied=False, after="creating the tenants")
+    write_migration_file()
+
+    def applied_then_revert(name: str) -> None:
+        expect_addfield(schemas, applied=True, after=name)
+        revert_addfield(schemas)
+
+    results[ADDFIELD] = measure(ADDFIELD, paths, args.runs, env, after=applied_then_revert)
+    report(results, facts, args.tenants)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; return the exit code (0 done, 1 failed, 130 interrupted)."""
+    args = parse_args(argv)
+    started = time.perf_counter()
+    remove_migration_file()  # left over by a killed run
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    import django
+
+    django.setup()
+    scratch: tuple[str, str, str] | None = None
+    try:
+        url = database_url()
+        if args.scratch_db:
+            scratch = create_scratch_database()
+            url = scratch[2]
+            timed_run(Contender("migrate_schemas --shared", SHARED_MIGRATE), child_environment(url))
+        run(args, child_environment(url))
+        return 0
+    except BenchmarkError as exc:
+        console.print(f"[red]benchmark failed: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted; cleaning up")
+        return 130
+    finally:
+        remove_migration_file()
+        if scratch is not None:
+            drop_scratch_database(scratch[0], scratch[1])
+        else:
+            drop_bench_tenants()
+        console.print(f"total {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,389 @@
+"""Applying migrations to a fleet of schemas: the project's migration executor.
+
+`fleet_migrate()` is the Python API behind `migrate_schemas` (and usable from deploy scripts
+and tasks). It plans once (tenancy/fleet.py), then works per group of schemas that share the
+same pending plan:
+
+- the migration graph is loaded once and the project state at the group's starting point is
+  rendered once;
+- a migration made only of operations whose SQL does not depend on what is in the database
+  (creating models, adding fields, indexes and constraints, raw SQL) has its SQL generated
+  once, as `sqlmigrate` would, and that SQL is run in every schema of the group (table names
+  are unqualified, so each schema's search_path resolves them);
+- any other migration (RunPython, AlterField, ...) is applied per schema by Django's own
+  `Migration.apply`, on a copy of the shared state, exactly as `migrate` would.
+
+Each migration runs in its own transaction and is recorded in the schema's
+`django_migrations`, so a schema that fails stays at its last fully applied migration and a
+rerun applies only what is pending. Lock waits are bounded by `lock_timeout`; transient
+errors (deadlock, lock timeout, serialization failure, lost connection) are retried with
+exponential backoff. post_migrate handlers run per schema when its plan creates, deletes or
+renames models or runs Python (content types change only then); schemas with nothing to
+apply are not touched at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
+from django.db import OperationalError, connection, connections, transaction
+from django.db.migrations import operations as ops
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.migration import Migration as DjangoMigration
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.migrations.state import ProjectState
+from django.utils import timezone
+
+from .fleet import FleetPlan, Migration, forward_plan, plan_fleet
+
+# Operations whose generated SQL is the same for every schema: generating it reads nothing from
+# the database, and it names tables without a schema. Others are applied per schema.
+SHAREABLE_OPERATIONS = (
+    ops.CreateModel, ops.DeleteModel, ops.AddField, ops.AddIndex, ops.RemoveIndex, ops.AddConstraint,
+    ops.RemoveConstraint, ops.RunSQL, ops.AlterModelOptions, ops.AlterModelManagers,
+)  # fmt: skip
+MODEL_OPERATIONS = (ops.CreateModel, ops.DeleteModel, ops.RenameModel)
+# SQLSTATEs worth a retry (PostgreSQL appendix A): serialization_failure, deadlock_detected,
+# lock_not_available (lock_timeout), admin/crash shutdown, cannot_connect_now; class 08 is connection loss.
+TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03"}
+DEFAULT_LOCK_TIMEOUT_MS = 10_000
+DEFAULT_RETRIES = 2
+BACKOFF_BASE_SECONDS = 0.5
+BATCH_SIZE = 25  # schemas per worker task; a worker opens a fresh connection per batch
+
+
+@dataclass
+class SchemaResult:
+    """What happened to one schema. status: migrated, up_to_date, failed or not_run."""
+
+    schema: str
+    status: str
+    applied: list[str] = field(default_factory=list)
+    error: str | None = None
+    attempts: int = 0
+    seconds: float = 0.0
+    backend_pid: int | None = None
+
+
+@dataclass
+class FleetReport:
+    """Per-schema results of a fleet migration, in the order the schemas were selected."""
+
+    results: list[SchemaResult]
+    plan: FleetPlan
+    canary_failed: bool = False
+
+    def with_status(self, status: str) -> list[SchemaResult]:
+        return [result for result in self.results if result.status == status]
+
+    @property
+    def failed(self) -> list[SchemaResult]:
+        return self.with_status("failed")
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.with_status("not_run")
+
+
+@dataclass
+class Step:
+    """One migration of a group's plan: shared SQL, or None to apply it per schema from `state_before`."""
+
+    key: Migration
+    migration: DjangoMigration
+    sql: list[str] | None
+    state_before: ProjectState | None
+
+
+@dataclass
+class Group:
+    """Schemas with identical pending plans, and the work prepared once for all of them."""
+
+    schemas: list[str]
+    steps: list[Step]
+    start_state: ProjectState
+    final_state: ProjectState
+    emit_post_migrate: bool
+
+
+class TransientError(Exception):
+    """Wraps an error worth retrying."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for deadlocks, lock and statement timeouts on locks, serialization failures and lost connections."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        sqlstate = getattr(current, "sqlstate", None) or getattr(getattr(current, "diag", None), "sqlstate", None)
+        if sqlstate and (sqlstate in TRANSIENT_SQLSTATES or sqlstate.startswith("08")):
+            return True
+        if isinstance(current, OperationalError) and "connection" in str(current).lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _shareable(migration: DjangoMigration) -> bool:
+    return migration.atomic and all(type(op) in SHAREABLE_OPERATIONS for op in migration.operations)
+
+
+def _state_at(loader: MigrationLoader, applied: set[Migration]) -> ProjectState:
+    """The project state after exactly the `applied` migrations (as MigrationExecutor builds it)."""
+    state = ProjectState(real_apps=loader.unmigrated_apps)
+    for key in forward_plan(loader):
+        if key in applied:
+            loader.graph.nodes[key].mutate_state(state, preserve=False)
+    return state
+
+
+def prepare_group(
+    loader: MigrationLoader, schemas: list[str], pending: Sequence[Migration], announced: set[Migration]
+) -> Group:
+    """Render the group's state once and generate the SQL of its shareable migrations once.
+
+    Must run with the connection in one of `schemas` (the database router decides per schema which
+    apps' operations run). Generating SQL reads nothing from the database. `announced` holds the
+    migrations already passed to pre_migrate handlers in this run (they may edit a migration's
+    operations, so each migration object is announced once).
+    """
+    pending_set = set(pending)
+    applied = {key for key in loader.graph.nodes if key not in pending_set}
+    migrations = [loader.graph.nodes[key] for key in pending]
+    start = _state_at(loader, applied)
+    # pre_migrate lets contenttypes add its RenameContentType steps after RenameModel operations.
+    new = [(m, False) for key, m in zip(pending, migrations, strict=True) if key not in announced]
+    announced.update(pending)
+    emit_pre_migrate_signal(0, False, connection.alias, apps=start.apps, plan=new)
+    share = len(schemas) > 1
+    state = start.clone()
+    steps: list[Step] = []
+    for key, migration in zip(pending, migrations, strict=True):
+        if share and _shareable(migration):
+            with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+                state = migration.apply(state, editor)
+            sql = [statement for statement in editor.collected_sql if not statement.startswith("--")]
+            steps.append(Step(key=key, migration=migration, sql=sql, state_before=None))
+        elif share:
+            before = state.clone()
+            before.apps  # noqa: B018 - render once here, not once per schema
+            steps.append(Step(key=key, migration=migration, sql=None, state_before=before))
+            state = migration.mutate_state(state, preserve=True)
+        else:
+            # A lone schema advances one state through its plan, as `migrate` does.
+            steps.append(Step(key=key, migration=migration, sql=None, state_before=None))
+            state = migration.mutate_state(state, preserve=False)
+    emit = not share or any(
+        step.sql is None or any(isinstance(op, MODEL_OPERATIONS) for op in step.migration.operations)
+        for step in steps
+    )
+    return Group(schemas=schemas, steps=steps, start_state=start, final_state=state, emit_post_migrate=emit)
+
+
+def _state_before(group: Group, index: int) -> ProjectState:
+    """A private copy of the project state just before step `index` of `group`."""
+    prepared = group.steps[index].state_before
+    if prepared is not None:
+        return prepared.clone()
+    state = group.start_state.clone()
+    for earlier in group.steps[:index]:
+        state = earlier.migration.mutate_state(state, preserve=False)
+    return state
+
+
+def _record(key: Migration) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, %s)", [key[0], key[1], timezone.now()]
+        )
+
+
+def _migrate_schema(group: Group, schema: str) -> tuple[list[str], int]:
+    """Apply the group's pending steps that `schema` has not recorded yet; return (applied names, backend pid)."""
+    connection.set_schema(schema, include_public=False)  # type: ignore[attr-defined]
+    MigrationRecorder(connection).ensure_schema()
+    connection.set_schema(schema)  # type: ignore[attr-defined]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT app, name, pg_backend_pid() FROM django_migrations RIGHT JOIN (SELECT 1) one ON true")
+        rows = cursor.fetchall()
+    recorded = {(app, name) for app, name, _ in rows if app is not None}
+    pid = int(rows[0][2])
+    applied: list[str] = []
+    lone = len(group.schemas) == 1
+    state: ProjectState | None = None
+    for index, step in enumerate(group.steps):
+        if step.key in recorded:
+            continue
+        atomic = transaction.atomic() if step.migration.atomic else contextlib.nullcontext()
+        with atomic:
+            if step.sql is not None:
+                with connection.cursor() as cursor:
+                    for statement in step.sql:
+                        cursor.execute(statement)
+            else:
+                if state is None or not lone:
+                    state = _state_before(group, index)
+                with connection.schema_editor(atomic=step.migration.atomic) as editor:
+                    state = step.migration.apply(state, editor)
+            _record(step.key)
+        applied.append(f"{step.key[0]}.{step.key[1]}")
+    if applied and group.emit_post_migrate:
+        plan = [(step.migration, False) for step in group.steps]
+        final = state if lone and state is not None else group.final_state
+        emit_post_migrate_signal(0, False, connection.alias, apps=final.apps, plan=plan)
+    return applied, pid
+
+
+def _attempt_schema(group: Group, schema: str, *, retries: int) -> SchemaResult:
+    started = time.monotonic()
+    applied: list[str] = []
+    for attempt in range(1, retries + 2):
+        try:
+            done, pid = _migrate_schema(group, schema)
+            applied.extend(done)
+            return SchemaResult(schema, "migrated", applied, None, attempt, time.monotonic() - started, pid)
+        except Exception as exc:
+            if not is_transient(exc) or attempt > retries:
+                error = f"{type(exc).__name__}: {str(exc).strip()}"
+                return SchemaResult(schema, "failed", applied, error, attempt, time.monotonic() - started)
+            if connection.in_atomic_block:
+                raise  # an outer transaction cannot be retried from inside
+            connection.close()
+            time.sleep(BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _lock_timeout(milliseconds: int) -> Iterator[None]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{milliseconds}ms"])
+    try:
+        yield
+    finally:
+        if connection.connection is not None and not connection.needs_rollback:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+
+
+# State shared with forked worker processes (set in the parent right before the pool starts).
+_GROUPS: dict[int, Group] = {}
+
+
+def _run_batch(group_id: int, schemas: list[str], retries: int, lock_timeout_ms: int) -> list[SchemaResult]:
+    """Worker process: migrate `schemas` of group `group_id` on a fresh connection, closed afterwards."""
+    group = _GROUPS[group_id]
+    results = []
+    try:
+        for schema in schemas:
+            with _lock_timeout(lock_timeout_ms):
+                results.append(_attempt_schema(group, schema, retries=retries))
+    finally:
+        connection.close()
+    return results
+
+
+def fleet_migrate(
+    *,
+    schemas: Sequence[tuple[str, str | None]],
+    parallel: int = 1,
+    continue_on_error: bool = False,
+    canary: Sequence[str] = (),
+    retries: int = DEFAULT_RETRIES,
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+    progress: Callable[[SchemaResult], None] | None = None,
+) -> FleetReport:
+    """Migrate every (schema, tenant slug or None) in `schemas` to the latest migrations.
+
+    - parallel: number of worker processes (1 = in this process); each opens its own connections.
+    - continue_on_error: record a failing schema and go on; otherwise stop at the first failure and
+      report the rest as `not_run`.
+    - canary: schema names migrated first (in this process); if any fails, nothing else runs.
+    - retries: extra attempts per schema after a transient error, waiting 0.5 s, 1 s, 2 s, ...
+    - lock_timeout_ms: PostgreSQL `lock_timeout` while migrating, so a blocked schema fails (and is
+      retried) instead of hanging the fleet.
+    - progress: called with each schema's result as it finishes.
+
+    Returns a FleetReport; raises nothing for a failing schema (see FleetReport.failed).
+    """
+    plan = plan_fleet(schemas)
+    results: dict[str, SchemaResult] = {
+        p.schema: SchemaResult(p.schema, "up_to_date" if p.up_to_date else "not_run") for p in plan.schemas
+    }
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    groups: list[Group] = []
+    announced: set[Migration] = set()
+    for pending_plan, group_schemas in plan.groups():
+        connection.set_schema(group_schemas[0])  # type: ignore[attr-defined]
+        groups.append(prepare_group(loader, group_schemas, pending_plan, announced))
+    group_of = {schema: index for index, group in enumerate(groups) for schema in group.schemas}
+
+    def finish(result: SchemaResult) -> None:
+        results[result.schema] = result
+        if progress is not None:
+            progress(result)
+
+    canary_set = [schema for schema in canary if schema in group_of]
+    rest = [p.schema for p in plan.pending if p.schema not in canary_set]
+    canary_failed = False
+    try:
+        with _lock_timeout(lock_timeout_ms):
+            for schema in canary_set:
+                result = _attempt_schema(groups[group_of[schema]], schema, retries=retries)
+                finish(result)
+                if result.status == "failed":
+                    canary_failed = True
+            if not canary_failed:
+                if parallel > 1 and len(rest) > 1:
+                    _run_parallel(groups, group_of, rest, parallel, continue_on_error, retries, lock_timeout_ms, finish)
+                else:
+                    for schema in rest:
+                        result = _attempt_schema(groups[group_of[schema]], schema, retries=retries)
+                        finish(result)
+                        if result.status == "failed" and not continue_on_error:
+                            break
+    finally:
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
+    ordered = [results[p.schema] for p in plan.schemas]
+    return FleetReport(results=ordered, plan=plan, canary_failed=canary_failed)
+
+
+def _run_parallel(
+    groups: list[Group],
+    group_of: dict[str, int],
+    schemas: list[str],
+    parallel: int,
+    continue_on_error: bool,
+    retries: int,
+    lock_timeout_ms: int,
+    finish: Callable[[SchemaResult], None],
+) -> None:
+    if connection.in_atomic_block:
+        raise RuntimeError("--parallel needs its own connections: it cannot run inside a transaction")
+    _GROUPS.clear()
+    _GROUPS.update(enumerate(groups))
+    batches: list[tuple[int, list[str]]] = []
+    for index in range(len(groups)):
+        members = [schema for schema in schemas if group_of[schema] == index]
+        batches.extend((index, members[i : i + BATCH_SIZE]) for i in range(0, len(members), BATCH_SIZE))
+    # Forked workers inherit the prepared groups; they must not share the parent's connection.
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=min(parallel, len(batches)), mp_context=context) as pool:
+        futures = [pool.submit(_run_batch, index, batch, retries, lock_timeout_ms) for index, batch in batches]
+        for future in as_completed(futures):
+            if future.cancelled():
+                continue
+            # Batches already running when a failure stops the run still report what they did.
+            for result in future.result():
+                finish(result)
+                if result.status == "failed" and not continue_on_error:
+                    for other in futures:
+                        other.cancel()
+    _GROUPS.clear()
