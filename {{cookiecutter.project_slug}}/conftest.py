@@ -38,13 +38,27 @@ PROJECT_DIR = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker) -> None:  # type: ignore[no-untyped-def]
+def django_db_setup(request, django_test_environment, django_db_blocker) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Create the test database whichever tests were collected, then the public and demo tenants.
+
+    Replaces pytest-django's fixture, which sets up only the databases that collected tests ask for
+    through `db`; tests here also use committed schemas of their own. `--reuse-db` keeps the database.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
     from {{ cookiecutter.project_slug }}.tenancy.demo import demo_seed
     from {{ cookiecutter.project_slug }}.tenancy.services import public_tenant_ensure
 
+    keepdb = bool(request.config.getvalue("reuse_db")) and not request.config.getvalue("create_db")
+    verbosity = request.config.option.verbose
     with django_db_blocker.unblock():
+        databases = setup_databases(verbosity=verbosity, interactive=False, keepdb=keepdb)
         public_tenant_ensure(domain="localhost")
         demo_seed(domain_suffix="localhost")
+    yield
+    if not keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(databases, verbosity=verbosity)
 
 
 @pytest.fixture(autouse=True)

@@ -27,8 +27,10 @@ tenants are dropped with `tenant_drop` (or the scratch database is dropped).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -310,16 +312,31 @@ def revert_addfield(schemas: Sequence[str]) -> None:
 def timed_run(contender: Contender, env: dict[str, str]) -> float:
     """Run `contender` in a fresh process from the project root; return its wall time in seconds.
 
-    Raises BenchmarkError with the end of its output when it exits non-zero.
+    The command runs in a process group of its own, killed as a whole when we are interrupted, so that no
+    executor worker outlives the benchmark. Raises BenchmarkError with the end of its output when it exits non-zero.
     """
     started = time.perf_counter()
-    done = subprocess.run(  # noqa: S603 - our own interpreter and fixed arguments
-        contender.argv, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+        contender.argv,
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
+    try:
+        output, _ = process.communicate()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
     elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        output = (done.stdout + done.stderr).strip()[-3000:]
-        raise BenchmarkError(f"{contender.name} exited {done.returncode}: {' '.join(contender.argv)}\n{output}")
+    if process.returncode != 0:
+        raise BenchmarkError(
+            f"{contender.name} exited {process.returncode}: {' '.join(contender.argv)}\n{output.strip()[-3000:]}"
+        )
     return elapsed
 
 

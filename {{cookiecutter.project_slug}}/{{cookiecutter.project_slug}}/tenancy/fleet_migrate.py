@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
@@ -181,8 +181,7 @@ def prepare_group(
             steps.append(Step(key=key, migration=migration, sql=None, state_before=None))
             state = migration.mutate_state(state, preserve=False)
     emit = not share or any(
-        step.sql is None or any(isinstance(op, MODEL_OPERATIONS) for op in step.migration.operations)
-        for step in steps
+        step.sql is None or any(isinstance(op, MODEL_OPERATIONS) for op in step.migration.operations) for step in steps
     )
     return Group(schemas=schemas, steps=steps, start_state=start, final_state=state, emit_post_migrate=emit)
 
@@ -205,8 +204,10 @@ def _record(key: Migration) -> None:
         )
 
 
-def _migrate_schema(group: Group, schema: str) -> tuple[list[str], int]:
+def _migrate_schema(group: Group, schema: str, lock_timeout_ms: int) -> tuple[list[str], int]:
     """Apply the group's pending steps that `schema` has not recorded yet; return (applied names, backend pid)."""
+    with connection.cursor() as cursor:  # per attempt: a retry may be on a new connection
+        cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{lock_timeout_ms}ms"])
     connection.set_schema(schema, include_public=False)  # type: ignore[attr-defined]
     MigrationRecorder(connection).ensure_schema()
     connection.set_schema(schema)  # type: ignore[attr-defined]
@@ -230,7 +231,9 @@ def _migrate_schema(group: Group, schema: str) -> tuple[list[str], int]:
             else:
                 if state is None or not lone:
                     state = _state_before(group, index)
-                with connection.schema_editor(atomic=step.migration.atomic) as editor:
+                # The transaction is ours (above): the schema editor runs its deferred SQL in __exit__
+                # before closing its own atomic block, which would stay open when that SQL fails.
+                with connection.schema_editor(atomic=False) as editor:
                     state = step.migration.apply(state, editor)
             _record(step.key)
         applied.append(f"{step.key[0]}.{step.key[1]}")
@@ -241,12 +244,12 @@ def _migrate_schema(group: Group, schema: str) -> tuple[list[str], int]:
     return applied, pid
 
 
-def _attempt_schema(group: Group, schema: str, *, retries: int) -> SchemaResult:
+def _attempt_schema(group: Group, schema: str, *, retries: int, lock_timeout_ms: int) -> SchemaResult:
     started = time.monotonic()
     applied: list[str] = []
     for attempt in range(1, retries + 2):
         try:
-            done, pid = _migrate_schema(group, schema)
+            done, pid = _migrate_schema(group, schema, lock_timeout_ms)
             applied.extend(done)
             return SchemaResult(schema, "migrated", applied, None, attempt, time.monotonic() - started, pid)
         except Exception as exc:
@@ -260,16 +263,10 @@ def _attempt_schema(group: Group, schema: str, *, retries: int) -> SchemaResult:
     raise AssertionError("unreachable")
 
 
-@contextlib.contextmanager
-def _lock_timeout(milliseconds: int) -> Iterator[None]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{milliseconds}ms"])
-    try:
-        yield
-    finally:
-        if connection.connection is not None and not connection.needs_rollback:
-            with connection.cursor() as cursor:
-                cursor.execute("RESET lock_timeout")
+def _reset_lock_timeout() -> None:
+    if connection.connection is not None and not connection.needs_rollback:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
 
 
 # State shared with forked worker processes (set in the parent right before the pool starts).
@@ -282,8 +279,7 @@ def _run_batch(group_id: int, schemas: list[str], retries: int, lock_timeout_ms:
     results = []
     try:
         for schema in schemas:
-            with _lock_timeout(lock_timeout_ms):
-                results.append(_attempt_schema(group, schema, retries=retries))
+            results.append(_attempt_schema(group, schema, retries=retries, lock_timeout_ms=lock_timeout_ms))
     finally:
         connection.close()
     return results
@@ -333,22 +329,22 @@ def fleet_migrate(
     rest = [p.schema for p in plan.pending if p.schema not in canary_set]
     canary_failed = False
     try:
-        with _lock_timeout(lock_timeout_ms):
-            for schema in canary_set:
-                result = _attempt_schema(groups[group_of[schema]], schema, retries=retries)
-                finish(result)
-                if result.status == "failed":
-                    canary_failed = True
-            if not canary_failed:
-                if parallel > 1 and len(rest) > 1:
-                    _run_parallel(groups, group_of, rest, parallel, continue_on_error, retries, lock_timeout_ms, finish)
-                else:
-                    for schema in rest:
-                        result = _attempt_schema(groups[group_of[schema]], schema, retries=retries)
-                        finish(result)
-                        if result.status == "failed" and not continue_on_error:
-                            break
+        for schema in canary_set:
+            result = _attempt_schema(groups[group_of[schema]], schema, retries=retries, lock_timeout_ms=lock_timeout_ms)
+            finish(result)
+            canary_failed = canary_failed or result.status == "failed"
+        if not canary_failed:
+            if parallel > 1 and len(rest) > 1:
+                _run_parallel(groups, group_of, rest, parallel, continue_on_error, retries, lock_timeout_ms, finish)
+            else:
+                for schema in rest:
+                    group = groups[group_of[schema]]
+                    result = _attempt_schema(group, schema, retries=retries, lock_timeout_ms=lock_timeout_ms)
+                    finish(result)
+                    if result.status == "failed" and not continue_on_error:
+                        break
     finally:
+        _reset_lock_timeout()
         connection.set_schema_to_public()  # type: ignore[attr-defined]
     ordered = [results[p.schema] for p in plan.schemas]
     return FleetReport(results=ordered, plan=plan, canary_failed=canary_failed)
@@ -371,7 +367,9 @@ def _run_parallel(
     batches: list[tuple[int, list[str]]] = []
     for index in range(len(groups)):
         members = [schema for schema in schemas if group_of[schema] == index]
-        batches.extend((index, members[i : i + BATCH_SIZE]) for i in range(0, len(members), BATCH_SIZE))
+        # Small groups are spread over every worker; large ones go in batches of BATCH_SIZE.
+        size = max(1, min(BATCH_SIZE, -(-len(members) // parallel)))
+        batches.extend((index, members[i : i + size]) for i in range(0, len(members), size))
     # Forked workers inherit the prepared groups; they must not share the parent's connection.
     connections.close_all()
     context = multiprocessing.get_context("fork")

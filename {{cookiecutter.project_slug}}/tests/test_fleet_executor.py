@@ -1,0 +1,184 @@
+"""The project's migration executor on committed schemas of its own (no test transaction).
+
+Three tenants (fleet-a, fleet-b, fleet-c) are created for this module and dropped after it.
+Each test starts by rolling the bookings app back to zero in the schemas it needs, so there
+is a real CreateModel (tables, foreign keys, indexes, constraints) to apply.
+"""
+
+import io
+import threading
+import time
+
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from {{ cookiecutter.project_slug }}.tenancy.fleet_migrate import fleet_migrate
+from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop
+from conftest import test_database_url
+
+SLUGS = ["fleet-a", "fleet-b", "fleet-c"]
+SCHEMAS = [f"tenant_fleet_{slug[-1]}" for slug in SLUGS]
+
+
+@pytest.fixture(scope="module")
+def fleet(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        for slug in SLUGS:
+            tenant_create(name=slug.title(), slug=slug)
+    yield SCHEMAS
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        for slug in SLUGS:
+            tenant_drop(slug=slug)
+
+
+@pytest.fixture
+def committed(fleet, django_db_blocker):
+    """Database access outside any test transaction: what the executor does is committed."""
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        yield fleet
+        connection.set_schema_to_public()
+
+
+def migrate(*args):
+    out = io.StringIO()
+    call_command("migrate_schemas", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def roll_back_bookings(*schemas):
+    for schema in schemas:
+        migrate("--schema", schema, "bookings", "zero", "--verbosity", "0")
+
+
+def sql(statement, params=None):
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def catalog(schema):
+    """Everything migrations decide about a schema, with the schema name taken out."""
+
+    def strip(rows):
+        return sorted(tuple(str(value).replace(schema, "<schema>") for value in row) for row in rows)
+
+    return {
+        "tables": strip(sql("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [schema])),
+        "columns": strip(sql(
+            "SELECT table_name, column_name, data_type, character_maximum_length, numeric_precision, numeric_scale, "
+            "is_nullable, column_default, is_identity, identity_generation FROM information_schema.columns "
+            "WHERE table_schema = %s", [schema])),
+        "indexes": strip(sql("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s", [schema])),
+        "constraints": strip(sql(
+            "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+            "JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = %s", [schema])),
+        "migrations": strip(sql(f'SELECT app, name FROM "{schema}".django_migrations')),
+        "content_types": strip(sql(f'SELECT app_label, model FROM "{schema}".django_content_type')),
+    }  # fmt: skip
+
+
+def test_project_executor_builds_exactly_what_stock_builds(committed):
+    stock, *project = committed
+    roll_back_bookings(*committed)
+    migrate("--schema", stock, "--executor", "standard", "--verbosity", "0")  # django-tenants' own executor
+    report = fleet_migrate(schemas=[(schema, None) for schema in project])  # one group of two: shared SQL
+    assert [result.status for result in report.results] == ["migrated", "migrated"]
+    assert report.results[0].applied == ["bookings.0001_initial"]
+    reference = catalog(stock)
+    assert any(table == ("bookings_booking",) for table in reference["tables"])
+    for schema in project:
+        assert catalog(schema) == reference
+
+
+def test_a_failing_schema_is_recorded_and_the_rest_continue_then_a_rerun_resumes(committed):
+    roll_back_bookings(*committed)
+    sql(f'CREATE TABLE "{committed[1]}".bookings_booking (id int)')  # in the way of CreateModel
+    with pytest.raises(CommandError) as excinfo:
+        migrate("--tenant", "--continue-on-error")
+    assert excinfo.value.returncode == 1
+    assert committed[1] in str(excinfo.value) and "already exists" in str(excinfo.value)
+    applied = {
+        schema: sql(f"SELECT count(*) FROM \"{schema}\".django_migrations WHERE app = 'bookings'")[0][0]
+        for schema in committed
+    }
+    assert applied == {committed[0]: 1, committed[1]: 0, committed[2]: 1}
+
+    sql(f'DROP TABLE "{committed[1]}".bookings_booking')
+    report = fleet_migrate(schemas=[(schema, None) for schema in committed])
+    assert [r.status for r in report.results] == ["up_to_date", "migrated", "up_to_date"]
+
+
+def test_without_continue_on_error_the_run_stops_at_the_first_failure(committed):
+    roll_back_bookings(*committed)
+    sql(f'CREATE TABLE "{committed[0]}".bookings_booking (id int)')
+    try:
+        report = fleet_migrate(schemas=[(schema, None) for schema in committed])
+        assert [r.status for r in report.results] == ["failed", "not_run", "not_run"]
+        assert not report.ok
+    finally:
+        sql(f'DROP TABLE "{committed[0]}".bookings_booking')
+        fleet_migrate(schemas=[(schema, None) for schema in committed])
+
+
+def test_a_failing_canary_stops_the_rest(committed):
+    roll_back_bookings(*committed)
+    sql(f'CREATE TABLE "{committed[2]}".bookings_booking (id int)')
+    try:
+        with pytest.raises(CommandError, match="canary") as excinfo:
+            migrate("--tenant", "--canary", "fleet-c", "--continue-on-error")
+        assert excinfo.value.returncode == 1
+        for schema in committed[:2]:
+            assert sql(f"SELECT to_regclass('\"{schema}\".bookings_booking')") == [(None,)]
+    finally:
+        sql(f'DROP TABLE "{committed[2]}".bookings_booking')
+        fleet_migrate(schemas=[(schema, None) for schema in committed])
+
+
+def hold_lock(schema, seconds, ready):
+    with psycopg.connect(test_database_url(), autocommit=False) as conn:
+        conn.execute(f'LOCK TABLE "{schema}".products_product IN ACCESS EXCLUSIVE MODE')
+        ready.set()
+        time.sleep(seconds)
+        conn.rollback()
+
+
+def test_a_schema_blocked_past_lock_timeout_is_retried_until_it_succeeds(committed):
+    schema = committed[0]
+    roll_back_bookings(schema)
+    ready = threading.Event()
+    holder = threading.Thread(target=hold_lock, args=(schema, 1.2, ready))
+    holder.start()
+    ready.wait(10)
+    report = fleet_migrate(schemas=[(schema, None)], retries=4, lock_timeout_ms=200)
+    holder.join()
+    assert report.results[0].status == "migrated"
+    assert report.results[0].attempts >= 2
+
+
+def test_a_schema_blocked_past_lock_timeout_fails_without_retries(committed):
+    schema = committed[0]
+    roll_back_bookings(schema)
+    ready = threading.Event()
+    holder = threading.Thread(target=hold_lock, args=(schema, 1.0, ready))
+    holder.start()
+    ready.wait(10)
+    report = fleet_migrate(schemas=[(schema, None)], retries=0, lock_timeout_ms=200)
+    holder.join()
+    assert report.results[0].status == "failed"
+    assert "lock timeout" in str(report.results[0].error)
+    assert fleet_migrate(schemas=[(schema, None)]).results[0].status == "migrated"
+
+
+def test_parallel_workers_use_their_own_connections(committed):
+    roll_back_bookings(*committed)
+    parent_pid = sql("SELECT pg_backend_pid()")[0][0]
+    report = fleet_migrate(schemas=[(schema, None) for schema in committed], parallel=2)
+    assert [r.status for r in report.results] == ["migrated"] * 3
+    pids = {r.backend_pid for r in report.results}
+    assert parent_pid not in pids
+    assert len(pids) == 2
