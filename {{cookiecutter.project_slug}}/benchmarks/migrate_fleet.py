@@ -411,7 +411,7 @@ def report(results: dict[str, dict[str, list[float]]], facts: dict[str, str], te
         table.add_section()
     console.print(table)
 
-    targets = Table(title="Targets (docs: BENCHMARKS.md)")
+    targets = Table(title="Targets")
     for column in ("id", "target", "measured", "result"):
         targets.add_column(column)
     noop, addfield = medians[NOOP], medians[ADDFIELD]

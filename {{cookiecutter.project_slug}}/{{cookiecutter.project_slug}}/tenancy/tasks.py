@@ -1,7 +1,12 @@
 """Tenancy tasks."""
 
+from dataclasses import asdict
+from typing import Any
+
 from celery import shared_task
 from django.db import connection
+
+from .fleet_migrate import fleet_migrate
 
 
 @shared_task(name="tenancy.tenant_ping")
@@ -12,3 +17,21 @@ def tenant_ping() -> str:
     schema (`tenant_<slug>`); tenant-schemas-celery carries the schema in the task headers.
     """
     return str(connection.schema_name)  # type: ignore[attr-defined]  # added by django-tenants' backend
+
+
+@shared_task(name="tenancy.migrate_schemas_batch", time_limit=60 * 60, soft_time_limit=59 * 60)
+def migrate_schemas_batch(
+    schemas: list[str], *, continue_on_error: bool, retries: int, lock_timeout_ms: int
+) -> list[dict[str, Any]]:
+    """Migrate the schemas named in `schemas` in this worker; return one dict per schema (SchemaResult fields).
+
+    Sent in batches by `migrate_schemas --executor=celery`, from the public schema. The worker plans
+    its batch once and applies it like the in-process executor (tenancy/fleet_migrate.py).
+    """
+    report = fleet_migrate(
+        schemas=[(schema, None) for schema in schemas],
+        continue_on_error=continue_on_error,
+        retries=retries,
+        lock_timeout_ms=lock_timeout_ms,
+    )
+    return [asdict(result) for result in report.results]

@@ -14,7 +14,7 @@ import io
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import {% if cookiecutter.use_celery == "y" %}Callable, {% endif %}Sequence
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
@@ -44,6 +44,13 @@ TENANT_HELP = (
 STOCK_ONLY_OPTIONS = ("fake", "fake_initial", "prune", "run_syncdb")
 SHOWN_SCHEMAS = 10
 STOCK_EXECUTORS = ("standard", "multiprocessing", "subprocess")
+{%- if cookiecutter.use_celery == "y" %}
+PROJECT_EXECUTORS = ("fleet", "celery")
+CELERY_BATCH_SIZE = 25  # schemas per task
+CELERY_BATCH_TIMEOUT = 60 * 60  # seconds to wait for one batch's result
+{%- else %}
+PROJECT_EXECUTORS = ("fleet",)
+{%- endif %}
 
 
 def rewrite_tenant_slug(args: Sequence[str]) -> list[str]:
@@ -95,6 +102,14 @@ class Command(MigrateSchemasCommand):
                 action.help = (
                     "Worker processes. With the project's executor (the default): N processes, each with its own "
                     "short-lived connections. With --executor=subprocess: django-tenants' meaning."
+{%- if cookiecutter.use_celery == "y" %}
+                    " With --executor=celery: batches of 25 schemas in flight at once (default 4)."
+{%- endif %}
+                )
+            if "--executor" in action.option_strings:
+                action.help = (
+                    f"fleet (default: the project's executor), {', '.join(PROJECT_EXECUTORS[1:] + STOCK_EXECUTORS)}. "
+                    "Stock executors are django-tenants' own, run on the schemas that have something to apply."
                 )
             if "--check" in action.option_strings:
                 action.help = "Exit 1 when any selected schema has unapplied migrations; change nothing."
@@ -124,6 +139,11 @@ class Command(MigrateSchemasCommand):
             help=f"Extra attempts per schema after a transient error (deadlock, lock timeout, lost connection), "
             f"with exponential backoff from 0.5 s. Default {DEFAULT_RETRIES}.",
         )  # fmt: skip
+{%- if cookiecutter.use_celery == "y" %}
+        parser.add_argument(
+            "--queue", help="With --executor=celery: the Celery queue to send batches to (default: the default queue)."
+        )
+{%- endif %}
         parser.add_argument(
             "--lock-timeout", type=int, default=DEFAULT_LOCK_TIMEOUT_MS, metavar="MS", dest="lock_timeout_ms",
             help=f"PostgreSQL lock_timeout in milliseconds while migrating, so a blocked schema fails (and is "
@@ -223,10 +243,9 @@ class Command(MigrateSchemasCommand):
         return [by_slug[slug] for slug in slugs]
 
     def _fleet_migrate(self, fleet: FleetPlan, started: float) -> None:
-        if self.executor not in (None, "fleet"):
-            raise usage_error(
-                f"unknown executor {self.executor!r}; accepted: fleet (default), {', '.join(STOCK_EXECUTORS)}"
-            )
+        if self.executor not in (None, *PROJECT_EXECUTORS):
+            accepted = ", ".join([*PROJECT_EXECUTORS, *STOCK_EXECUTORS])
+            raise usage_error(f"unknown executor {self.executor!r}; accepted: {accepted}")
         if self.options["retries"] < 0 or self.options["lock_timeout_ms"] <= 0:
             raise usage_error("--retries must be >= 0 and --lock-timeout > 0 (milliseconds)")
         parallel = self.options.get("parallel") or 1
@@ -240,6 +259,12 @@ class Command(MigrateSchemasCommand):
                 detail = ", ".join(result.applied) or "-"
                 error = f" error: {result.error}" if result.error else ""
                 self.stdout.write(f"{result.schema}: {result.status} [{detail}] in {result.seconds:.2f} s{error}")
+{%- if cookiecutter.use_celery == "y" %}
+
+        if self.executor == "celery":
+            self._report(self._celery_migrate(fleet, progress), time.monotonic() - started)
+            return
+{%- endif %}
 
         report = fleet_migrate(
             schemas=[(plan.schema, plan.tenant) for plan in fleet.schemas],
@@ -251,6 +276,52 @@ class Command(MigrateSchemasCommand):
             progress=progress,
         )
         self._report(report, time.monotonic() - started)
+
+{%- if cookiecutter.use_celery == "y" %}
+
+    def _celery_migrate(self, fleet: FleetPlan, progress: Callable[[SchemaResult], None]) -> FleetReport:
+        """Send the pending schemas to Celery workers in batches; the canary batch first, then waves of
+        `--parallel` batches. Without --continue-on-error no new wave starts after a failure."""
+        from config.celery_app import app
+
+        from ...tasks import migrate_schemas_batch
+
+        if not app.control.ping(timeout=2.0):
+            raise CommandError(
+                "no Celery worker answered; start one (celery -A config.celery_app worker) or use another executor",
+                returncode=EXIT_FAILURE,
+            )
+        results = {p.schema: SchemaResult(p.schema, "up_to_date" if p.up_to_date else "not_run") for p in fleet.schemas}
+        canary = self._canary(fleet)
+        rest = [plan.schema for plan in fleet.pending if plan.schema not in canary]
+        batches = [rest[i : i + CELERY_BATCH_SIZE] for i in range(0, len(rest), CELERY_BATCH_SIZE)]
+        waves = ([[canary]] if canary else []) + [
+            batches[i : i + (self.options.get("parallel") or 4)]
+            for i in range(0, len(batches), self.options.get("parallel") or 4)
+        ]
+        kwargs = {
+            "continue_on_error": self.options["continue_on_error"],
+            "retries": self.options["retries"],
+            "lock_timeout_ms": self.options["lock_timeout_ms"],
+        }
+        canary_failed = False
+        for number, wave in enumerate(waves):
+            sent = [migrate_schemas_batch.apply_async(args=(batch,), kwargs=kwargs, queue=self.options.get("queue"))
+                    for batch in wave]  # fmt: skip
+            failed = False
+            for async_result in sent:
+                for fields in async_result.get(timeout=CELERY_BATCH_TIMEOUT):
+                    result = SchemaResult(**fields)
+                    results[result.schema] = result
+                    progress(result)
+                    failed = failed or result.status == "failed"
+            if failed and canary and number == 0:
+                canary_failed = True
+                break
+            if failed and not self.options["continue_on_error"]:
+                break
+        return FleetReport(results=[results[p.schema] for p in fleet.schemas], plan=fleet, canary_failed=canary_failed)
+{%- endif %}
 
     def _report(self, report: FleetReport, seconds: float) -> None:
         counts = {status: len(report.with_status(status)) for status in ("migrated", "up_to_date", "failed", "not_run")}
