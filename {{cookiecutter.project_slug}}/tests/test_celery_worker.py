@@ -4,6 +4,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -26,13 +27,19 @@ def worker_queue(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         database_url = test_database_url()
     queue = f"test-{uuid.uuid4().hex[:8]}"
+    node = f"{queue}@localhost"
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": settings.CELERY_BROKER_URL,
            "DJANGO_SETTINGS_MODULE": "config.settings.test"}  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config.celery_app", "worker", "--pool", "solo", "--queues", queue,
-         "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+         "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip", "--hostname", node],
         cwd=PROJECT_DIR, env=env,
     )  # fmt: skip
+    from config.celery_app import app
+
+    deadline = time.monotonic() + 60
+    while not app.control.ping(destination=[node], timeout=1.0):
+        assert process.poll() is None and time.monotonic() < deadline, "the Celery worker did not come up"
     yield queue
     process.terminate()
     process.wait(timeout=30)

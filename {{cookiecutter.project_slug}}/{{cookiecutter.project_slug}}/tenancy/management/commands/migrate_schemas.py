@@ -286,7 +286,7 @@ class Command(MigrateSchemasCommand):
 
         from ...tasks import migrate_schemas_batch
 
-        if not app.control.ping(timeout=2.0):
+        if not app.control.ping(timeout=5.0):
             raise CommandError(
                 "no Celery worker answered; start one (celery -A config.celery_app worker) or use another executor",
                 returncode=EXIT_FAILURE,
