@@ -105,6 +105,36 @@ def read_applied(
     return applied, queries
 
 
+def select_schemas(
+    *, shared: bool = True, tenants: bool = True, schema_name: str | None = None
+) -> list[tuple[str, str | None]]:
+    """The (schema, tenant slug or None) pairs `migrate_schemas` works on, public first, as stock orders them.
+
+    shared: the public schema; tenants: every tenant schema (ordered by settings.TENANT_MIGRATION_ORDER
+    when set); schema_name: only that schema. Raises ValueError naming a schema that does not exist.
+    """
+    from django_tenants.utils import get_public_schema_name, get_tenant_migration_order, schema_exists
+
+    from .models import Tenant
+
+    public = get_public_schema_name()
+    slugs = dict(Tenant.objects.values_list("schema_name", "slug"))
+    if schema_name and schema_name != public:
+        if not schema_exists(schema_name):
+            raise ValueError(f"schema {schema_name!r} does not exist; see `manage.py list_tenants`")
+        return [(schema_name, slugs.get(schema_name))]
+    selected: list[tuple[str, str | None]] = []
+    if shared or schema_name == public:
+        selected.append((public, slugs.get(public)))
+    if tenants and not schema_name:
+        queryset = Tenant.objects.exclude(schema_name=public)
+        order = get_tenant_migration_order()
+        if order is not None:
+            queryset = queryset.order_by(*order)
+        selected.extend(queryset.values_list("schema_name", "slug"))
+    return selected
+
+
 def plan_fleet(schemas: Iterable[tuple[str, str | None]], *, chunk_size: int = CHUNK_SIZE) -> FleetPlan:
     """Plan `migrate` (to the latest migrations) for every (schema, tenant slug or None) in `schemas`.
 

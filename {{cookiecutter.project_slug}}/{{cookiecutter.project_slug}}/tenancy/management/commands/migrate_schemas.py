@@ -21,16 +21,11 @@ from django.core.management.base import CommandError, CommandParser
 from django_tenants.management.commands import SyncCommon
 from django_tenants.management.commands.migrate_schemas import GET_EXECUTOR_FUNCTION, MigrateSchemasCommand
 from django_tenants.signals import schema_migrated
-from django_tenants.utils import (
-    get_public_schema_name,
-    get_tenant_migration_order,
-    has_multi_type_tenants,
-    schema_exists,
-)
+from django_tenants.utils import get_public_schema_name, has_multi_type_tenants
 from rich.console import Console
 from rich.table import Table
 
-from ...fleet import FleetPlan, SchemaPlan, plan_fleet
+from ...fleet import FleetPlan, SchemaPlan, plan_fleet, select_schemas
 from ...fleet_migrate import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES, FleetReport, SchemaResult, fleet_migrate
 from ...models import Tenant
 from ..base import EXIT_FAILURE, usage_error
@@ -187,23 +182,10 @@ class Command(MigrateSchemasCommand):
         options["tenant"], options["schema_name"] = True, tenant.schema_name
 
     def _selected(self) -> list[tuple[str, str | None]]:
-        """(schema, tenant slug) pairs chosen by --shared / --tenant / --schema, public first, as stock orders them."""
-        public = get_public_schema_name()
-        slugs = dict(Tenant.objects.values_list("schema_name", "slug"))
-        if self.schema_name and self.schema_name != public:
-            if not schema_exists(self.schema_name):
-                raise usage_error(f"schema {self.schema_name!r} does not exist; see `manage.py list_tenants`")
-            return [(self.schema_name, slugs.get(self.schema_name))]
-        selected: list[tuple[str, str | None]] = []
-        if self.sync_public:
-            selected.append((public, slugs.get(public)))
-        if self.sync_tenant and not self.schema_name:
-            tenants = Tenant.objects.exclude(schema_name=public)
-            order = get_tenant_migration_order()
-            if order is not None:
-                tenants = tenants.order_by(*order)
-            selected.extend(tenants.values_list("schema_name", "slug"))
-        return selected
+        try:
+            return select_schemas(shared=self.sync_public, tenants=self.sync_tenant, schema_name=self.schema_name)
+        except ValueError as exc:
+            raise usage_error(str(exc)) from exc
 
     def _plan(self) -> FleetPlan:
         return plan_fleet(self._selected())
