@@ -108,3 +108,22 @@ def test_unknown_schema_is_bad_usage():
     with pytest.raises(CommandError, match="'tenant_nope'") as excinfo:
         run("--schema", "tenant_nope")
     assert excinfo.value.returncode == 2
+
+
+def test_fake_recovers_a_schema_that_lost_its_rows_without_touching_tables():
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM tenant_acme.django_migrations WHERE app = 'bookings'")
+    run("--tenant=acme", "--fake", "--verbosity", "0")
+    assert "No unapplied migrations" in run("--check")
+    assert table_exists("tenant_acme", "bookings_booking")
+
+
+def test_a_schema_with_inconsistent_history_is_reported_and_nothing_is_migrated(migrated_schemas):
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM tenant_acme.django_migrations WHERE app = 'customers'")
+        cursor.execute("DELETE FROM tenant_globex.django_migrations WHERE app = 'bookings'")
+    assert "will not be migrated: InconsistentMigrationHistory" in run("--tenant", "--plan")
+    with pytest.raises(CommandError, match="tenant_acme: InconsistentMigrationHistory") as excinfo:
+        run("--tenant")
+    assert excinfo.value.returncode == 1
+    assert migrated_schemas == []

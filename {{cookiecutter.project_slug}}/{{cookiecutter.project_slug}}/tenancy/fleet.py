@@ -33,10 +33,13 @@ class SchemaPlan:
     # True when the schema holds part of a squashed migration's originals: Django then plans
     # with the originals for that schema only, so the stock per-schema path must decide.
     needs_stock_planning: bool = False
+    # Set when a recorded migration's dependency is not recorded (Django's InconsistentMigrationHistory):
+    # such a schema is reported, never migrated.
+    inconsistent: str | None = None
 
     @property
     def up_to_date(self) -> bool:
-        return not self.pending and not self.needs_stock_planning
+        return not self.pending and not self.needs_stock_planning and self.inconsistent is None
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,12 @@ class FleetPlan:
         """Schemas with something to apply (or that need the stock planner), in input order."""
         return [plan for plan in self.schemas if not plan.up_to_date]
 
-    def groups(self) -> list[tuple[tuple[Migration, ...], list[str]]]:
+    def groups(self, *, consistent_only: bool = False) -> list[tuple[tuple[Migration, ...], list[str]]]:
         """Pending schemas grouped by identical plans: [(plan, [schema, ...]), ...], largest group first."""
         grouped: dict[tuple[Migration, ...], list[str]] = {}
         for plan in self.pending:
+            if consistent_only and plan.inconsistent is not None:
+                continue
             grouped.setdefault(plan.pending, []).append(plan.schema)
         return sorted(grouped.items(), key=lambda item: (-len(item[1]), item[0]))
 
@@ -135,6 +140,20 @@ def select_schemas(
     return selected
 
 
+def _inconsistency(loader: MigrationLoader, recorded: set[Migration], schema: str) -> str | None:
+    """Django's history check (MigrationLoader.check_consistent_history) on one schema's recorded set."""
+    for key in sorted(recorded):
+        if key not in loader.graph.nodes:
+            continue
+        for parent in loader.graph.node_map[key].parents:
+            if parent.key not in recorded and parent.key not in loader.replacements:
+                return (
+                    f"InconsistentMigrationHistory: migration {key[0]}.{key[1]} is applied before its dependency "
+                    f"{parent.key[0]}.{parent.key[1]} in schema {schema!r}"
+                )
+    return None
+
+
 def plan_fleet(schemas: Iterable[tuple[str, str | None]], *, chunk_size: int = CHUNK_SIZE) -> FleetPlan:
     """Plan `migrate` (to the latest migrations) for every (schema, tenant slug or None) in `schemas`.
 
@@ -160,6 +179,7 @@ def plan_fleet(schemas: Iterable[tuple[str, str | None]], *, chunk_size: int = C
                 partial_squash = True
         result.append(
             SchemaPlan(
+                inconsistent=_inconsistency(loader, recorded, schema),
                 schema=schema,
                 tenant=tenant,
                 applied_count=len(applied),

@@ -315,7 +315,7 @@ def fleet_migrate(
     loader = MigrationLoader(None, ignore_no_migrations=True)
     groups: list[Group] = []
     announced: set[Migration] = set()
-    for pending_plan, group_schemas in plan.groups():
+    for pending_plan, group_schemas in plan.groups(consistent_only=True):
         connection.set_schema(group_schemas[0])  # type: ignore[attr-defined]
         groups.append(prepare_group(loader, group_schemas, pending_plan, announced))
     group_of = {schema: index for index, group in enumerate(groups) for schema in group.schemas}
@@ -325,9 +325,15 @@ def fleet_migrate(
         if progress is not None:
             progress(result)
 
+    for schema_plan in plan.schemas:
+        if schema_plan.inconsistent is not None:
+            finish(SchemaResult(schema_plan.schema, "failed", error=schema_plan.inconsistent, attempts=0))
     canary_set = [schema for schema in canary if schema in group_of]
-    rest = [p.schema for p in plan.pending if p.schema not in canary_set]
-    canary_failed = False
+    rest = [p.schema for p in plan.pending if p.schema not in canary_set and p.inconsistent is None]
+    inconsistent = {p.schema for p in plan.schemas if p.inconsistent is not None}
+    canary_failed = bool(inconsistent & set(canary))
+    if inconsistent and not continue_on_error:
+        canary_set, rest = [], []  # a broken history stops the run before any schema is touched
     try:
         for schema in canary_set:
             result = _attempt_schema(groups[group_of[schema]], schema, retries=retries, lock_timeout_ms=lock_timeout_ms)

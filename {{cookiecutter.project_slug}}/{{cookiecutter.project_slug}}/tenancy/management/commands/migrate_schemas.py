@@ -341,6 +341,8 @@ class Command(MigrateSchemasCommand):
             lines.append(f"{len(schemas)} schema(s): {', '.join(schemas[:SHOWN_SCHEMAS])}{more}")
             lines.extend(f"  apply {name}" for name in _names(migrations))
         for plan in fleet.pending:
+            if plan.inconsistent:
+                lines.append(f"{plan.schema}: will not be migrated: {plan.inconsistent}")
             if plan.needs_stock_planning:
                 lines.append(f"{plan.schema}: holds part of a squashed migration; planned by Django when migrated")
         return "\n".join(lines)
