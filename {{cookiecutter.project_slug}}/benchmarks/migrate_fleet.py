@@ -16,7 +16,7 @@ and `--runs` times each:
 for (a) nothing to apply and (b) one pending `AddField` migration (a temporary
 `products/migrations/9999_bench_addfield.py` adding a nullable column to `products.Product`; after each run
 the column and its `django_migrations` row must be in every benchmark schema, then both are removed again with
-SQL). It prints the medians, the stock/project ratios and the BENCHMARKS.md targets P2 and P3.
+SQL). It prints the medians, the stock/project ratios and the performance targets P2 and P3, met or not.
 
 Every tenant schema of the database is migrated by both paths, so the database must hold no tenants but the
 benchmark's (the public tenant aside); `--scratch-db` runs in a new database `<name>_fleet_bench` on the same
@@ -113,7 +113,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--skip-subprocess",
         action="store_true",
-        help="leave out the stock subprocess executor (one interpreter start-up per tenant: ~1 s/tenant/core)",
+        help="leave out the stock subprocess executor (one Python start-up, ~2 s, per tenant, shared by the cores)",
     )
     args = parser.parse_args(argv)
     if not 1 <= args.tenants <= MAX_TENANTS:
@@ -449,7 +449,7 @@ def child_environment(url: str) -> dict[str, str]:
     """
     from django.conf import settings
 
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE=os.environ["DJANGO_SETTINGS_MODULE"])
+    env = dict(os.environ)
     if url:
         env["DATABASE_URL"] = url
     redis_url = os.environ.get("REDIS_URL") or str(getattr(settings, "REDIS_URL", "") or "")
@@ -475,7 +475,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     for path in paths:
         console.print(f"[dim]{path.name}: {' '.join(path.argv)}")
     if args.runs < 3:
-        console.print("[yellow]fewer than 3 runs: BENCHMARKS.md asks for medians of at least 3")
+        console.print("[yellow]fewer than 3 runs: comparable figures are medians of at least 3")
 
     results = {NOOP: measure(NOOP, paths, args.runs, env)}
     expect_addfield(schemas, applied=False, after="creating the tenants")

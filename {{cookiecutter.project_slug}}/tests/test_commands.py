@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import CommandError
@@ -242,3 +243,25 @@ def test_bad_usage_exits_2_as_a_process(args):
     code, _out, err = manage(*args)
     assert code == 2, err
     assert err.strip()
+
+
+def test_a_new_database_is_set_up_by_the_commands_make_dev_runs():
+    """migrate_schemas on an empty database, then the public and demo tenants, in separate processes."""
+    admin_url = test_database_url().rsplit("/", 1)[0] + "/postgres"
+    name = f"{connection.settings_dict['NAME']}_fresh"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        env = {**os.environ, "DATABASE_URL": admin_url.rsplit("/", 1)[0] + f"/{name}",
+               "DJANGO_SETTINGS_MODULE": "config.settings.test"}  # fmt: skip
+        for args in (["migrate_schemas", "--noinput"], ["ensure_public_tenant"], ["seed_demo"],
+                     ["migrate_schemas", "--check"]):  # fmt: skip
+            result = subprocess.run(
+                [sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+                timeout=300,
+            )  # fmt: skip
+            assert result.returncode == 0, f"{args}: {result.stderr}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

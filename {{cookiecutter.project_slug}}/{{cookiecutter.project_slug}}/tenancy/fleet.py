@@ -123,7 +123,11 @@ def select_schemas(
     from .models import Tenant
 
     public = get_public_schema_name()
-    slugs = dict(Tenant.objects.values_list("schema_name", "slug"))
+    # On a new database the shared migrations have not created the tenant table yet.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [f"{connection.ops.quote_name(public)}.{Tenant._meta.db_table}"])
+        tenant_table = cursor.fetchone()[0] is not None
+    slugs = dict(Tenant.objects.values_list("schema_name", "slug")) if tenant_table else {}
     if schema_name and schema_name != public:
         if not schema_exists(schema_name):
             raise ValueError(f"schema {schema_name!r} does not exist; see `manage.py list_tenants`")
@@ -131,7 +135,7 @@ def select_schemas(
     selected: list[tuple[str, str | None]] = []
     if shared or schema_name == public:
         selected.append((public, slugs.get(public)))
-    if tenants and not schema_name:
+    if tenants and not schema_name and tenant_table:
         queryset = Tenant.objects.exclude(schema_name=public)
         order = get_tenant_migration_order()
         if order is not None:
