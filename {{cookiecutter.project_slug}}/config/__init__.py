@@ -1,9 +1,9 @@
 {%- if cookiecutter.use_celery == "y" -%}
-"""Project configuration; loads the Celery app so that @shared_task binds to it."""
+"""Project configuration.
 
-from .celery_app import app as celery_app
-
-__all__ = ("celery_app",)
+Tasks bind to the project's Celery app explicitly (`from config.celery_app import app`, then
+`@app.task`), so processes that send no task (management commands, migrations) never import Celery.
+"""
 {%- else -%}
 """Project configuration."""
 {%- endif %}

@@ -3,13 +3,14 @@
 from dataclasses import asdict
 from typing import Any
 
-from celery import shared_task
 from django.db import connection
+
+from config.celery_app import app
 
 from .fleet_migrate import fleet_migrate
 
 
-@shared_task(name="tenancy.tenant_ping")
+@app.task(name="tenancy.tenant_ping")
 def tenant_ping() -> str:
     """Return the schema the worker ran this task in.
 
@@ -19,7 +20,7 @@ def tenant_ping() -> str:
     return str(connection.schema_name)  # type: ignore[attr-defined]  # added by django-tenants' backend
 
 
-@shared_task(name="tenancy.migrate_schemas_batch", time_limit=60 * 60, soft_time_limit=59 * 60)
+@app.task(name="tenancy.migrate_schemas_batch", time_limit=60 * 60, soft_time_limit=59 * 60)
 def migrate_schemas_batch(
     schemas: list[str], *, continue_on_error: bool, retries: int, lock_timeout_ms: int
 ) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ import time
 from collections.abc import {% if cookiecutter.use_celery == "y" %}Callable, {% endif %}Sequence
 from typing import Any
 
+from django.core.checks import Tags
 from django.core.management.base import CommandError, CommandParser
 from django_tenants.management.commands import SyncCommon
 from django_tenants.management.commands.migrate_schemas import GET_EXECUTOR_FUNCTION, MigrateSchemasCommand
@@ -64,6 +65,8 @@ def _names(migrations: Sequence[tuple[str, str]]) -> list[str]:
 
 
 class Command(MigrateSchemasCommand):
+    # Only the checks that matter to migrating (models, database), once; see handle().
+    requires_system_checks: list[str] = []
     help = (
         "Migrate the public schema (shared apps) and tenant schemas (tenant apps). Accepts everything "
         "django-tenants' migrate_schemas accepts (--shared, --tenant, --schema, --executor, --fake, app_label "
@@ -146,6 +149,10 @@ class Command(MigrateSchemasCommand):
         )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not options.get("skip_checks"):
+            # Stock runs every system check (URLs, templates, admin...) once per schema; a migration
+            # needs the model and database checks, once.
+            self.check(tags=[Tags.models, Tags.database], databases=[options["database"]])
         self._select_tenant_by_slug(options)
         SyncCommon.handle(self, *args, **options)
         self.verbosity = int(options.get("verbosity", 1))
