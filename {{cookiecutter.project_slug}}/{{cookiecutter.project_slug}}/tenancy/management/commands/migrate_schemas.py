@@ -112,6 +112,8 @@ class Command(MigrateSchemasCommand):
             if "--check" in action.option_strings:
                 action.help = "Exit 1 when any selected schema has unapplied migrations; change nothing."
         parser.add_argument("--dry-run", action="store_true", dest="plan", help="Same as --plan.")
+        # Django adds --skip-checks only for commands that require checks; Django's migrate declares it itself.
+        parser.add_argument("--skip-checks", action="store_true", help="Skip the model and database checks.")
         parser.add_argument("--tenant-slug", dest="tenant_slug", help=argparse.SUPPRESS)
         # Django's spelling next to django-tenants' --noinput.
         parser.add_argument("--no-input", action="store_false", dest="interactive", help=argparse.SUPPRESS)
