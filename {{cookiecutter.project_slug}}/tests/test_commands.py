@@ -289,6 +289,7 @@ def table_exists(schema, table):
     # after another process created the table.
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s", [schema, table]
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            [schema, table],
         )
         return cursor.fetchone()[0] == 1
