@@ -147,31 +147,30 @@ def hold_lock(schema, seconds, ready):
         conn.rollback()
 
 
-def test_a_schema_blocked_past_lock_timeout_is_retried_until_it_succeeds(committed):
-    schema = committed[0]
+def migrate_while_locked(schema, *, hold_seconds, retries):
+    """Migrate `schema` (bookings pending) while another connection holds products_product for `hold_seconds`."""
     roll_back_bookings(schema)
     ready = threading.Event()
-    holder = threading.Thread(target=hold_lock, args=(schema, 1.2, ready))
+    holder = threading.Thread(target=hold_lock, args=(schema, hold_seconds, ready))
     holder.start()
     ready.wait(10)
-    report = fleet_migrate(schemas=[(schema, None)], retries=4, lock_timeout_ms=200)
-    holder.join()
-    assert report.results[0].status == "migrated"
-    assert report.results[0].attempts >= 2
+    try:
+        return fleet_migrate(schemas=[(schema, None)], retries=retries, lock_timeout_ms=200).results[0]
+    finally:
+        holder.join()
+
+
+def test_a_schema_blocked_past_lock_timeout_is_retried_until_it_succeeds(committed):
+    result = migrate_while_locked(committed[0], hold_seconds=1.2, retries=4)
+    assert result.status == "migrated"
+    assert result.attempts >= 2
 
 
 def test_a_schema_blocked_past_lock_timeout_fails_without_retries(committed):
-    schema = committed[0]
-    roll_back_bookings(schema)
-    ready = threading.Event()
-    holder = threading.Thread(target=hold_lock, args=(schema, 1.0, ready))
-    holder.start()
-    ready.wait(10)
-    report = fleet_migrate(schemas=[(schema, None)], retries=0, lock_timeout_ms=200)
-    holder.join()
-    assert report.results[0].status == "failed"
-    assert "lock timeout" in str(report.results[0].error)
-    assert fleet_migrate(schemas=[(schema, None)]).results[0].status == "migrated"
+    result = migrate_while_locked(committed[0], hold_seconds=1.0, retries=0)
+    assert result.status == "failed"
+    assert "lock timeout" in str(result.error)
+    assert fleet_migrate(schemas=[(committed[0], None)]).results[0].status == "migrated"
 
 
 def test_parallel_workers_use_their_own_connections(committed):
