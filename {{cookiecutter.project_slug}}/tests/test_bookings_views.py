@@ -85,8 +85,11 @@ def test_booking_list_hides_past_bookings_unless_asked_for_all(
     assert f'data-booking-id="{past_id}"' in tenant_client.get("/bookings/?show=all").content.decode()
 
 
-def test_booking_pages_redirect_anonymous_visitors_to_login(tenant: object, client_for: Callable[..., Client]) -> None:
-    response = client_for(tenant).get("/bookings/new/")
+@pytest.mark.parametrize("path", ["/bookings/", "/bookings/new/", "/"])
+def test_booking_pages_and_dashboard_redirect_anonymous_visitors_to_login(
+    tenant: object, client_for: Callable[..., Client], path: str
+) -> None:
+    response = client_for(tenant).get(path)
 
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
@@ -263,13 +266,6 @@ def test_dashboard_counts_follow_the_tenants_data(
     assert after["upcoming_booking_count"] == before["upcoming_booking_count"] + 1
     assert after["customer_count"] == before["customer_count"] + 1
     assert after["active_product_count"] == before["active_product_count"]
-
-
-def test_dashboard_redirects_anonymous_visitors_to_login(tenant: object, client_for: Callable[..., Client]) -> None:
-    response = client_for(tenant).get("/")
-
-    assert response.status_code == 302
-    assert "/accounts/login/" in response["Location"]
 
 
 # --- tenant admin -----------------------------------------------------------------------------
