@@ -68,6 +68,17 @@ TENANCY_BASE_DOMAIN = env("TENANCY_BASE_DOMAIN", default="localhost")
 # (`pg_` is reserved by PostgreSQL for system schemas).
 TENANCY_RESERVED_SLUGS = ["public", "www", "admin", "api", "static", "media"]
 TENANCY_RESERVED_SLUG_PREFIXES = ["pg_", "pg-"]
+# Spare-schema pool: schemas migrated ahead of time, renamed to `tenant_<slug>` when a tenant
+# is provisioned (tenancy/provisioning.py). 0 turns the pool off: every tenant is then
+# provisioned by running its migrations.
+TENANCY_SPARE_SCHEMAS = env.int("TENANCY_SPARE_SCHEMAS", default=3)
+# Seconds a one-time login token (sign-up, tenant switch) stays valid: at most 60.
+TENANCY_LOGIN_TOKEN_SECONDS = 60
+# Where `drop_schema` and `backup_tenant` write pg_dump files (custom format).
+TENANCY_BACKUP_DIR = env("TENANCY_BACKUP_DIR", default=str(BASE_DIR / "backups"))
+# Folder holding pg_dump, pg_restore and psql of the database server's major version; when
+# empty, they are looked up (embedded server's binaries, /usr/lib/postgresql/<major>/bin, PATH).
+TENANCY_PG_BIN_DIR = env("TENANCY_PG_BIN_DIR", default="")
 
 # ------------------------------------------------------------------------------
 # Database
