@@ -1,8 +1,9 @@
 """Fixtures for the project's tests.
 
-Tenant schemas are created once per test session: the public tenant (`localhost`)
-and the demo tenants acme (`acme.localhost`) and globex (`globex.localhost`) with
-their demo data are committed right after the test database is migrated. Each test
+Tenant schemas are created once per test session: the public tenant (`localhost`),
+the demo tenants acme (`acme.localhost`) and globex (`globex.localhost`) with their
+demo data, and a full pool of spare schemas (settings.TENANCY_SPARE_SCHEMAS) are
+committed right after the test database is migrated. Each test
 then runs in a transaction that is rolled back, so rows a test creates never leak.
 
 Fixtures:
@@ -47,6 +48,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker) -> Iter
     from django.test.utils import setup_databases, teardown_databases
 
     from {{ cookiecutter.project_slug }}.tenancy.demo import demo_seed
+    from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
     from {{ cookiecutter.project_slug }}.tenancy.services import public_tenant_ensure
 
     keepdb = bool(request.config.getvalue("reuse_db")) and not request.config.getvalue("create_db")
@@ -55,6 +57,8 @@ def django_db_setup(request, django_test_environment, django_db_blocker) -> Iter
         databases = setup_databases(verbosity=verbosity, interactive=False, keepdb=keepdb)
         public_tenant_ensure(domain="localhost")
         demo_seed(domain_suffix="localhost")
+        # The demo tenants claimed spares; tests provision from a full pool.
+        spare_pool_fill()
     yield
     if not keepdb:
         with django_db_blocker.unblock():

@@ -72,6 +72,14 @@ TENANCY_RESERVED_SLUG_PREFIXES = ["pg_", "pg-"]
 # is provisioned (tenancy/provisioning.py). 0 turns the pool off: every tenant is then
 # provisioned by running its migrations.
 TENANCY_SPARE_SCHEMAS = env.int("TENANCY_SPARE_SCHEMAS", default=3)
+# How the pool is refilled after a spare is claimed: "celery" (task tenancy.spare_pool_refill),
+# "thread" (a background thread of the provisioning process) or "off" (only `migrate_schemas`
+# refills it, at the end of every full run).
+{%- if cookiecutter.use_celery == "y" %}
+TENANCY_SPARE_REFILL = env("TENANCY_SPARE_REFILL", default="celery")
+{%- else %}
+TENANCY_SPARE_REFILL = env("TENANCY_SPARE_REFILL", default="thread")
+{%- endif %}
 # Seconds a one-time login token (sign-up, tenant switch) stays valid: at most 60.
 TENANCY_LOGIN_TOKEN_SECONDS = 60
 # Where `drop_schema` and `backup_tenant` write pg_dump files (custom format).

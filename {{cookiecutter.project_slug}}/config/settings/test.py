@@ -19,6 +19,10 @@ DATABASES = database_settings(DATABASE_URL)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Test setup migrates the database, which fills the pool of spare schemas once per session;
+# tests that need a refill call tenancy.provisioning.spare_pool_fill themselves.
+TENANCY_SPARE_SCHEMAS = 3
+TENANCY_SPARE_REFILL = "off"
 {%- if cookiecutter.use_celery == "y" %}
 
 REDIS_URL = env("REDIS_URL", default="") or devservices.redis_url()

@@ -11,6 +11,7 @@ there is no cached "fleet version".
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -116,7 +117,8 @@ def select_schemas(
     """The (schema, tenant slug or None) pairs `migrate_schemas` works on, public first, as stock orders them.
 
     shared: the public schema; tenants: every tenant schema (ordered by settings.TENANT_MIGRATION_ORDER
-    when set); schema_name: only that schema. Raises ValueError naming a schema that does not exist.
+    when set), then the spare schemas of the provisioning pool (tenant None); schema_name: only that
+    schema. Raises ValueError naming a schema that does not exist.
     """
     from django_tenants.utils import get_public_schema_name, get_tenant_migration_order, schema_exists
 
@@ -141,6 +143,15 @@ def select_schemas(
         if order is not None:
             queryset = queryset.order_by(*order)
         selected.extend(queryset.values_list("schema_name", "slug"))
+        # Spare schemas are migrated like tenants, after them, so a claimed spare is always current.
+        from .models import SpareSchema
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT to_regclass(%s)", [f"{connection.ops.quote_name(public)}.{SpareSchema._meta.db_table}"]
+            )
+            if cursor.fetchone()[0] is not None:
+                selected.extend((name, None) for name in SpareSchema.objects.values_list("schema_name", flat=True))
     return selected
 
 
@@ -171,16 +182,7 @@ def plan_fleet(schemas: Iterable[tuple[str, str | None]], *, chunk_size: int = C
     result = []
     for schema, tenant in selected:
         applied = applied_by_schema[schema]
-        recorded = set(applied)
-        partial_squash = False
-        # Django records a squashed migration as applied once all of the migrations it replaces are.
-        for key, migration in loader.replacements.items():
-            replaced = set(migration.replaces)
-            done = len(replaced & recorded)
-            if done == len(replaced):
-                recorded.add(key)
-            elif done:
-                partial_squash = True
+        recorded, partial_squash = recorded_with_replacements(loader, set(applied))
         result.append(
             SchemaPlan(
                 inconsistent=_inconsistency(loader, recorded, schema),
@@ -193,3 +195,33 @@ def plan_fleet(schemas: Iterable[tuple[str, str | None]], *, chunk_size: int = C
             )
         )
     return FleetPlan(schemas=tuple(result), queries=queries)
+
+
+def recorded_with_replacements(loader: MigrationLoader, recorded: set[Migration]) -> tuple[set[Migration], bool]:
+    """Return (`recorded` plus every squashed migration whose replaced migrations are all recorded, True when
+    some squashed migration is only partly recorded). Django counts a squashed migration as applied then."""
+    recorded = set(recorded)
+    partial_squash = False
+    for key, migration in loader.replacements.items():
+        replaced = set(migration.replaces)
+        done = len(replaced & recorded)
+        if done == len(replaced):
+            recorded.add(key)
+        elif done:
+            partial_squash = True
+    return recorded, partial_squash
+
+
+@functools.lru_cache(maxsize=1)
+def current_graph() -> tuple[MigrationLoader, tuple[Migration, ...]]:
+    """The migration graph on disk and its forward plan, loaded once per process (the code does not change
+    while a process runs). For hot paths such as claiming a spare schema; `plan_fleet` loads afresh."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    return loader, tuple(forward_plan(loader))
+
+
+def is_current(applied: Iterable[Migration]) -> bool:
+    """True when a schema that recorded `applied` has nothing to apply against the code on disk."""
+    loader, plan = current_graph()
+    recorded, partial_squash = recorded_with_replacements(loader, set(applied))
+    return not partial_squash and all(node in recorded for node in plan)

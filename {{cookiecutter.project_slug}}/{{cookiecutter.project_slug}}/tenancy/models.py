@@ -15,7 +15,9 @@ class Tenant(TenantMixin):
 
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=40, unique=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    # A tenant is served only while active; provisioning answers "setting up" (503), suspended 403,
+    # archived 404 (tenancy/middleware.py). Only tenancy.services change it.
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROVISIONING)
     created = models.DateTimeField(auto_now_add=True)
 
     # Schemas are created and dropped by tenancy.services, inside the same
@@ -38,3 +40,19 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class SpareSchema(models.Model):
+    """A schema migrated ahead of time, waiting to become a tenant's schema (tenancy/provisioning.py).
+
+    Its name starts with `spare_`; it has no tenant row and no domain, so no request can reach it.
+    """
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.schema_name

@@ -8,6 +8,7 @@ from django.db import connection
 from config.celery_app import app
 
 from .fleet_migrate import fleet_migrate
+from .provisioning import spare_pool_fill
 
 
 @app.task(name="tenancy.tenant_ping")
@@ -36,3 +37,13 @@ def migrate_schemas_batch(
         lock_timeout_ms=lock_timeout_ms,
     )
     return [asdict(result) for result in report.results]
+
+
+@app.task(name="tenancy.spare_pool_refill", time_limit=30 * 60, soft_time_limit=29 * 60)
+def spare_pool_refill() -> int:
+    """Create spare schemas until the pool holds settings.TENANCY_SPARE_SCHEMAS; return how many were created.
+
+    Sent after a spare schema is claimed (tenancy/provisioning.py); a refill already running elsewhere
+    makes this one return 0 at once.
+    """
+    return spare_pool_fill()

@@ -1,18 +1,20 @@
-"""create_tenant: provision a tenant (schema, migrations, domain, owner membership)."""
+"""create_tenant: provision a tenant (schema from the spare pool or by migrations, domain, owner membership)."""
 
 from typing import Any
 
 from django.core.management.base import CommandParser
 
-from ...services import tenant_create
+from ...services import tenant_create, tenant_plan
 from ..base import ProjectCommand, add_noinput_argument, can_prompt, usage_error
 
 
 class Command(ProjectCommand):
     help = (
-        "Create a tenant: validates NAME and SLUG, creates schema tenant_<slug> with all tenant migrations, "
-        "the domain (default <slug>.<TENANCY_BASE_DOMAIN>) and, with --owner-email, an owner membership. "
-        "Everything happens in one transaction: on any error nothing is created. "
+        "Create a tenant: validates NAME and SLUG, gives it schema tenant_<slug> (a claimed spare schema "
+        "that is already migrated, else one built by running every migration), the domain (default "
+        "<slug>.<TENANCY_BASE_DOMAIN>) and, with --owner-email, an owner membership; the tenant is active when "
+        "the command returns. On any error nothing is created. --dry-run validates and prints what would be "
+        "created, changing nothing. "
         "SLUG: 2-40 characters of lowercase letters, digits and single inner hyphens, starting with a letter, "
         "not reserved (settings.TENANCY_RESERVED_SLUGS, prefix pg_). "
         "Exit codes: 0 created, 1 failure while provisioning, 2 bad or taken value."
@@ -25,6 +27,9 @@ class Command(ProjectCommand):
         parser.add_argument(
             "--owner-email", help="Email of the owner; the user is created (no usable password) when new."
         )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Validate and print what would be created; change nothing."
+        )
         add_noinput_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -35,6 +40,9 @@ class Command(ProjectCommand):
                 raise usage_error(f"{missing} is required (no terminal to ask on, or --noinput given)")
             name = name if name is not None else input("Tenant name: ")
             slug = slug if slug is not None else input("Tenant slug: ")
+        if options["dry_run"]:
+            self._dry_run(name, slug, options)
+            return
         tenant = tenant_create(
             name=name,
             slug=slug,
@@ -49,3 +57,22 @@ class Command(ProjectCommand):
                 f"Created tenant {tenant.slug!r} ({tenant.name}): schema {tenant.schema_name}, domain {domain}{owner}"
             )
         )
+
+    def _dry_run(self, name: str, slug: str, options: dict[str, Any]) -> None:
+        plan = tenant_plan(name=name, slug=slug, domain=options["domain"], owner_email=options["owner_email"])
+        request = plan.request
+        source = (
+            f"claim spare schema {plan.spare} (already migrated) and rename it"
+            if plan.spare
+            else f"build it by running {plan.migration_count} migrations (no current spare schema in the pool)"
+        )
+        lines = [
+            f"Would create tenant {request.slug!r} ({request.name}):",
+            f"  schema  {request.schema_name}: {source}",
+            f"  domain  {request.domain} (primary)",
+        ]
+        if request.owner_email:
+            kind = "existing user" if plan.owner_exists else "new user, no usable password"
+            lines.append(f"  owner   {request.owner_email} ({kind}), role owner")
+        lines.append("Dry run: nothing was changed.")
+        self.stdout.write("\n".join(lines))

@@ -17,6 +17,7 @@ import time
 from collections.abc import {% if cookiecutter.use_celery == "y" %}Callable, {% endif %}Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import Tags
 from django.core.management.base import CommandError, CommandParser
 from django_tenants.management.commands import SyncCommon
@@ -29,6 +30,7 @@ from rich.table import Table
 from ...fleet import FleetPlan, SchemaPlan, plan_fleet, select_schemas
 from ...fleet_migrate import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_RETRIES, FleetReport, SchemaResult, fleet_migrate
 from ...models import Tenant
+from ...provisioning import spare_pool_fill
 from ..base import EXIT_FAILURE, usage_error
 
 TENANT_HELP = (
@@ -174,6 +176,18 @@ class Command(MigrateSchemasCommand):
             self._check(fleet)
             return
         self._migrate(fleet, started)
+        self._fill_spare_pool()
+
+    def _fill_spare_pool(self) -> None:
+        """After a full run over the tenants (no --schema / --tenant=<slug>), top the spare-schema pool up
+        to settings.TENANCY_SPARE_SCHEMAS, so the next tenant is provisioned from a current spare."""
+        if not self.sync_tenant or self.schema_name:
+            return
+        created = spare_pool_fill()
+        if created and self.verbosity >= 1:
+            self.stdout.write(
+                f"Spare-schema pool: created {created} spare schema(s) (target {settings.TENANCY_SPARE_SCHEMAS})."
+            )
 
     def _select_tenant_by_slug(self, options: dict[str, Any]) -> None:
         slug = options.pop("tenant_slug", None)
