@@ -14,8 +14,9 @@ from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import tenant_context
 
+from {{ cookiecutter.project_slug }}.tenancy.models import SpareSchema
 from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop
-from {{ cookiecutter.project_slug }}.tenancy.tasks import tenant_ping
+from {{ cookiecutter.project_slug }}.tenancy.tasks import spare_pool_refill, tenant_ping
 from conftest import test_database_url
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -58,6 +59,20 @@ def test_task_sent_from_a_tenant_runs_in_that_tenants_schema(worker_queue, tenan
     with tenant_context(other_tenant):
         assert tenant_ping.apply_async(queue=worker_queue).get(timeout=60) == "tenant_globex"
     assert connection.schema_name == "tenant_acme"
+
+
+def test_spare_pool_refill_task_tops_the_pool_up_on_a_real_worker(worker_queue, django_db_blocker):
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        tenant_create(name="Refilled", slug="refilled")  # claims a spare
+        try:
+            before = SpareSchema.objects.count()
+            assert before < settings.TENANCY_SPARE_SCHEMAS
+            created = spare_pool_refill.apply_async(queue=worker_queue).get(timeout=120)
+            assert created == settings.TENANCY_SPARE_SCHEMAS - before
+            assert SpareSchema.objects.count() == settings.TENANCY_SPARE_SCHEMAS
+        finally:
+            tenant_drop(slug="refilled")
 
 
 @pytest.fixture(scope="module")
