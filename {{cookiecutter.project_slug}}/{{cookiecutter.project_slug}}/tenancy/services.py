@@ -80,9 +80,15 @@ class TenantRequest:
 
 
 def tenant_request_validate(
-    *, name: object, slug: object, domain: object | None = None, owner_email: object | None = None
+    *,
+    name: object,
+    slug: object,
+    domain: object | None = None,
+    owner_email: object | None = None,
+    check_free: bool = True,
 ) -> TenantRequest:
-    """Validate and normalise provisioning input, and check that slug, schema and domain are free.
+    """Validate and normalise provisioning input and, with `check_free`, check that slug, schema and domain
+    are free (provisioning checks that again under its lock).
 
     Raises InvalidValue / InvalidSlug / InvalidDomain for malformed values, TenantExists when the slug
     or schema is taken, DomainTaken when the domain routes to another tenant. Reads only.
@@ -96,8 +102,9 @@ def tenant_request_validate(
 
         email = normalize_email(owner_email)
     request = TenantRequest(name, slug, schema_name_for(slug), domain_name, email)
-    with schema_context(get_public_schema_name()):
-        _ensure_free(slug=request.slug, schema_name=request.schema_name, domain_name=request.domain)
+    if check_free:
+        with schema_context(get_public_schema_name()):
+            _ensure_free(slug=request.slug, schema_name=request.schema_name, domain_name=request.domain)
     return request
 
 
@@ -149,7 +156,8 @@ def tenant_create(
     Nothing is left behind on failure (module docstring: a crash while migrating leaves a tenant in
     `provisioning`, which `tenants_doctor --fix` completes).
     """
-    request = tenant_request_validate(name=name, slug=slug, domain=domain, owner_email=owner_email)
+    # Whether slug, schema and domain are free is checked under the provisioning lock (_ensure_free).
+    request = tenant_request_validate(name=name, slug=slug, domain=domain, owner_email=owner_email, check_free=False)
     # Tenant rows live in the public schema; the caller's schema is restored afterwards.
     try:
         with schema_context(get_public_schema_name()), provisioning_lock(request.schema_name):
