@@ -139,10 +139,34 @@ def _postgres_layout() -> tuple[Path, Path, str | None]:
     return pgdata, pginstall / "bin", POSTGRES_RUN_USER
 
 
+def postgres_bin_dir() -> Path | None:
+    """Folder of the embedded server's binaries (postgres, pg_ctl, pg_dump, pg_restore, psql), or None
+    when the pgserver package is not installed.
+
+    The folder the server runs from: pgserver's `pginstall/bin`, or, when running as root and that
+    folder is closed to other users, its copy under /var/tmp/pgserver-<version>/ once the server has
+    made it. Changes nothing (no copy, no system user); used by tenancy/backup.py to run pg_dump of
+    the server's own version.
+    """
+    try:
+        pginstall = _package_dir("pgserver") / "pginstall"
+    except EmbeddedServiceError:
+        return None
+    if _is_root() and not _open_to_others(pginstall):
+        copy = _binaries_copy_root() / "pgserver" / "pginstall"
+        if (copy / "bin").is_dir():
+            return copy / "bin"
+    return pginstall / "bin"
+
+
+def _binaries_copy_root() -> Path:
+    return SHARED_TMP / f"pgserver-{importlib.metadata.version('pgserver')}"
+
+
 def _reachable_copy_of_binaries(pginstall: Path) -> Path:
     """Copy pgserver's binaries, and the shared libraries they load through the relative rpath
     `$ORIGIN/../../../pgserver.libs`, to /var/tmp/pgserver-<version>/ (once); return the copied pginstall."""
-    root = SHARED_TMP / f"pgserver-{importlib.metadata.version('pgserver')}"
+    root = _binaries_copy_root()
     copy = root / "pgserver" / "pginstall"
     if (copy / "bin" / "postgres").exists():
         return copy

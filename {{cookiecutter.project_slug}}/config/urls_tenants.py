@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 {%- endif %}
 
-from {{ cookiecutter.project_slug }}.accounts.views import LoginView, LogoutView
+from {{ cookiecutter.project_slug }}.accounts.views import LoginView, LogoutView, login_token_login
 from {{ cookiecutter.project_slug }}.dashboard import dashboard
 from {{ cookiecutter.project_slug }}.tenancy.admin_site import tenant_admin_site
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("", dashboard, name="home"),
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    # One-time login from the public host (sign-up): accounts.services.login_token_consume.
+    path("accounts/token/<str:token>/", login_token_login, name="login_token"),
     path("products/", include("{{ cookiecutter.project_slug }}.products.urls")),
     path("customers/", include("{{ cookiecutter.project_slug }}.customers.urls")),
     path("bookings/", include("{{ cookiecutter.project_slug }}.bookings.urls")),

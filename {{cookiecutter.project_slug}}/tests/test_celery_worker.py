@@ -15,6 +15,7 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from {{ cookiecutter.project_slug }}.tenancy.models import SpareSchema
+from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
 from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop
 from {{ cookiecutter.project_slug }}.tenancy.tasks import spare_pool_refill, tenant_ping
 from conftest import test_database_url
@@ -88,6 +89,7 @@ def pending_fleet(django_db_setup, django_db_blocker):
         connection.set_schema_to_public()
         for slug in slugs:
             tenant_drop(slug=slug)
+        spare_pool_fill()  # the tenants claimed spares; later tests expect a full pool
 
 
 def bookings_table_in(schema):

@@ -113,6 +113,7 @@ def test_drop_schema_refuses_public_unknown_and_unconfirmed():
         (["--tenant", "public", "--force"], "public schema"),
         (["--tenant", "nope", "--force"], "'nope'"),
         (["--tenant", "acme"], "without confirmation"),
+        (["--tenant", "acme", "--force", "--no-backup", "--backup-output", "x.dump"], "exclude each other"),
     ]:
         with pytest.raises(CommandError, match=message) as excinfo:
             run("drop_schema", *args)
@@ -211,7 +212,7 @@ def test_seed_demo_is_idempotent(tenant):
     assert sorted(Tenant.objects.exclude(schema_name="public").values_list("slug", flat=True))[:2] == ["acme", "globex"]
 
 
-def test_acceptance_create_route_list_drop_as_separate_processes(client):
+def test_acceptance_create_route_list_drop_as_separate_processes(client, tmp_path):
     code, out, err = manage("create_tenant", "--name", "Initech", "--slug", "initech", "--domain", "initech.localhost")
     assert code == 0, err
     try:
@@ -221,8 +222,10 @@ def test_acceptance_create_route_list_drop_as_separate_processes(client):
         code, out, _ = manage("list_tenants", "--format", "json")
         assert code == 0 and "initech" in {row["slug"] for row in json.loads(out)}
     finally:
-        code, out, err = manage("drop_schema", "--tenant", "initech", "--force")
+        code, out, err = manage("drop_schema", "--tenant", "initech", "--force", "--backup-output", str(tmp_path))
     assert code == 0, err
+    [backup] = tmp_path.iterdir()  # written before the drop, named <slug>-<UTC time>.dump
+    assert backup.name.startswith("initech-") and backup.stat().st_size > 0 and str(backup) in out
     assert not schema_exists("tenant_initech")
     assert not Tenant.objects.filter(slug="initech").exists()
     assert not Domain.objects.filter(domain="initech.localhost").exists()
@@ -281,7 +284,7 @@ def test_one_tenant_rollback_and_forward_from_the_command_line():
         code, out, err = manage("migrate_schemas", "--tenant=rollback-t", "--fake", "--skip-checks")
         assert code == 0, err
     finally:
-        manage("drop_schema", "--tenant", "rollback-t", "--force")
+        manage("drop_schema", "--tenant", "rollback-t", "--force", "--no-backup")
 
 
 def table_exists(schema, table):

@@ -16,6 +16,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from {{ cookiecutter.project_slug }}.tenancy.fleet_migrate import fleet_migrate
+from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
 from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop
 from conftest import test_database_url
 
@@ -33,6 +34,7 @@ def fleet(django_db_setup, django_db_blocker):
         connection.set_schema_to_public()
         for slug in SLUGS:
             tenant_drop(slug=slug)
+        spare_pool_fill()  # the tenants claimed spares; later tests expect a full pool
 
 
 @pytest.fixture

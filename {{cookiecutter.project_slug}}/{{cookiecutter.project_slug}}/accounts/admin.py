@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from .models import Membership, User
+from .models import LoginToken, Membership, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -33,3 +33,18 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role"]
     search_fields = ["user__email", "tenant__slug"]
     autocomplete_fields = ["user", "tenant"]
+
+
+@admin.register(LoginToken)
+class LoginTokenAdmin(admin.ModelAdmin):
+    """One-time login tokens, read-only: issued by sign-up, consumed on the tenant's host."""
+
+    list_display = ["user", "tenant", "created", "expires_at", "used_at"]
+    search_fields = ["user__email", "tenant__slug"]
+    readonly_fields = ["user", "tenant", "token_hash", "created", "expires_at", "used_at"]
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

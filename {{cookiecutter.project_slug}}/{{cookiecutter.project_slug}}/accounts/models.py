@@ -67,3 +67,25 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.role} of {self.tenant_id}"
+
+
+class LoginToken(models.Model):
+    """A one-time login token carrying a login from the public host to one tenant's host.
+
+    Session cookies are host-only, so after sign-up the user crosses to `<slug>.<base domain>` with
+    a token in the URL (accounts.services.login_token_issue / login_token_consume). Only the SHA-256
+    of the token is stored; a token is valid once, for at most 60 seconds, on its tenant's host only.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_tokens")
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="login_tokens")
+    token_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 (hex) of the token.")
+    created = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"login token of {self.user_id} for tenant {self.tenant_id}"

@@ -1,0 +1,107 @@
+"""Sign-up in a real browser (Debian's chromium, driven by Playwright) against a separately started server.
+
+The server process commits what the sign-up creates, so the test drops the tenant and the user
+afterwards and refills the spare-schema pool it drew from. Chromium resolves `*.localhost` to
+loopback itself. Locally a missing chromium skips this test with the reason; with CI set it fails.
+"""
+
+import os
+import secrets
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import pytest
+from django.db import connection
+
+from {{ cookiecutter.project_slug }}.accounts.models import User
+from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
+from {{ cookiecutter.project_slug }}.tenancy.services import tenant_drop
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        message = f"chromium not found at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def signup_identity(server_url, django_db_blocker):
+    """A fresh slug and email; afterwards the tenant, its schema and the user are removed (committed)."""
+    slug = f"signup-{secrets.token_hex(4)}"
+    email = f"owner@{slug}.example"
+    yield slug, email
+
+    def clean_up() -> None:
+        try:
+            connection.set_schema_to_public()
+            if Tenant.objects.filter(slug=slug).exists():
+                tenant_drop(slug=slug)
+            User.objects.filter(email=email).delete()
+            spare_pool_fill()
+        finally:
+            connection.close()
+
+    # Playwright's sync API keeps an event loop running in this thread, where Django refuses ORM calls.
+    with django_db_blocker.unblock(), ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(clean_up).result()
+
+
+def test_signup_in_the_browser_lands_logged_in_on_the_new_tenant(browser, server_url, signup_identity):
+    port = urlsplit(server_url).port
+    slug, email = signup_identity
+    name = f"Browser Signup {slug[-8:]}"
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        token_urls: list[str] = []
+
+        def record(request):
+            if "/accounts/token/" in request.url:
+                token_urls.append(request.url)
+
+        page.on("request", record)
+        page.goto(f"http://localhost:{port}/")
+        page.get_by_test_id("signup-link").click()
+        page.wait_for_url(f"http://localhost:{port}/signup/")
+        page.fill("input[name=company_name]", name)
+        page.fill("input[name=slug]", slug)
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", "violet-harbour-lantern-42")
+        page.click("button[type=submit]")
+
+        page.wait_for_url(f"http://{slug}.localhost:{port}/")
+        assert page.get_by_test_id("tenant-name").inner_text() == name
+        assert email in page.locator(".account").inner_text()
+        sessions = [cookie for cookie in context.cookies() if cookie["name"] == "sessionid"]
+        assert [cookie["domain"] for cookie in sessions] == [f"{slug}.localhost"]  # host-only, tenant host only
+
+        # The one-time link is spent: opened again in another browser, it is refused and signs nobody in.
+        assert len(token_urls) == 1
+        other = browser.new_context()
+        replay = other.new_page()
+        response = replay.goto(token_urls[0])
+        assert response is not None and response.status == 403
+        assert replay.get_by_test_id("login-token-refused").is_visible()
+        assert not [cookie for cookie in other.cookies() if cookie["name"] == "sessionid"]
+        other.close()
+    finally:
+        context.close()

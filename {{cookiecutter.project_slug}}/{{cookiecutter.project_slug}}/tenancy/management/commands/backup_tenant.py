@@ -1,0 +1,32 @@
+"""backup_tenant: write a pg_dump backup (custom format) of one tenant's schema."""
+
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+
+from ...backup import BackupError, tenant_backup
+from ..base import EXIT_FAILURE, ProjectCommand
+
+
+class Command(ProjectCommand):
+    help = (
+        "Back up the schema of tenant S with pg_dump (custom format, that schema only: its tables, rows, "
+        "sequence positions) and print the path of the file. Default path "
+        "<TENANCY_BACKUP_DIR>/<slug>-<UTC time YYYYmmddTHHMMSSZ>.dump; --output PATH writes there instead (an "
+        "existing folder gets the default file name; an existing file is refused). The tenant, domain and "
+        "membership rows of the public schema are not in the file: restore_tenant recreates them. pg_dump must "
+        "be of the server's major version (TENANCY_PG_BIN_DIR, else found automatically). "
+        "Exit codes: 0 written, 1 pg_dump missing or failed (no file is left), 2 unknown slug, public, or "
+        "existing output file."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--tenant", required=True, metavar="S", help="Slug of the tenant to back up.")
+        parser.add_argument("--output", metavar="PATH", help="File (or existing folder) to write the backup to.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            path = tenant_backup(slug=options["tenant"], output=options["output"])
+        except BackupError as exc:
+            raise CommandError(str(exc), returncode=EXIT_FAILURE) from exc
+        self.stdout.write(str(path))
