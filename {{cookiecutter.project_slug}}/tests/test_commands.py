@@ -50,7 +50,7 @@ def manage(*args):
 
 @pytest.mark.parametrize(
     "name", ["create_tenant", "drop_schema", "list_tenants", "migrate_schemas", "migrate", "shell", "createsuperuser",
-             "seed_demo", "ensure_public_tenant"],
+             "seed_demo", "ensure_public_tenant", "tenant_status", "tenants_doctor", "backup_tenant", "restore_tenant"],
 )  # fmt: skip
 def test_command_name_resolves_to_the_project_command(name):
     assert get_commands()[name] == TENANCY_APP
@@ -61,12 +61,17 @@ def test_command_name_resolves_to_the_project_command(name):
 
 @pytest.mark.parametrize(
     "name", ["create_tenant", "drop_schema", "list_tenants", "migrate_schemas", "seed_demo", "ensure_public_tenant",
-             "createsuperuser"],
+             "createsuperuser", "tenant_status", "tenants_doctor", "backup_tenant", "restore_tenant"],
 )  # fmt: skip
 @pytest.mark.parametrize("flag", ["--noinput", "--no-input"])
 def test_commands_accept_both_spellings_of_noinput(name, flag):
     parser = load_command_class(TENANCY_APP, name).create_parser("manage.py", name)
-    required = ["--tenant", "acme"] if name == "drop_schema" else []
+    required = {
+        "drop_schema": ["--tenant", "acme"],
+        "tenant_status": ["--tenant", "acme"],
+        "backup_tenant": ["--tenant", "acme"],
+        "restore_tenant": ["--input", "x.dump", "--slug", "acme-copy"],
+    }.get(name, [])
     assert parser.parse_known_args([flag, *required])[0].interactive is False
 
 

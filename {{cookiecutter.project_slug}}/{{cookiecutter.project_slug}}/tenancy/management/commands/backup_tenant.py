@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from ...backup import BackupError, tenant_backup
-from ..base import EXIT_FAILURE, ProjectCommand
+from ..base import EXIT_FAILURE, ProjectCommand, add_noinput_argument
 
 
 class Command(ProjectCommand):
@@ -23,6 +23,7 @@ class Command(ProjectCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenant", required=True, metavar="S", help="Slug of the tenant to back up.")
         parser.add_argument("--output", metavar="PATH", help="File (or existing folder) to write the backup to.")
+        add_noinput_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

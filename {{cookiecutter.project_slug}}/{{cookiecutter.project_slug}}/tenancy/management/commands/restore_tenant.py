@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from ...backup import BackupError, tenant_restore
-from ..base import EXIT_FAILURE, ProjectCommand
+from ..base import EXIT_FAILURE, ProjectCommand, add_noinput_argument
 
 
 class Command(ProjectCommand):
@@ -26,6 +26,7 @@ class Command(ProjectCommand):
         parser.add_argument("--domain", metavar="D", help="Host name of the new tenant; default <NEW>.<base domain>.")
         parser.add_argument("--name", metavar="N", help="Display name of the new tenant, 1-100 characters.")
         parser.add_argument("--owner-email", metavar="E", help="Email of an existing user to make owner.")
+        add_noinput_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
