@@ -153,8 +153,9 @@ def test_refill_tops_the_pool_up_to_the_setting(settings):
     assert sql(f'SELECT count(*) > 0 FROM "{created}".django_migrations') == [(True,)]
 
 
-def test_refill_runs_in_a_background_thread_after_the_commit(settings, django_db_blocker):
+def test_refill_runs_in_a_background_thread_after_the_commit(settings, django_db_blocker, monkeypatch):
     settings.TENANCY_SPARE_REFILL = "thread"
+    monkeypatch.setattr("{{ cookiecutter.project_slug }}.tenancy.provisioning.REFILL_DELAY_SECONDS", 0.1)
     with django_db_blocker.unblock():
         before = spares()
         try:

@@ -232,9 +232,11 @@ def spare_pool_fill(*, target: int | None = None, verbosity: int = 0) -> int:
 def pool_refill_schedule() -> None:
     """Refill the pool after the current transaction commits, outside the caller (see module doc).
 
-    settings.TENANCY_SPARE_REFILL: "celery" sends tenancy.spare_pool_refill, "thread" starts a
-    background thread, "off" does nothing. Never raises: a failed refill is logged, and
-    provisioning falls back to migrations while the pool is empty.
+    settings.TENANCY_SPARE_REFILL: "celery" sends tenancy.spare_pool_refill (to run in
+    REFILL_DELAY_SECONDS), "thread" starts a background thread that refills after that delay, "off"
+    does nothing. The delay keeps the refill from competing with the new tenant's first requests.
+    Sending happens in a thread of its own, so a request never waits for the broker. Never raises:
+    a failed refill is logged, and provisioning falls back to migrations while the pool is empty.
     """
     mode = getattr(settings, "TENANCY_SPARE_REFILL", "thread")
     if mode == "off" or settings.TENANCY_SPARE_SCHEMAS <= 0:
@@ -242,15 +244,26 @@ def pool_refill_schedule() -> None:
     transaction.on_commit(lambda: _dispatch_refill(mode))
 
 
+# Seconds between a claim and the refill it schedules.
+REFILL_DELAY_SECONDS = 2.0
+
+
 def _dispatch_refill(mode: str) -> None:
+    # Not daemon threads: a command that provisions a tenant exits once the refill is sent or done.
+    if mode == "celery":
+        threading.Thread(target=_send_refill_task, name="spare-pool-refill").start()
+    else:
+        timer = threading.Timer(REFILL_DELAY_SECONDS, _refill_in_thread)
+        timer.name = "spare-pool-refill"
+        timer.start()
+
+
+def _send_refill_task() -> None:
     try:
-        if mode == "celery":
-            # tasks.py exists only in projects baked with Celery.
-            import_module(f"{__package__}.tasks").spare_pool_refill.delay()
-        else:
-            threading.Thread(target=_refill_in_thread, name="spare-pool-refill").start()
+        # tasks.py exists only in projects baked with Celery.
+        import_module(f"{__package__}.tasks").spare_pool_refill.apply_async(countdown=REFILL_DELAY_SECONDS)
     except Exception:
-        logger.exception("could not schedule the spare-schema pool refill (mode %s)", mode)
+        logger.exception("could not send the spare-schema pool refill task")
 
 
 def _refill_in_thread() -> None:

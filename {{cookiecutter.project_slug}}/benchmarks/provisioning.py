@@ -1,0 +1,873 @@
+"""Provisioning benchmark: a new tenant from a warm spare pool, from an empty pool, and by stock django-tenants.
+
+Command line, from the project root::
+
+    uv run python -m benchmarks.provisioning [--creations 100] [--tenants 1000] [--scratch-db]
+
+It times provisioning for an existing user, from the call to a committed, active tenant (password hashing
+and HTTP are outside the timer), `--creations` times per path, round-robin, for three paths:
+
+- warm pool: `tenancy.services.tenant_create(name, slug, owner_email)` with one current spare schema in the
+  pool (built before the timer starts, on another connection; the pool refill after the claim is off in this
+  process);
+- empty pool: the same call with no spare, so the schema is built by migrations;
+- stock: `Tenant(..., status="active")` with `auto_create_schema = True` and `.save()`: django-tenants creates
+  the schema and runs its own `migrate_schemas` command (not the project's override) with its standard
+  executor; then the Domain and the owner Membership rows.
+
+After each creation, outside the timer, a request for the tenant's host goes through the project's routing
+middleware and must reach the tenant's schema; the tenant must be active, its schema must hold exactly the
+tables of the tenant apps and record every migration. The tenant is then dropped again, so the number of
+existing tenants stays fixed. Everything runs at 0 benchmark tenants, then at `--tenants` (real schemas,
+migrated in groups by `tenancy.fleet_migrate.fleet_migrate`). It prints p50 and p95 per path and
+size, the ratios stock / warm and stock / empty, and target P1 (warm-pool p50 <= 25 ms at 0 and 1,000
+tenants, >= 15x the stock path), met or not.
+
+Benchmark tenants have slugs starting `pbench-`. The database may hold the demo tenants besides them, nothing
+else (`--scratch-db` runs in a new database `<name>_provisioning_bench` instead). The spare pool is emptied at
+the start and refilled at the end to its former size (at least settings.TENANCY_SPARE_SCHEMAS). At the end,
+also on error or Ctrl-C, every benchmark tenant is dropped with `tenant_drop` (or the scratch database is
+dropped); a killed run's leftovers are removed when the next run starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import math
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from rich.table import Table
+
+from benchmarks.migrate_fleet import (
+    SHARED_MIGRATE,
+    BenchmarkError,
+    Contender,
+    child_environment,
+    console,
+    database_url,
+    progress,
+    timed_run,
+    use_database,
+)
+from benchmarks.stock_manage import usable_cores
+
+SLUG_PREFIX = "pbench-"
+SLUG_REGEX = r"^pbench-"
+SCHEMA_LIKE = r"tenant\_pbench\_%"  # schema_name_for() turns the slug's hyphens into underscores
+FLEET_SLUG = SLUG_PREFIX + "fleet-{:05d}"
+CREATED_SLUG = SLUG_PREFIX + "{path}-{size}-{number}"
+OWNER_EMAIL = "pbench-owner@example.com"
+MAX_TENANTS = 99_999
+WARM, EMPTY, STOCK = "warm pool", "empty pool", "stock"
+PATHS = (WARM, EMPTY, STOCK)
+SLUG_WORD = {WARM: "warm", EMPTY: "empty", STOCK: "stock"}
+TARGET_P50_MS = 25.0
+TARGET_RATIO = 15.0
+SCHEMAS_PER_STATEMENT = 250
+SCHEMAS_PER_MIGRATE = 50  # fleet_migrate call; its worker processes finish a started call before Ctrl-C stops it
+SCRATCH_SUFFIX = "_provisioning_bench"
+DESCRIPTION = (
+    "Time tenant provisioning for an existing user: warm spare pool, empty pool and stock django-tenants "
+    "(auto_create_schema), at 0 and at N existing tenants."
+)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line: creations (per path and size), tenants (fleet size, 0 = only at 0), scratch_db."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.provisioning", description=DESCRIPTION)
+    parser.add_argument(
+        "--creations", type=int, default=100, help="timed creations per path and size; p50 and p95 (default 100)"
+    )
+    parser.add_argument(
+        "--tenants",
+        type=int,
+        default=1000,
+        help="existing tenants for the second measurement (default 1000; 0 measures at 0 tenants only)",
+    )
+    parser.add_argument(
+        "--scratch-db", action="store_true", help=f"run in a new database <name>{SCRATCH_SUFFIX}, dropped at the end"
+    )
+    args = parser.parse_args(argv)
+    if args.creations < 1:
+        parser.error("--creations must be at least 1")
+    if not 0 <= args.tenants <= MAX_TENANTS:
+        parser.error(f"--tenants must be 0-{MAX_TENANTS}")
+    return args
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Database, benchmark tenants and the spare pool
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def create_scratch_database() -> tuple[str, str, str]:
+    """Create (after dropping a leftover) database `<name>_provisioning_bench` next to the configured one and
+    switch to it. Returns (configured database name, scratch database name, scratch URL for child processes)."""
+    from django.conf import settings
+    from django.db import connection
+
+    url = database_url()
+    if not url:
+        raise BenchmarkError("--scratch-db needs DATABASE_URL (or settings.DATABASE_URL) to derive the scratch URL")
+    base = str(settings.DATABASES["default"]["NAME"])
+    scratch = f"{base}{SCRATCH_SUFFIX}"
+    quoted = connection.ops.quote_name(scratch)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {quoted}")
+    use_database(scratch)
+    return base, scratch, urlunsplit(urlsplit(url)._replace(path=f"/{scratch}"))
+
+
+def drop_scratch_database(base: str, scratch: str) -> None:
+    """Switch back to database `base` and drop database `scratch` (open sessions are terminated)."""
+    from django.db import connection
+
+    use_database(base)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(scratch)} WITH (FORCE)")
+
+
+def demo_slugs() -> set[str]:
+    """Return the slugs of the demo tenants (tenancy/demo.py), which may share the database with the benchmark."""
+    from {{ cookiecutter.project_slug }}.tenancy.demo import DEMO_TENANTS
+
+    return {demo.slug for demo in DEMO_TENANTS}
+
+
+def other_tenants() -> list[str]:
+    """Return the slugs of tenants that are neither public, demo nor benchmark tenants."""
+    from django_tenants.utils import get_public_schema_name
+
+    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
+    others = Tenant.objects.exclude(schema_name=get_public_schema_name()).exclude(slug__regex=SLUG_REGEX)
+    return list(others.exclude(slug__in=demo_slugs()).values_list("slug", flat=True))
+
+
+def existing_tenants() -> int:
+    """Return the number of tenants other than the public one."""
+    from django_tenants.utils import get_public_schema_name
+
+    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
+    return Tenant.objects.exclude(schema_name=get_public_schema_name()).count()
+
+
+def drop_bench_tenants() -> None:
+    """Drop every benchmark tenant (row, domains, memberships, schema) with the project's `tenant_drop`, then
+    the schemas with the benchmark prefix that have no tenant row (a killed fleet set-up leaves those)."""
+    from django.db import connection
+
+    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+    from {{ cookiecutter.project_slug }}.tenancy.services import tenant_drop
+
+    slugs = list(Tenant.objects.filter(slug__regex=SLUG_REGEX).order_by("slug").values_list("slug", flat=True))
+    if slugs:
+        with progress() as bar:
+            task = bar.add_task("dropping benchmark tenants", total=len(slugs))
+            for slug in slugs:
+                tenant_drop(slug=slug)
+                bar.advance(task)
+    with connection.cursor() as cursor:
+        tenants = connection.ops.quote_name(Tenant._meta.db_table)
+        query = (
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s "  # noqa: S608 - a quoted table name only
+            f"AND nspname NOT IN (SELECT schema_name FROM {tenants})"
+        )
+        cursor.execute(query, [SCHEMA_LIKE])
+        orphans = [row[0] for row in cursor.fetchall()]
+        for schema in orphans:
+            cursor.execute(f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(schema)} CASCADE")
+    if orphans:
+        console.print(f"dropped {len(orphans)} benchmark schemas without a tenant row")
+
+
+def spare_count() -> int:
+    """Return how many spare schemas the pool has registered."""
+    from {{ cookiecutter.project_slug }}.tenancy.models import SpareSchema
+
+    return SpareSchema.objects.count()
+
+
+def drop_spares(keep: int = 0) -> int:
+    """Unregister and drop the pool's spare schemas beyond the oldest `keep`, in one transaction; return how many.
+
+    Only schemas named with the pool's prefix are dropped; the rows are locked first, so a spare being claimed
+    concurrently is waited for (and then gone from the list).
+    """
+    from django.db import connection, transaction
+
+    from {{ cookiecutter.project_slug }}.tenancy.models import SpareSchema
+    from {{ cookiecutter.project_slug }}.tenancy.provisioning import SPARE_PREFIX
+
+    with transaction.atomic():
+        spares = list(SpareSchema.objects.select_for_update().order_by("id")[keep:])
+        with connection.cursor() as cursor:
+            for spare in spares:
+                if not spare.schema_name.startswith(SPARE_PREFIX):
+                    raise BenchmarkError(f"spare schema {spare.schema_name!r} lacks the prefix {SPARE_PREFIX!r}")
+                cursor.execute(f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(spare.schema_name)} CASCADE")
+                spare.delete()
+    return len(spares)
+
+
+def restore_spare_pool(before: int) -> None:
+    """Leave the pool as the run found it: `before` spare schemas, or settings.TENANCY_SPARE_SCHEMAS when it
+    was short of them (a killed run leaves it short). Drops the spares beyond, builds the missing ones."""
+    from django.conf import settings
+
+    from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
+
+    size = max(before, settings.TENANCY_SPARE_SCHEMAS)
+    drop_spares(keep=size)
+    spare_pool_fill(target=size)
+
+
+def owner_ensure() -> str:
+    """Create the benchmark's tenant owner (no usable password) when missing; return its email."""
+    from {{ cookiecutter.project_slug }}.accounts.services import user_get_or_create
+
+    return user_get_or_create(email=OWNER_EMAIL).email
+
+
+def owner_delete() -> None:
+    """Delete the benchmark's tenant owner, if present (its memberships go with it)."""
+    from {{ cookiecutter.project_slug }}.accounts.models import User
+
+    User.objects.filter(email=OWNER_EMAIL).delete()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Existing tenants: the fleet
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FleetSetup:
+    """Seconds spent creating the fleet, by step, for the report."""
+
+    tenants: int
+    create_schemas: float = 0.0
+    migrate: float = 0.0
+    rows: float = 0.0
+    parallel: int = 1
+
+    @property
+    def total(self) -> float:
+        return self.create_schemas + self.migrate + self.rows
+
+
+def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    """Yield consecutive slices of `items` of at most `size` elements."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def create_fleet(count: int) -> FleetSetup:
+    """Create `count` active tenants pbench-fleet-00001 ... with real schemas, faster than one `tenant_create` each.
+
+    The empty schemas are created first, then migrated by the project's `fleet_migrate` in groups of 50 (it
+    plans and prepares each migration once per group and replays the shareable ones' SQL per schema, one worker
+    process per usable core), then the tenant rows and their domains are inserted in one transaction.
+    Raises BenchmarkError when a schema fails.
+    """
+    from django.db import connection, transaction
+
+    from {{ cookiecutter.project_slug }}.tenancy.domain import schema_name_for
+    from {{ cookiecutter.project_slug }}.tenancy.fleet_migrate import SchemaResult, fleet_migrate
+    from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
+    from {{ cookiecutter.project_slug }}.tenancy.services import default_domain_for
+
+    setup = FleetSetup(tenants=count, parallel=usable_cores())
+    slugs = [FLEET_SLUG.format(number) for number in range(1, count + 1)]
+    schemas = [schema_name_for(slug) for slug in slugs]
+    quote = connection.ops.quote_name
+
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for part in chunks(schemas, SCHEMAS_PER_STATEMENT):
+            cursor.execute("".join(f"CREATE SCHEMA {quote(schema)}; " for schema in part))
+    setup.create_schemas = time.perf_counter() - started
+
+    started = time.perf_counter()
+    with progress() as bar:
+        task = bar.add_task(f"migrating {count} fleet schemas", total=count)
+
+        def advance(_result: SchemaResult) -> None:
+            bar.advance(task)
+
+        # In parts: Ctrl-C lets the worker processes finish the part they have, not the whole fleet.
+        for part in chunks(schemas, SCHEMAS_PER_MIGRATE):
+            pairs = [(schema, None) for schema in part]
+            report = fleet_migrate(schemas=pairs, parallel=setup.parallel, progress=advance)
+            if not report.ok:
+                failed = report.failed[0] if report.failed else None
+                detail = f"{failed.schema}: {failed.error}" if failed else "not every schema ran"
+                raise BenchmarkError(f"migrating the fleet schemas failed: {detail}")
+    setup.migrate = time.perf_counter() - started
+
+    started = time.perf_counter()
+    with transaction.atomic():
+        tenants = Tenant.objects.bulk_create(
+            [
+                Tenant(name=f"Benchmark fleet {number:05d}", slug=slug, schema_name=schema, status=Tenant.Status.ACTIVE)
+                for number, (slug, schema) in enumerate(zip(slugs, schemas, strict=True), start=1)
+            ],
+            batch_size=1000,
+        )
+        Domain.objects.bulk_create(
+            [Domain(domain=default_domain_for(tenant.slug), tenant=tenant, is_primary=True) for tenant in tenants],
+            batch_size=1000,
+        )
+    setup.rows = time.perf_counter() - started
+    expect_fleet_complete(schemas)
+    return setup
+
+
+def expect_fleet_complete(schemas: Sequence[str]) -> None:
+    """Raise BenchmarkError unless every schema records every migration and holds the tenant apps' tables."""
+    from django.db import connection
+
+    from {{ cookiecutter.project_slug }}.tenancy.fleet import is_current, read_applied
+
+    applied, _ = read_applied(schemas)
+    stale = [schema for schema in schemas if not is_current(applied[schema])]
+    if stale:
+        raise BenchmarkError(f"{len(stale)} fleet schemas miss migrations after set-up, e.g. {stale[0]}")
+    expected = len(tenant_tables(schemas[0]))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT schemaname, count(*) FROM pg_tables WHERE schemaname = ANY(%s) GROUP BY schemaname",
+            [list(schemas)],
+        )
+        counts = dict(cursor.fetchall())
+    wrong = [schema for schema in schemas if counts.get(schema) != expected]
+    if wrong:
+        raise BenchmarkError(
+            f"{len(wrong)} fleet schemas do not hold the {expected} tenant tables, e.g. {wrong[0]}: "
+            f"{counts.get(wrong[0], 0)}"
+        )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The three paths and the checks after each creation
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StockProbe:
+    """Records which `migrate_schemas` command class and which executor ran, to prove the stock path is stock.
+
+    `install()` wraps django-tenants' `MigrateSchemasCommand.handle` and `StandardExecutor.run_migrations`
+    (each records, then calls the library's method); `uninstall()` puts the originals back.
+    """
+
+    commands: list[type] = field(default_factory=list)
+    standard_runs: list[str] = field(default_factory=list)
+    originals: dict[str, Any] = field(default_factory=dict)
+
+    def install(self) -> None:
+        from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
+        from django_tenants.migration_executors import StandardExecutor
+
+        handle, run_migrations = MigrateSchemasCommand.handle, StandardExecutor.run_migrations
+        self.originals = {"handle": handle, "run_migrations": run_migrations}
+        probe = self
+
+        def recording_handle(command: Any, *args: Any, **options: Any) -> Any:
+            probe.commands.append(type(command))
+            return handle(command, *args, **options)
+
+        def recording_run(executor: Any, tenants: Any = None) -> Any:
+            probe.standard_runs.extend(tenants or [])
+            return run_migrations(executor, tenants)
+
+        MigrateSchemasCommand.handle = recording_handle  # type: ignore[method-assign]
+        StandardExecutor.run_migrations = recording_run  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
+        from django_tenants.migration_executors import StandardExecutor
+
+        if self.originals:
+            MigrateSchemasCommand.handle = self.originals["handle"]  # type: ignore[method-assign]
+            StandardExecutor.run_migrations = self.originals["run_migrations"]  # type: ignore[method-assign]
+            self.originals = {}
+
+    def expect_stock_run(self, schema: str) -> None:
+        """Raise BenchmarkError unless exactly django-tenants' own command and standard executor migrated `schema`."""
+        from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
+
+        commands, runs = self.commands, self.standard_runs
+        self.commands, self.standard_runs = [], []
+        if commands != [MigrateSchemasCommand] or runs != [schema]:
+            names = [f"{cls.__module__}.{cls.__qualname__}" for cls in commands]
+            raise BenchmarkError(
+                f"the stock path did not run django-tenants' own migrate_schemas with its standard executor on "
+                f"{schema!r}: commands run {names or 'none'}, standard executor schemas {runs or 'none'}"
+            )
+
+
+@contextlib.contextmanager
+def stock_migrate_schemas() -> Iterator[None]:
+    """Make `call_command("migrate_schemas")` load django-tenants' command instead of the project's override.
+
+    Django resolves a command name through `get_commands()`, a cached dict of name -> app; the entry points at
+    `django_tenants` while the block runs and at its former app afterwards.
+    """
+    from django.core.management import get_commands
+
+    commands = get_commands()
+    previous = commands["migrate_schemas"]
+    commands["migrate_schemas"] = "django_tenants"
+    try:
+        yield
+    finally:
+        commands["migrate_schemas"] = previous
+
+
+def create_warm_or_empty(slug: str, owner_email: str) -> None:
+    """The project's path: `tenant_create` for an existing user (a spare is claimed when the pool has one)."""
+    from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create
+
+    tenant_create(name=f"Benchmark {slug}", slug=slug, owner_email=owner_email)
+
+
+def create_stock(slug: str, owner_email: str) -> None:
+    """The stock django-tenants path: tenant row with auto_create_schema (schema + stock migrate_schemas, verbosity
+    0 as tenant_create's default), then the primary domain and the owner membership, each committed on its own."""
+    from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
+    from {{ cookiecutter.project_slug }}.tenancy.domain import schema_name_for
+    from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
+    from {{ cookiecutter.project_slug }}.tenancy.services import default_domain_for
+
+    tenant = Tenant(name=f"Benchmark {slug}", slug=slug, schema_name=schema_name_for(slug), status=Tenant.Status.ACTIVE)
+    tenant.auto_create_schema = True
+    tenant.save(verbosity=0)
+    Domain.objects.create(domain=default_domain_for(slug), tenant=tenant, is_primary=True)
+    owner = User.objects.get(email=owner_email)
+    Membership.objects.create(user=owner, tenant=tenant, role="owner")
+
+
+def tenant_tables(schema: str) -> set[str]:
+    """Return the tables a tenant schema must hold: every managed, concrete model table the database router
+    places in a tenant schema (tenant apps), plus `django_migrations`."""
+    from django.apps import apps
+    from django.db import DEFAULT_DB_ALIAS, router
+    from django_tenants.utils import schema_context
+
+    with schema_context(schema):
+        return {
+            model._meta.db_table
+            for model in apps.get_models(include_auto_created=True)
+            if model._meta.managed and not model._meta.proxy and router.allow_migrate_model(DEFAULT_DB_ALIAS, model)
+        } | {"django_migrations"}
+
+
+def expect_routable(slug: str, expected_tables: set[str]) -> None:
+    """Raise BenchmarkError unless tenant `slug` is active, its host is routed to its schema by the project's
+    middleware, its schema holds exactly `expected_tables` and records every migration."""
+    from django.db import connection
+    from django.http import HttpRequest, HttpResponse
+    from django.test import RequestFactory, override_settings
+
+    from {{ cookiecutter.project_slug }}.tenancy.fleet import is_current, read_applied
+    from {{ cookiecutter.project_slug }}.tenancy.middleware import TenantRoutingMiddleware
+    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None or tenant.status != Tenant.Status.ACTIVE:
+        raise BenchmarkError(f"tenant {slug!r} is {'missing' if tenant is None else tenant.status}, not active")
+    domain = tenant.domains.filter(is_primary=True).values_list("domain", flat=True).first()
+    if domain is None:
+        raise BenchmarkError(f"tenant {slug!r} has no primary domain")
+    routed: dict[str, object] = {}
+
+    def view(request: HttpRequest) -> HttpResponse:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_schema(), count(*) FROM django_migrations")
+            row = cursor.fetchone()
+        routed["schema"] = row[0] if row else None
+        routed["tenant"] = getattr(request, "tenant", None)
+        return HttpResponse("routed")
+
+    request = RequestFactory().get("/", HTTP_HOST=domain)
+    try:
+        with override_settings(ALLOWED_HOSTS=[domain]):
+            response = TenantRoutingMiddleware(view)(request)
+    finally:
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
+    routed_tenant = routed.get("tenant")
+    if response.status_code != 200 or getattr(routed_tenant, "pk", None) != tenant.pk:
+        raise BenchmarkError(f"host {domain!r} of tenant {slug!r} is not routed to it (HTTP {response.status_code})")
+    if routed["schema"] != tenant.schema_name:
+        raise BenchmarkError(f"host {domain!r} is routed to schema {routed['schema']!r}, not {tenant.schema_name!r}")
+    tables = schema_table_names(tenant.schema_name)
+    if tables != expected_tables:
+        raise BenchmarkError(
+            f"schema {tenant.schema_name!r} misses tables {sorted(expected_tables - tables)} and has extra "
+            f"tables {sorted(tables - expected_tables)}"
+        )
+    applied, _ = read_applied([tenant.schema_name])
+    if not is_current(applied[tenant.schema_name]):
+        raise BenchmarkError(f"schema {tenant.schema_name!r} does not record every migration")
+
+
+def schema_table_names(schema: str) -> set[str]:
+    """Return the names of the tables in `schema`."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema])
+        return {row[0] for row in cursor.fetchall()}
+
+
+@dataclass
+class Statements:
+    """Counts SQL statements sent through Django's connection (an execute wrapper; BEGIN and COMMIT not seen)."""
+
+    count: int = 0
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def fill_pool_to_one(failure: list[BaseException]) -> None:
+    """Thread body: fill the spare pool to one spare on this thread's own connection, then close it; an error
+    is appended to `failure`."""
+    from django.db import connection
+
+    from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
+
+    try:
+        spare_pool_fill(target=1)
+    except BaseException as exc:
+        failure.append(exc)
+    finally:
+        connection.close()
+
+
+class Creator:
+    """Creates, checks and drops one tenant by a given path; only the creation itself is timed."""
+
+    def __init__(self, owner_email: str, probe: StockProbe) -> None:
+        self.owner_email = owner_email
+        self.probe = probe
+        self.expected_tables: set[str] | None = None
+
+    def prepare(self, path: str) -> None:
+        """Outside the timer: one current spare in the pool for the warm path, none for the others.
+
+        The spare is built in a thread, on a database connection of its own, as the project's background
+        refill builds it: the creation's connection meets the spare's schema for the first time when it claims it.
+        """
+        if path == WARM:
+            failure: list[BaseException] = []
+            thread = threading.Thread(target=fill_pool_to_one, args=(failure,), name="benchmark-spare")
+            thread.start()
+            thread.join()
+            if failure:
+                raise BenchmarkError(f"building a spare schema failed: {failure[0]!r}") from failure[0]
+            if spare_count() != 1:
+                raise BenchmarkError(f"the spare pool holds {spare_count()} spares before a warm-pool creation, not 1")
+        elif spare_count():
+            drop_spares()
+
+    def create(self, path: str, slug: str, *, statements: Statements | None = None) -> float:
+        """Create tenant `slug` by `path`, check it and drop it again; return the creation's seconds."""
+        from django.db import connection
+
+        from {{ cookiecutter.project_slug }}.tenancy.domain import schema_name_for
+        from {{ cookiecutter.project_slug }}.tenancy.services import tenant_drop
+
+        self.prepare(path)
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
+        connection.ensure_connection()
+        wrapper = connection.execute_wrapper(statements) if statements else contextlib.nullcontext()
+        if path == STOCK:
+            with stock_migrate_schemas(), wrapper:
+                started = time.perf_counter()
+                create_stock(slug, self.owner_email)
+                elapsed = time.perf_counter() - started
+            self.probe.expect_stock_run(schema_name_for(slug))
+        else:
+            with wrapper:
+                started = time.perf_counter()
+                create_warm_or_empty(slug, self.owner_email)
+                elapsed = time.perf_counter() - started
+            if spare_count():
+                raise BenchmarkError(f"{path}: the pool holds a spare after creating {slug!r}; expected none")
+        if self.expected_tables is None:
+            self.expected_tables = tenant_tables(schema_name_for(slug))
+        expect_routable(slug, self.expected_tables)
+        tenant_drop(slug=slug)
+        return elapsed
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Measuring and reporting
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SizeResult:
+    """Seconds per creation by path, SQL statements of the untimed warm-up creation by path, tenants present."""
+
+    fleet: int
+    tenants: int
+    seconds: dict[str, list[float]]
+    statements: dict[str, int]
+
+
+def measure(creator: Creator, fleet: int, creations: int) -> SizeResult:
+    """One untimed warm-up creation per path (it also counts the SQL statements), then `creations` timed ones per
+    path, round-robin warm, empty, stock."""
+    tenants = existing_tenants()
+    statements: dict[str, int] = {}
+    for path in PATHS:
+        counter = Statements()
+        creator.create(path, CREATED_SLUG.format(path=SLUG_WORD[path], size=fleet, number="warmup"), statements=counter)
+        statements[path] = counter.count
+    seconds: dict[str, list[float]] = {path: [] for path in PATHS}
+    with progress() as bar:
+        task = bar.add_task(f"creations at {fleet} benchmark tenants", total=creations * len(PATHS))
+        for number in range(1, creations + 1):
+            for path in PATHS:
+                slug = CREATED_SLUG.format(path=SLUG_WORD[path], size=fleet, number=f"{number:05d}")
+                seconds[path].append(creator.create(path, slug))
+                bar.advance(task)
+    if existing_tenants() != tenants:
+        raise BenchmarkError(f"{existing_tenants()} tenants after the creations at {fleet}; expected {tenants}")
+    medians = ", ".join(f"{path} {1000 * statistics.median(seconds[path]):.1f} ms" for path in PATHS)
+    console.print(f"at {fleet} benchmark tenants: p50 {medians}")
+    return SizeResult(fleet=fleet, tenants=tenants, seconds=seconds, statements=statements)
+
+
+def p95(samples: Sequence[float]) -> float:
+    """Return the 95th percentile of `samples` (nearest rank)."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def ratio(stock: float, project: float) -> float:
+    """Return stock / project seconds (inf when the project took no measurable time)."""
+    return stock / project if project > 0 else float("inf")
+
+
+def machine_facts(creations: int) -> dict[str, str]:
+    """Return what the figures depend on: cores, PostgreSQL and its commit setting, versions, creations, database."""
+    from django.conf import settings
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('server_version'), current_setting('synchronous_commit')")
+        server, synchronous_commit = cursor.fetchone()
+    settings_dict = connection.settings_dict
+    return {
+        "cores (usable / total)": f"{usable_cores()} / {os.cpu_count()}",
+        "PostgreSQL": f"{server} (synchronous_commit {synchronous_commit})",
+        "database": f"{settings_dict['NAME']} on {settings_dict.get('HOST') or 'local socket'}",
+        "creations": f"{creations} timed per path and size, round-robin warm / empty / stock, after one untimed each",
+        "timer": "the creation call only; spare refill (TENANCY_SPARE_REFILL=off), checks and drop are outside",
+        "spare pool setting": f"TENANCY_SPARE_SCHEMAS={settings.TENANCY_SPARE_SCHEMAS} (emptied during the run)",
+        "versions": (
+            f"Python {platform.python_version()}, Django {version('django')}, "
+            f"django-tenants {version('django-tenants')}, psycopg {version('psycopg')}"
+        ),
+    }
+
+
+def report(results: Sequence[SizeResult], setups: Sequence[FleetSetup], facts: dict[str, str]) -> None:
+    """Print the latency table (p50, p95, ratios), the P1 targets with met / not met, set-up costs and the machine."""
+    table = Table(title="Provisioning latency: call to committed, routable, active tenant (ms)")
+    table.add_column("existing tenants")
+    table.add_column("path")
+    for column in ("p50 ms", "p95 ms", "min ms", "SQL statements", "stock / this (p50)"):
+        table.add_column(column, justify="right")
+    for result in results:
+        medians = {path: statistics.median(result.seconds[path]) for path in PATHS}
+        others = result.tenants - result.fleet
+        size = f"{result.fleet:,}" + (f" + {others} demo" if others else "")
+        for path in PATHS:
+            samples = result.seconds[path]
+            shown = "-" if path == STOCK else f"{ratio(medians[STOCK], medians[path]):.1f}x"
+            table.add_row(
+                size,
+                path,
+                f"{1000 * medians[path]:.1f}",
+                f"{1000 * p95(samples):.1f}",
+                f"{1000 * min(samples):.1f}",
+                str(result.statements[path]),
+                shown,
+            )
+        table.add_section()
+    console.print(table)
+    console.print(
+        "[dim]SQL statements: sent by Django during the untimed warm-up creation (execute wrapper; "
+        "BEGIN/COMMIT not counted)"
+    )
+
+    targets = Table(title="Targets")
+    for column in ("id", "target", "measured", "result"):
+        targets.add_column(column)
+    for result in results:
+        warm = statistics.median(result.seconds[WARM])
+        stock_ratio = ratio(statistics.median(result.seconds[STOCK]), warm)
+        at = f"at {result.fleet:,} tenants"
+        scale = "" if result.fleet in (0, 1000) else " (the target is for 0 and 1,000)"
+        warm_ms = 1000 * warm
+        rows = [
+            (f"warm-pool p50 <= {TARGET_P50_MS:.0f} ms {at}", f"{warm_ms:.1f} ms{scale}", warm_ms <= TARGET_P50_MS),
+            (f"warm pool >= {TARGET_RATIO:.0f}x stock {at}", f"{stock_ratio:.1f}x", stock_ratio >= TARGET_RATIO),
+        ]
+        for text, measured, met in rows:
+            targets.add_row("P1", text, measured, "[green]met" if met else "[red]not met")
+    console.print(targets)
+
+    if setups:
+        costs = Table(title="Set-up of the existing tenants (not part of the figures)")
+        for column in ("tenants", "CREATE SCHEMA", "fleet_migrate", "rows + domains", "total", "per tenant"):
+            costs.add_column(column, justify="right")
+        for setup in setups:
+            costs.add_row(
+                f"{setup.tenants:,}",
+                f"{setup.create_schemas:.1f} s",
+                f"{setup.migrate:.1f} s ({setup.parallel} workers)",
+                f"{setup.rows:.1f} s",
+                f"{setup.total:.1f} s",
+                f"{1000 * setup.total / setup.tenants:.0f} ms",
+            )
+        console.print(costs)
+
+    facts_table = Table(title="Machine", show_header=False)
+    for key, value in facts.items():
+        facts_table.add_row(key, value)
+    console.print(facts_table)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Running
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunState:
+    """What cleanup needs to know: the spare pool's size before the run (None: not touched yet)."""
+
+    spares_before: int | None = None
+
+
+def run(args: argparse.Namespace, state: RunState) -> None:
+    """Check the database, measure at 0 and at `--tenants` tenants, print the report. Cleanup is the caller's."""
+    from django.conf import settings
+
+    if settings.TENANCY_SPARE_REFILL != "off":
+        raise BenchmarkError(
+            f"settings.TENANCY_SPARE_REFILL is {settings.TENANCY_SPARE_REFILL!r}; the benchmark needs 'off' "
+            "(read from the environment by config/settings/base.py) so that no refill runs inside the timer"
+        )
+    if os.environ.get("EXECUTOR", "standard") != "standard":
+        raise BenchmarkError(f"$EXECUTOR is {os.environ['EXECUTOR']!r}; unset it: the stock path uses 'standard'")
+    others = other_tenants()
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        raise BenchmarkError(
+            f"this database has {len(others)} tenants besides the demo ones ({shown}); the figures at 0 tenants "
+            "would not be at 0. Rerun with --scratch-db, or point DATABASE_URL at a database without other tenants."
+        )
+    from {{ cookiecutter.project_slug }}.tenancy import provisioning
+
+    # One "spare schema created" line per warm-pool creation would bury the progress bars.
+    logging.getLogger(provisioning.__name__).setLevel(logging.WARNING)
+    drop_bench_tenants()  # left over by a killed run
+    state.spares_before = spare_count()
+    dropped = drop_spares()
+    if dropped:
+        console.print(f"emptied the spare pool ({dropped} spares; refilled at the end)")
+    owner_email = owner_ensure()
+    if args.creations < 100:
+        console.print("[yellow]fewer than 100 creations per path: P1 is judged on at least 100")
+    facts = machine_facts(args.creations)
+
+    probe = StockProbe()
+    probe.install()
+    try:
+        creator = Creator(owner_email, probe)
+        results = [measure(creator, 0, args.creations)]
+        setups = []
+        if args.tenants:
+            setup = create_fleet(args.tenants)
+            setups.append(setup)
+            console.print(
+                f"created {args.tenants} existing tenants in {setup.total:.1f} s "
+                f"({1000 * setup.total / args.tenants:.0f} ms per tenant)"
+            )
+            results.append(measure(creator, args.tenants, args.creations))
+    finally:
+        probe.uninstall()
+    report(results, setups, facts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; return the exit code (0 done, 1 failed, 130 interrupted)."""
+    args = parse_args(argv)
+    started = time.perf_counter()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    # Read by config/settings/base.py: no spare-pool refill after a claim, so none runs inside the timer.
+    os.environ["TENANCY_SPARE_REFILL"] = "off"
+    import django
+
+    django.setup()
+    scratch: tuple[str, str, str] | None = None
+    state = RunState()
+    try:
+        if args.scratch_db:
+            scratch = create_scratch_database()
+            timed_run(Contender("migrate_schemas --shared", SHARED_MIGRATE), child_environment(scratch[2]))
+        run(args, state)
+        return 0
+    except BenchmarkError as exc:
+        console.print(f"[red]benchmark failed: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted; cleaning up")
+        return 130
+    finally:
+        cleanup(scratch, state)
+        console.print(f"total {time.perf_counter() - started:.0f} s")
+
+
+def cleanup(scratch: tuple[str, str, str] | None, state: RunState) -> None:
+    """Drop the scratch database, or the benchmark tenants, spares beyond the former pool and the owner user."""
+    from django.db import connection
+
+    connection.close()  # an interrupted statement may have left it unusable: start over on a fresh one
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    if scratch is not None:
+        drop_scratch_database(scratch[0], scratch[1])
+        return
+    started = time.perf_counter()
+    drop_bench_tenants()
+    if state.spares_before is not None:
+        restore_spare_pool(state.spares_before)
+    owner_delete()
+    console.print(f"cleaned up in {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
