@@ -379,7 +379,8 @@ def _run_parallel(
     # Forked workers inherit the prepared groups; they must not share the parent's connection.
     connections.close_all()
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=min(parallel, len(batches)), mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(parallel, len(batches)), mp_context=context)
+    try:
         futures = [pool.submit(_run_batch, index, batch, retries, lock_timeout_ms) for index, batch in batches]
         for future in as_completed(futures):
             if future.cancelled():
@@ -390,4 +391,11 @@ def _run_parallel(
                 if result.status == "failed" and not continue_on_error:
                     for other in futures:
                         other.cancel()
-    _GROUPS.clear()
+    except BaseException:
+        # Ctrl-C (or any error here): batches not started yet never start; a running batch ends with
+        # its current migration rolled back, as the interrupt reaches the workers too.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        _GROUPS.clear()
