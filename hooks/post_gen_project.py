@@ -26,7 +26,15 @@ def remove_paths(patterns: list[str]) -> None:
 
 
 def remove_celery_files() -> None:
-    remove_paths(["config/celery_app.py", f"{PROJECT_SLUG}/*/tasks.py", "tests/test_celery_*.py"])
+    remove_paths(
+        [
+            "config/celery_app.py",
+            f"{PROJECT_SLUG}/*/tasks.py",
+            f"{PROJECT_SLUG}/*/celery_*.py",
+            "tests/test_celery_*.py",
+            "benchmarks/celery_*.py",
+        ]
+    )
 
 
 def remove_drf_files() -> None:

@@ -60,7 +60,9 @@ def test_bake_drops_files_of_unselected_options(bakery: Bakery, name: str) -> No
     files = project_files(project)
     python_sources = {relative: (project / relative).read_text() for relative in files if relative.suffix == ".py"}
 
-    celery_files = [f for f in files if f.name == "tasks.py" or f.match("tests/test_celery_*.py")]
+    celery_files = [
+        f for f in files if f.name == "tasks.py" or f.name.startswith("celery_") or f.match("tests/test_celery_*.py")
+    ]
     celery_files += [f for f in files if f == Path("config/celery_app.py")]
     drf_files = [f for f in files if f.name == "api.py" or f.match("tests/test_api_*.py")]
     uses_celery = sorted(

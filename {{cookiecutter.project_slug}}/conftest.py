@@ -28,6 +28,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+{%- if cookiecutter.use_celery == "y" %}
+import uuid
+{%- endif %}
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -168,3 +171,39 @@ def server_url(django_db_setup: None, django_db_blocker) -> Iterator[str]:  # ty
     process.terminate()
     process.wait(timeout=10)
     log.close()
+{%- if cookiecutter.use_celery == "y" %}
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker) -> Iterator[tuple[str, Path]]:  # type: ignore[no-untyped-def]
+    """Start a real Celery worker process (solo pool) on the test database, consuming a queue of its own.
+
+    Yields (queue name, worker log file); the log is at INFO level, in the project's log format.
+    """
+    from django.conf import settings
+
+    from config.celery_app import app
+
+    with django_db_blocker.unblock():
+        database_url = test_database_url()
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    node = f"{queue}@localhost"
+    log_path = PROJECT_DIR / ".pytest-worker.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed below
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": settings.CELERY_BROKER_URL,
+           "DJANGO_SETTINGS_MODULE": "config.settings.test"}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config.celery_app", "worker", "--pool", "solo", "--queues", queue,
+         "--loglevel", "INFO", "--without-heartbeat", "--without-mingle", "--without-gossip", "--hostname", node],
+        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not app.control.ping(destination=[node], timeout=1.0):
+        if process.poll() is not None or time.monotonic() > deadline:
+            log.close()
+            raise RuntimeError(f"the Celery worker did not come up: {log_path.read_text()}")
+    yield queue, log_path
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+{%- endif %}

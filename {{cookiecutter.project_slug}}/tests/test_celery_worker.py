@@ -4,8 +4,6 @@ import io
 import os
 import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -24,27 +22,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def worker_queue(django_db_setup, django_db_blocker):
-    """Start a worker process on a queue of its own; yield the queue name."""
-    with django_db_blocker.unblock():
-        database_url = test_database_url()
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    node = f"{queue}@localhost"
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": settings.CELERY_BROKER_URL,
-           "DJANGO_SETTINGS_MODULE": "config.settings.test"}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config.celery_app", "worker", "--pool", "solo", "--queues", queue,
-         "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip", "--hostname", node],
-        cwd=PROJECT_DIR, env=env,
-    )  # fmt: skip
-    from config.celery_app import app
-
-    deadline = time.monotonic() + 60
-    while not app.control.ping(destination=[node], timeout=1.0):
-        assert process.poll() is None and time.monotonic() < deadline, "the Celery worker did not come up"
-    yield queue
-    process.terminate()
-    process.wait(timeout=30)
+def worker_queue(celery_worker):
+    """The queue of the session's real worker (conftest.celery_worker)."""
+    return celery_worker[0]
 
 
 def test_broker_is_redis_and_answers():

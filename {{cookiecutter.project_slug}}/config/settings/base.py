@@ -7,6 +7,9 @@ loaded first when it exists (real environment variables win).
 from pathlib import Path
 
 import environ
+{%- if cookiecutter.use_celery == "y" %}
+from celery.schedules import crontab
+{%- endif %}
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 APPS_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
@@ -87,6 +90,8 @@ TENANCY_BACKUP_DIR = env("TENANCY_BACKUP_DIR", default=str(BASE_DIR / "backups")
 # Folder holding pg_dump, pg_restore and psql of the database server's major version; when
 # empty, they are looked up (embedded server's binaries, /usr/lib/postgresql/<major>/bin, PATH).
 TENANCY_PG_BIN_DIR = env("TENANCY_PG_BIN_DIR", default="")
+# products.services.low_stock_flag flags active products with fewer units in stock than this.
+PRODUCTS_LOW_STOCK_THRESHOLD = 5
 
 # ------------------------------------------------------------------------------
 # Database
@@ -223,4 +228,17 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# One message at a time per worker process: a long task never holds others back. Idempotent
+# tasks (migrations, the spare pool, low-stock flags) set acks_late=True themselves, so a
+# worker that dies mid-task leaves the message for another worker.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Periodic per-tenant work (`celery -A config.celery_app beat`): an entry without
+# `tenant_schemas` runs once in every ACTIVE tenant; `tenant_schemas: ["public"]` runs once,
+# for platform tasks. Tenants still provisioning, suspended or archived get nothing.
+CELERY_BEAT_SCHEDULER = "{{ cookiecutter.project_slug }}.tenancy.celery_tenancy:ActiveTenantScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "booking-reminders": {"task": "bookings.send_reminders", "schedule": crontab(hour=17, minute=0)},
+    "flag-low-stock": {"task": "products.flag_low_stock", "schedule": 60 * 60},
+    "spare-pool-refill": {"task": "tenancy.spare_pool_refill", "schedule": 10 * 60, "tenant_schemas": ["public"]},
+}
 {%- endif %}

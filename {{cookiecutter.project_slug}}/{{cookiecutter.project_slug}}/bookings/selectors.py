@@ -14,19 +14,26 @@ def booking_list(
     *,
     status: BookingStatus | str | None = None,
     ending_after: datetime | None = None,
+    starting_from: datetime | None = None,
+    starting_before: datetime | None = None,
     product_id: int | None = None,
     customer_id: int | None = None,
 ) -> QuerySet[Booking]:
     """Bookings in start order with product and customer loaded.
 
     Filters: `status` (confirmed/cancelled), `ending_after` (an aware datetime: bookings not yet over at
-    that moment), `product_id`, `customer_id`.
+    that moment), `starting_from` / `starting_before` (aware datetimes: start >= from, start < before),
+    `product_id`, `customer_id`.
     """
     bookings = Booking.objects.select_related("product", "customer")
     if status is not None:
         bookings = bookings.filter(status=BookingStatus(status).value)
     if ending_after is not None:
         bookings = bookings.filter(end__gt=ending_after)
+    if starting_from is not None:
+        bookings = bookings.filter(start__gte=starting_from)
+    if starting_before is not None:
+        bookings = bookings.filter(start__lt=starting_before)
     if product_id is not None:
         bookings = bookings.filter(product_id=product_id)
     if customer_id is not None:

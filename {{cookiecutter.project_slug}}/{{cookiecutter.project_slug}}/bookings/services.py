@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.conf import settings
+from django.core import mail
+from django.db import connection, transaction
 
-from .domain import BookingNotFound, Slot, SlotTaken, UnknownCustomer, UnknownProduct
+from .domain import BookingNotFound, BookingStatus, Slot, SlotTaken, UnknownCustomer, UnknownProduct
+from .models import Booking as BookingRow
 from .repositories import BookingRepository
+from .selectors import booking_list
 
 Atomic = Callable[[], AbstractContextManager[object]]
 
@@ -51,3 +57,59 @@ def booking_cancel(*, bookings: BookingRepository, booking_id: int, atomic: Atom
         if booking is None:
             raise BookingNotFound(f"booking {booking_id!r} does not exist; expected the id of an existing booking")
         bookings.set_status(booking_id, booking.cancelled().status)
+
+
+def reminders_send(*, day: dt.date | None = None) -> int:
+    """Email every customer with a confirmed booking starting on `day` one reminder; return how many were sent.
+
+    `day` is a calendar day in settings.TIME_ZONE (default: tomorrow there); a booking belongs to the day
+    its start falls on in that zone. Cancelled bookings and bookings of other days get nothing. Works in
+    the current tenant's schema; the subject and body name the product, the local start time and the
+    tenant. Mail goes through the configured EMAIL_BACKEND from DEFAULT_FROM_EMAIL, in one connection.
+    A run sends again what an earlier run sent (nothing records that a reminder went out), so schedule it
+    once a day. Errors of the email backend (SMTPException, OSError) propagate.
+    """
+    zone = ZoneInfo(settings.TIME_ZONE)
+    if day is None:
+        day = dt.datetime.now(zone).date() + dt.timedelta(days=1)
+    starting_from = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
+    starting_before = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    bookings = booking_list(
+        status=BookingStatus.CONFIRMED, starting_from=starting_from, starting_before=starting_before
+    )
+    tenant_name = _tenant_name()
+    messages = [_reminder(booking, zone=zone, tenant_name=tenant_name) for booking in bookings]
+    if not messages:
+        return 0
+    return mail.get_connection().send_messages(messages) or 0
+
+
+def _tenant_name() -> str:
+    # The edge (task headers, `shell --tenant`, tenant_context) set the tenant; a bare set_schema()
+    # leaves a FakeTenant without a name, and the reminder then simply names no tenant.
+    return str(getattr(getattr(connection, "tenant", None), "name", "") or "")
+
+
+def _reminder(booking: BookingRow, *, zone: ZoneInfo, tenant_name: str) -> mail.EmailMessage:
+    start, end = booking.start.astimezone(zone), booking.end.astimezone(zone)
+    when = f"{start:%A %d %B %Y} at {start:%H:%M}"
+    until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%A %d %B %Y %H:%M}"
+    product = booking.product.name
+    with_tenant = f" with {tenant_name}" if tenant_name else ""
+    lines = [
+        f"Hello {booking.customer.name},",
+        "",
+        f"This is a reminder of your booking{with_tenant}:",
+        "",
+        f"    {product}",
+        f"    {when}, until {until} ({zone.key})",
+        "",
+        "We look forward to seeing you.",
+        *(["", tenant_name] if tenant_name else []),
+    ]
+    return mail.EmailMessage(
+        subject=f"Reminder: {product} on {when}{with_tenant}",
+        body="\n".join(lines) + "\n",
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[booking.customer.email],
+    )

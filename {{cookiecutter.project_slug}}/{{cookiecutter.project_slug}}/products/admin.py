@@ -36,6 +36,6 @@ class CategoryAdmin(TenantModelAdmin):
 @admin.register(Product, site=tenant_admin_site)
 class ProductAdmin(TenantModelAdmin):
     form = ProductAdminForm
-    list_display = ["name", "sku", "price", "category", "active", "stock"]
-    list_filter = ["active", "category"]
+    list_display = ["name", "sku", "price", "category", "active", "stock", "low_stock"]
+    list_filter = ["active", "low_stock", "category"]
     search_fields = ["name", "sku"]

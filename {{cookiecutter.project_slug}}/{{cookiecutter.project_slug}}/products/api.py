@@ -13,7 +13,7 @@ from .services import product_create, product_update
 class ProductOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Product
-        fields = ["id", "name", "sku", "price", "category", "active", "stock", "created", "updated"]
+        fields = ["id", "name", "sku", "price", "category", "active", "stock", "low_stock", "created", "updated"]
         read_only_fields = fields
 
 

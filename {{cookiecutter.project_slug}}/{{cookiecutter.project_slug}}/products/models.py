@@ -23,6 +23,8 @@ class Product(models.Model):
     active = models.BooleanField(default=True)
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products")
     stock = models.PositiveIntegerField(default=0)
+    # Set by services.low_stock_flag (a periodic task), so it may lag behind `stock` until its next run.
+    low_stock = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

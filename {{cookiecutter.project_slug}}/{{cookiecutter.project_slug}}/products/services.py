@@ -1,10 +1,12 @@
-"""Catalogue use cases: create and change products and categories in the current tenant's schema."""
+"""Catalogue use cases: create and change products and categories, flag low stock, in the current tenant's schema."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from enum import Enum
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 
 from .domain import (
@@ -130,3 +132,32 @@ def product_update(
     if not isinstance(stock, _Keep):
         product.stock = parse_stock(stock)
     return _save(product)
+
+
+def low_stock_threshold() -> int:
+    """settings.PRODUCTS_LOW_STOCK_THRESHOLD (units, default 5): an active product with less stock is low.
+
+    Raises ImproperlyConfigured unless the setting is a whole number of 0 or more.
+    """
+    threshold = getattr(settings, "PRODUCTS_LOW_STOCK_THRESHOLD", 5)
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+        raise ImproperlyConfigured(
+            f"PRODUCTS_LOW_STOCK_THRESHOLD {threshold!r} is not valid; expected a whole number of 0 or more"
+        )
+    return threshold
+
+
+def low_stock_flag() -> tuple[int, int]:
+    """Bring every product's `low_stock` flag up to date; return (flagged, cleared).
+
+    An active product with fewer than low_stock_threshold() units in stock is flagged; any other flagged
+    product (restocked, or no longer active) is cleared. `flagged` and `cleared` count only the products
+    whose flag this call changed. Two UPDATE statements in the current tenant's schema, in one
+    transaction. Raises ImproperlyConfigured for a bad threshold setting.
+    """
+    threshold = low_stock_threshold()
+    low = {"active": True, "stock__lt": threshold}
+    with transaction.atomic():
+        flagged = Product.objects.filter(low_stock=False, **low).update(low_stock=True)
+        cleared = Product.objects.filter(low_stock=True).exclude(**low).update(low_stock=False)
+    return flagged, cleared

@@ -1,5 +1,6 @@
 """Tenancy tasks."""
 
+import logging
 from dataclasses import asdict
 from typing import Any
 
@@ -7,21 +8,31 @@ from django.db import connection
 
 from config.celery_app import app
 
+from .celery_tenancy import PlatformTask
 from .fleet_migrate import fleet_migrate
 from .provisioning import spare_pool_fill
 
+logger = logging.getLogger(__name__)
 
-@app.task(name="tenancy.tenant_ping")
-def tenant_ping() -> str:
-    """Return the schema the worker ran this task in.
+
+@app.task(name="tenancy.tenant_ping", bind=True, max_retries=5)
+def tenant_ping(self: Any, retries: int = 0) -> str:
+    """Return the schema the worker ran this task in, after retrying itself `retries` times (0-5).
 
     A probe for operators and tests: sent from inside a tenant, it must answer that tenant's
-    schema (`tenant_<slug>`); tenant-schemas-celery carries the schema in the task headers.
+    schema (`tenant_<slug>`), also after retries; sent from the public schema it is rejected
+    (tenancy/celery_tenancy.py). Each attempt logs a line, which carries the schema.
     """
-    return str(connection.schema_name)  # type: ignore[attr-defined]  # added by django-tenants' backend
+    schema = str(connection.schema_name)  # type: ignore[attr-defined]  # added by django-tenants' backend
+    logger.info("tenant_ping attempt %d in schema %s", self.request.retries + 1, schema)
+    if self.request.retries < retries:
+        raise self.retry(countdown=0)
+    return schema
 
 
-@app.task(name="tenancy.migrate_schemas_batch", time_limit=60 * 60, soft_time_limit=59 * 60)
+@app.task(
+    name="tenancy.migrate_schemas_batch", base=PlatformTask, acks_late=True, time_limit=60 * 60, soft_time_limit=59 * 60
+)
 def migrate_schemas_batch(
     schemas: list[str], *, continue_on_error: bool, retries: int, lock_timeout_ms: int
 ) -> list[dict[str, Any]]:
@@ -39,7 +50,9 @@ def migrate_schemas_batch(
     return [asdict(result) for result in report.results]
 
 
-@app.task(name="tenancy.spare_pool_refill", time_limit=30 * 60, soft_time_limit=29 * 60)
+@app.task(
+    name="tenancy.spare_pool_refill", base=PlatformTask, acks_late=True, time_limit=30 * 60, soft_time_limit=29 * 60
+)
 def spare_pool_refill() -> int:
     """Create spare schemas until the pool holds settings.TENANCY_SPARE_SCHEMAS; return how many were created.
 

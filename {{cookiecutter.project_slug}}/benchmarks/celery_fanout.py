@@ -1,0 +1,242 @@
+"""Fan-out benchmark: one per-tenant Celery task for every tenant, and finding the tenant on the worker.
+
+Command line, from the project root::
+
+    uv run python -m benchmarks.celery_fanout [--tenants 10000] [--runs 3]
+
+It measures, in one run and on the same PostgreSQL and Redis (REDIS_URL, else the embedded Redis):
+
+1. Enqueueing `tenancy.tenant_ping` once per active tenant, `--tenants` of them:
+   - project: `tenancy.celery_tenancy.tenants_fan_out(task)`: one query for the schemas, one broker
+     connection for all the messages;
+   - stock: what tenant-schemas-celery leaves to its users, a loop over the tenants with
+     `with tenant_context(tenant): task.delay()`.
+   The messages go to a queue of the benchmark's own that no worker consumes; the benchmark checks
+   that it holds exactly one message per tenant with that tenant's schema, then deletes it.
+2. Finding the tenant of a task on the worker, per task:
+   - project: `TenantCache.tenant(schema)` with a warm cache: one Redis GET (the tenants version),
+     no SQL;
+   - stock: tenant-schemas-celery's `TenantTask.get_tenant_for_schema(schema)` with its default
+     `task_tenant_cache_seconds` (0): one SQL query per task.
+   SQL statements are counted around each (django.test.utils.CaptureQueriesContext).
+
+Tenant rows are enough (their schemas need not exist): the benchmark inserts `--tenants` rows with
+slugs `fbench-*` inside a transaction that is rolled back at the end, so nothing stays behind; a
+killed run leaves nothing in the database either (an interrupted transaction rolls back). Each
+figure is the median of `--runs` runs, stock and project interleaved. Target P5 (BENCHMARKS.md):
+10,000 tenants enqueued in at most 3 s, and no database query per task to find the tenant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from importlib.metadata import version
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+TARGET_SECONDS = 3.0
+TARGET_TENANTS = 10_000
+
+
+class BenchmarkError(RuntimeError):
+    """The benchmark cannot go on; the message says why."""
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.celery_fanout", description=__doc__.split("\n")[0])
+    parser.add_argument("--tenants", type=int, default=TARGET_TENANTS, help="Active tenants to fan out to (>= 1).")
+    parser.add_argument("--runs", type=int, default=3, help="Runs per path; each figure is their median (>= 1).")
+    args = parser.parse_args(argv)
+    if args.tenants < 1 or args.runs < 1:
+        parser.error(f"--tenants {args.tenants} and --runs {args.runs} must both be 1 or more")
+    return args
+
+
+def insert_tenants(count: int) -> list[str]:
+    """Insert `count` active tenant rows (no schemas) in the current transaction; return their schemas."""
+    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
+    rows = [
+        Tenant(name=f"Fan-out {n}", slug=f"fbench-{n:05d}", schema_name=f"tenant_fbench_{n:05d}", status="active")
+        for n in range(1, count + 1)
+    ]
+    Tenant.objects.bulk_create(rows, batch_size=2000)
+    return [row.schema_name for row in rows]
+
+
+def drain(queue: str) -> list[str]:
+    """Delete `queue` from Redis; return the schemas in the headers of the messages it held."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    messages = client.lrange(queue, 0, -1)
+    client.delete(queue)
+    return [json.loads(raw)["headers"]["_schema_name"] for raw in messages]
+
+
+def fan_out_project(task: object, queue: str) -> int:
+    from {{ cookiecutter.project_slug }}.tenancy.celery_tenancy import tenants_fan_out
+
+    return tenants_fan_out(task, queue=queue)
+
+
+def fan_out_stock(task: object, queue: str) -> int:
+    from django_tenants.utils import get_public_schema_name, tenant_context
+
+    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
+    sent = 0
+    for tenant in Tenant.objects.filter(status="active").exclude(schema_name=get_public_schema_name()):
+        with tenant_context(tenant):
+            task.apply_async(queue=queue)  # type: ignore[attr-defined]
+        sent += 1
+    return sent
+
+
+def measure_fan_out(runs: int, expected: list[str]) -> dict[str, list[float]]:
+    from {{ cookiecutter.project_slug }}.tenancy.tasks import tenant_ping
+
+    times: dict[str, list[float]] = {"stock": [], "project": []}
+    paths = {"stock": fan_out_stock, "project": fan_out_project}
+    for run in range(runs):
+        for name, send in paths.items():
+            queue = f"fbench-{uuid.uuid4().hex[:8]}"
+            started = time.perf_counter()
+            sent = send(tenant_ping, queue)
+            times[name].append(time.perf_counter() - started)
+            schemas = drain(queue)
+            if sent != len(expected) or sorted(schemas) != expected:
+                raise BenchmarkError(
+                    f"{name} run {run + 1}: sent {sent}, queued {len(schemas)} messages; expected one per active "
+                    f"tenant ({len(expected)}), each with its schema"
+                )
+            console.print(f"fan-out {name} run {run + 1}: {times[name][-1]:.2f} s for {sent} tenants")
+    return times
+
+
+def measure_resolution(schemas: list[str], runs: int) -> dict[str, list[tuple[float, float]]]:
+    """Per-task seconds and SQL statements per task, for each path and run."""
+    from django.db import connection
+    from tenant_schemas_celery.task import TenantTask
+
+    from {{ cookiecutter.project_slug }}.tenancy.celery_tenancy import TenantCache
+
+    sample = schemas[: min(len(schemas), 2000)]
+    results: dict[str, list[tuple[float, float]]] = {"stock": [], "project": []}
+    cache = TenantCache()
+    for schema in sample:  # warm: a worker meets each tenant once, then keeps it
+        cache.tenant(schema)
+    for _ in range(runs):
+        for name, resolve in (("stock", TenantTask.get_tenant_for_schema), ("project", cache.tenant)):
+            statements: list[str] = []
+
+            def count(execute, sql, params, many, context, statements=statements):
+                statements.append(sql)
+                return execute(sql, params, many, context)
+
+            with connection.execute_wrapper(count):
+                started = time.perf_counter()
+                for schema in sample:
+                    resolve(schema)
+                elapsed = time.perf_counter() - started
+            results[name].append((elapsed / len(sample), len(statements) / len(sample)))
+    return results
+
+
+def machine_facts(tenants: int, runs: int) -> dict[str, str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server = cursor.fetchone()[0]
+    return {
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "postgresql": server,
+        "celery / tenant-schemas-celery / redis-py": (
+            f"{version('celery')} / {version('tenant-schemas-celery')} / {version('redis')}"
+        ),
+        "tenants / runs": f"{tenants:,} / {runs}",
+    }
+
+
+def report(fan_out: dict[str, list[float]], resolution: dict[str, list[tuple[float, float]]], tenants: int,
+           facts: dict[str, str]) -> None:  # fmt: skip
+    stock, project = statistics.median(fan_out["stock"]), statistics.median(fan_out["project"])
+    table = Table(title=f"Fan-out to {tenants:,} active tenants (median of {len(fan_out['project'])} runs)")
+    for column in ("measure", "stock", "project", "stock / project"):
+        table.add_column(column, justify="right" if column != "measure" else "left")
+    table.add_row("enqueue one task per tenant", f"{stock:.2f} s", f"{project:.2f} s", f"{stock / project:.1f}x")
+    per_task = {name: statistics.median(run[0] for run in runs) for name, runs in resolution.items()}
+    queries = {name: statistics.median(run[1] for run in runs) for name, runs in resolution.items()}
+    table.add_row(
+        "find the tenant of a task (worker)",
+        f"{per_task['stock'] * 1e6:.0f} µs, {queries['stock']:.0f} SQL",
+        f"{per_task['project'] * 1e6:.0f} µs, {queries['project']:.0f} SQL",
+        f"{per_task['stock'] / per_task['project']:.1f}x",
+    )
+    console.print(table)
+    scaled = project * TARGET_TENANTS / tenants
+    met_time = scaled <= TARGET_SECONDS
+    met_sql = queries["project"] == 0
+    note = "" if tenants == TARGET_TENANTS else f" (scaled from {tenants:,} tenants)"
+    console.print(
+        f"P5 enqueue {TARGET_TENANTS:,} tenants <= {TARGET_SECONDS:.0f} s: {scaled:.2f} s{note} "
+        f"[{'green]met' if met_time else 'red]not met'}[/]"
+    )
+    console.print(
+        f"P5 no database query per task to find the tenant: {queries['project']:.0f} per task "
+        f"[{'green]met' if met_sql else 'red]not met'}[/]"
+    )
+    for key, value in facts.items():
+        console.print(f"  {key}: {value}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; return the exit code (0 done, 1 failed, 130 interrupted)."""
+    args = parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    import django
+
+    django.setup()
+    from django.db import transaction
+
+    try:
+        with transaction.atomic():
+            started = time.perf_counter()
+            schemas = sorted(insert_tenants(args.tenants))
+            console.print(f"inserted {args.tenants:,} tenant rows in {time.perf_counter() - started:.1f} s")
+            from django_tenants.utils import get_public_schema_name
+
+            from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
+            expected = sorted(
+                Tenant.objects.filter(status="active").exclude(schema_name=get_public_schema_name())
+                .values_list("schema_name", flat=True)
+            )  # fmt: skip
+            fan_out = measure_fan_out(args.runs, expected)
+            resolution = measure_resolution(schemas, args.runs)
+            report(fan_out, resolution, args.tenants, machine_facts(args.tenants, args.runs))
+            transaction.set_rollback(True)  # the tenant rows were only for the measurement
+        return 0
+    except BenchmarkError as exc:
+        console.print(f"[red]benchmark failed: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted; the tenant rows are rolled back")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

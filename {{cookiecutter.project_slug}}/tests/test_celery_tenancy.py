@@ -1,0 +1,204 @@
+"""Per-tenant Celery work on a real worker and Redis: the right schema, or a loud refusal."""
+
+import json
+import time
+import uuid
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django_tenants.utils import schema_context, tenant_context
+
+from {{ cookiecutter.project_slug }}.products.models import Product
+from {{ cookiecutter.project_slug }}.products.tasks import flag_low_stock
+from {{ cookiecutter.project_slug }}.tenancy.celery_tenancy import (
+    SCHEMA_HEADER,
+    ActiveTenantScheduler,
+    TenantCache,
+    tenants_fan_out,
+)
+from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop, tenant_status_set
+from {{ cookiecutter.project_slug }}.tenancy.tasks import tenant_ping
+
+app = tenant_ping.app  # config.celery_app's
+
+
+@pytest.fixture
+def queue(celery_worker):
+    return celery_worker[0]
+
+
+@pytest.fixture
+def worker_log(celery_worker):
+    path = celery_worker[1]
+
+    def lines_since(offset):
+        return path.read_text()[offset:].splitlines()
+
+    return path, lines_since
+
+
+def queued_schemas(queue_name):
+    """Schemas in the headers of the messages waiting in `queue_name` (a queue no worker consumes)."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    messages = [json.loads(raw) for raw in client.lrange(queue_name, 0, -1)]
+    client.delete(queue_name)
+    return sorted(message["headers"][SCHEMA_HEADER] for message in messages)
+
+
+# --- on the worker -----------------------------------------------------------------------------
+
+
+def test_a_task_sent_from_a_tenant_writes_only_into_that_tenants_schema(queue, django_db_blocker):
+    with django_db_blocker.unblock():
+        saved = {}
+        for slug in ("acme", "globex"):
+            with tenant_context(Tenant.objects.get(slug=slug)):
+                saved[slug] = list(Product.objects.values_list("pk", "stock", "low_stock"))
+                Product.objects.update(low_stock=False)
+                Product.objects.filter(pk=saved[slug][0][0]).update(stock=0)
+        try:
+            with tenant_context(Tenant.objects.get(slug="acme")):
+                result = flag_low_stock.apply_async(queue=queue).get(timeout=60)
+                assert result["flagged"] >= 1
+                assert Product.objects.filter(low_stock=True).exists()
+            with tenant_context(Tenant.objects.get(slug="globex")):
+                assert not Product.objects.filter(low_stock=True).exists()
+        finally:
+            for slug in ("acme", "globex"):
+                with tenant_context(Tenant.objects.get(slug=slug)):
+                    for pk, stock, low_stock in saved[slug]:
+                        Product.objects.filter(pk=pk).update(stock=stock, low_stock=low_stock)
+            connection.set_schema_to_public()
+
+
+@pytest.mark.django_db
+def test_the_schema_survives_retries_and_every_log_line_carries_it(tenant, queue, worker_log):
+    path, lines_since = worker_log
+    offset = len(path.read_text())
+
+    assert tenant_ping.apply_async(kwargs={"retries": 2}, queue=queue).get(timeout=60) == "tenant_acme"
+
+    attempts = [line for line in lines_since(offset) if "tenant_ping attempt" in line]
+    assert len(attempts) == 3
+    assert all("[tenant_acme:" in line and "in schema tenant_acme" in line for line in attempts), attempts
+
+
+@pytest.mark.django_db
+def test_a_tenant_task_sent_from_the_public_schema_is_rejected_not_run_in_public(queue, worker_log):
+    path, lines_since = worker_log
+    offset = len(path.read_text())
+    with schema_context("public"):
+        result = tenant_ping.apply_async(queue=queue)
+    with pytest.raises(Exception, match="needs a tenant"):
+        result.get(timeout=60)
+    assert result.state == "FAILURE"
+    assert any("rejected task tenancy.tenant_ping" in line for line in lines_since(offset))
+    assert not any("tenant_ping attempt" in line for line in lines_since(offset))
+
+
+def test_tasks_for_a_suspended_then_deleted_tenant_fail_closed(queue, django_db_blocker):
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        tenant = tenant_create(name="Gone", slug="gone-soon")
+        try:
+            with tenant_context(tenant):
+                assert tenant_ping.apply_async(queue=queue).get(timeout=60) == "tenant_gone_soon"  # now cached
+            tenant_status_set(slug="gone-soon", status="suspended")
+            with tenant_context(tenant), pytest.raises(Exception, match="is suspended, not active"):
+                tenant_ping.apply_async(queue=queue).get(timeout=60)
+        finally:
+            connection.set_schema_to_public()
+            tenant_drop(slug="gone-soon")
+        headers = {SCHEMA_HEADER: "tenant_gone_soon"}
+        result = tenant_ping.apply_async(queue=queue, headers=headers)
+        with pytest.raises(Exception, match="does not exist"):
+            result.get(timeout=60)
+        assert result.state == "FAILURE"
+        time.sleep(0.5)
+        assert app.AsyncResult(result.id).state == "FAILURE"  # failed once, not retried in a loop
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+def make_fleet():
+    """Tenant rows in every status (their schemas need not exist: nothing consumes the queue)."""
+    statuses = {"fan-active-1": "active", "fan-active-2": "active", "fan-new": "provisioning",
+                "fan-paused": "suspended", "fan-old": "archived"}  # fmt: skip
+    for slug, status in statuses.items():
+        Tenant.objects.create(name=slug, slug=slug, schema_name=f"tenant_{slug.replace('-', '_')}", status=status)
+
+
+@pytest.mark.django_db
+def test_fan_out_reaches_every_active_tenant_exactly_once_and_no_other():
+    make_fleet()
+    queue_name = f"fanout-{uuid.uuid4().hex[:8]}"
+
+    sent = tenants_fan_out(tenant_ping, queue=queue_name)
+
+    active = sorted(Tenant.objects.filter(status="active").exclude(schema_name="public").values_list(
+        "schema_name", flat=True))  # fmt: skip
+    assert sent == len(active)
+    assert queued_schemas(queue_name) == active
+    assert "tenant_fan_new" not in active and "tenant_fan_active_1" in active
+
+
+@pytest.mark.django_db
+def test_fan_out_to_named_tenants_skips_the_inactive_ones():
+    make_fleet()
+    queue_name = f"fanout-{uuid.uuid4().hex[:8]}"
+    sent = tenants_fan_out(tenant_ping, slugs=["fan-active-1", "fan-paused", "globex"], queue=queue_name)
+    assert sent == 2
+    assert queued_schemas(queue_name) == ["tenant_fan_active_1", "tenant_globex"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("tenant_schemas", "expected"),
+    [
+        (None, "every active tenant"),
+        (["tenant_fan_active_2", "tenant_fan_new", "tenant_fan_paused"], ["tenant_fan_active_2"]),
+        (["public"], ["public"]),
+    ],
+)
+def test_beat_sends_periodic_tasks_to_active_tenants_only(tmp_path, tenant_schemas, expected):
+    make_fleet()
+    queue_name = f"beat-{uuid.uuid4().hex[:8]}"
+    entry = {"task": "tenancy.tenant_ping", "schedule": 60.0, "options": {"queue": queue_name}}
+    if tenant_schemas is not None:
+        entry["tenant_schemas"] = tenant_schemas
+    scheduler = ActiveTenantScheduler(app=app, schedule_filename=str(tmp_path / "beat"), lazy=True)
+    entries = scheduler._tenant_aware_beat_schedule_to_dict({"probe": entry})
+
+    with app.producer_or_acquire() as producer:
+        for options in entries.values():
+            scheduler.apply_entry(scheduler.Entry(name="probe", app=app, **options), producer=producer)
+
+    if expected == "every active tenant":
+        expected = sorted(Tenant.objects.filter(status="active").exclude(schema_name="public").values_list(
+            "schema_name", flat=True))  # fmt: skip
+    assert queued_schemas(queue_name) == expected
+
+
+# --- the worker's tenant cache -----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_tenant_cache_queries_once_and_forgets_on_any_tenant_change(django_assert_num_queries):
+    cache = TenantCache(size=1)
+    acme = cache.tenant("tenant_acme")
+    with django_assert_num_queries(0):
+        assert cache.tenant("tenant_acme") is acme
+    assert cache.lookups == 1
+
+    cache.tenant("tenant_globex")  # size 1: acme is evicted
+    assert cache.lookups == 2
+    cache.tenant("tenant_acme")
+    assert cache.lookups == 3
+
+    Tenant.objects.get(slug="globex").save()  # post_save bumps the version in Redis
+    cache.tenant("tenant_acme")
+    assert cache.lookups == 4
