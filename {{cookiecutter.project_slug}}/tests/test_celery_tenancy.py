@@ -19,8 +19,9 @@ from {{ cookiecutter.project_slug }}.tenancy.celery_tenancy import (
     tenants_fan_out,
 )
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
 from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop, tenant_status_set
-from {{ cookiecutter.project_slug }}.tenancy.tasks import tenant_ping
+from {{ cookiecutter.project_slug }}.tenancy.tasks import provision_tenant, tenant_ping
 
 app = tenant_ping.app  # config.celery_app's
 
@@ -119,6 +120,38 @@ def test_tasks_for_a_suspended_then_deleted_tenant_fail_closed(queue, django_db_
         assert result.state == "FAILURE"
         time.sleep(0.5)
         assert app.AsyncResult(result.id).state == "FAILURE"  # failed once, not retried in a loop
+
+
+@pytest.mark.django_db
+def test_fanned_out_tasks_run_on_the_worker_each_in_its_own_tenant(queue, worker_log):
+    path, lines_since = worker_log
+    offset = len(path.read_text())
+
+    assert tenants_fan_out(tenant_ping, slugs=["acme", "globex"], queue=queue) == 2
+
+    deadline = time.monotonic() + 60
+    while True:
+        runs = [line for line in lines_since(offset) if "tenant_ping attempt 1" in line]
+        if len(runs) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert sorted(line.split("in schema ")[1].strip() for line in runs) == ["tenant_acme", "tenant_globex"]
+    assert all(f"[{line.split('in schema ')[1].strip()}:" in line for line in runs)
+
+
+def test_a_worker_provisions_a_tenant_and_refuses_a_taken_slug(queue, django_db_blocker):
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        try:
+            schema = provision_tenant.apply_async(("By Worker", "by-worker"), queue=queue).get(timeout=60)
+            assert schema == "tenant_by_worker"
+            assert Tenant.objects.get(slug="by-worker").status == "active"
+            with pytest.raises(Exception, match="'acme' is taken"):
+                provision_tenant.apply_async(("Acme again", "acme"), queue=queue).get(timeout=60)
+        finally:
+            if Tenant.objects.filter(slug="by-worker").exists():
+                tenant_drop(slug="by-worker")
+            spare_pool_fill()  # the provisioning claimed a spare; later tests expect a full pool
 
 
 # --- sending -----------------------------------------------------------------------------------

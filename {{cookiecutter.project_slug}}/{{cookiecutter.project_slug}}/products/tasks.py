@@ -5,7 +5,7 @@ from config.celery_app import app
 from .services import low_stock_flag
 
 
-@app.task(name="products.flag_low_stock")
+@app.task(name="products.flag_low_stock", acks_late=True)  # idempotent: safe to redeliver
 def flag_low_stock() -> dict[str, int]:
     """Update the products' low-stock flags (settings.PRODUCTS_LOW_STOCK_THRESHOLD); return the changes.
 

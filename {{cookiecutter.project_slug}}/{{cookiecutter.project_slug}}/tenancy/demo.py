@@ -82,10 +82,12 @@ def _seed_tenant_data(demo: DemoTenant) -> None:
     for name, email in demo.customers:
         if not Customer.objects.filter(email__iexact=email).exists():
             customer_create(name=name, email=email)
-    if not Booking.objects.exists():
+    # One booking tomorrow at 10:00, added again on a later day's seed: the booking reminder task
+    # (bookings.send_reminders) always has something to send in development.
+    start = timezone.localtime().replace(hour=10, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
+    if not Booking.objects.filter(start=start).exists():
         product = Product.objects.get(sku=demo.products[0][0])
         customer = Customer.objects.get(email__iexact=demo.customers[0][1])
-        start = timezone.localtime().replace(hour=10, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
         booking_create(
             bookings=DjangoBookingRepository(),
             product_id=product.pk,

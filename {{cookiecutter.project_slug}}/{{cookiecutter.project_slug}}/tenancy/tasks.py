@@ -11,6 +11,7 @@ from config.celery_app import app
 from .celery_tenancy import PlatformTask
 from .fleet_migrate import fleet_migrate
 from .provisioning import spare_pool_fill
+from .services import tenant_create
 
 logger = logging.getLogger(__name__)
 
@@ -60,3 +61,14 @@ def spare_pool_refill() -> int:
     makes this one return 0 at once.
     """
     return spare_pool_fill()
+
+
+@app.task(name="tenancy.provision_tenant", base=PlatformTask)
+def provision_tenant(name: str, slug: str, domain: str | None = None, owner_email: str | None = None) -> str:
+    """Provision a tenant on a worker with tenancy.services.tenant_create; return its schema name.
+
+    For callers that must not wait (bulk imports, an API that answers 202). Bad or taken values fail
+    the task once with the service's message (InvalidValue, TenantExists, DomainTaken); nothing is
+    retried, and nothing is left behind.
+    """
+    return tenant_create(name=name, slug=slug, domain=domain, owner_email=owner_email).schema_name
