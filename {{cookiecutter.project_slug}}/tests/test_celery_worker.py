@@ -99,11 +99,12 @@ def test_celery_executor_fails_at_once_when_no_worker_answers(django_db_blocker)
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": broker,
                "DJANGO_SETTINGS_MODULE": "config.settings.test"}  # fmt: skip
         result = subprocess.run(
-            [sys.executable, "manage.py", "migrate_schemas", "--tenant", "--executor", "celery"],
+            [sys.executable, "manage.py", "migrate_schemas", "--tenant", "--executor", "celery",
+             "--worker-timeout", "0.5"],
             cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert result.returncode == 1, result.stderr
-        assert "no Celery worker answered" in result.stderr
+        assert "no Celery worker answered within 0.5 s" in result.stderr
     finally:
         with django_db_blocker.unblock():
             call_command("migrate_schemas", "--tenant=globex", verbosity=0)

@@ -239,9 +239,7 @@ def test_acceptance_create_route_list_drop_as_separate_processes(client, tmp_pat
 @pytest.mark.parametrize(
     "args",
     [
-        ["create_tenant", "--name", "X", "--slug", "public"],
         ["create_tenant", "--name", "X", "--slug", "acme"],
-        ["drop_schema", "--tenant", "public"],
         ["drop_schema", "--tenant", "acme"],
         ["migrate_schemas", "--tenant=nope", "--list"],
         ["list_tenants", "--format", "yaml"],

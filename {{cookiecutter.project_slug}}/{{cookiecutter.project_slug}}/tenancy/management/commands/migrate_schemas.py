@@ -145,6 +145,10 @@ class Command(MigrateSchemasCommand):
         parser.add_argument(
             "--queue", help="With --executor=celery: the Celery queue to send batches to (default: the default queue)."
         )
+        parser.add_argument(
+            "--worker-timeout", type=float, default=5.0, metavar="SECONDS",
+            help="With --executor=celery: how long to wait for a worker to answer a ping before failing. Default 5.",
+        )  # fmt: skip
 {%- endif %}
         parser.add_argument(
             "--lock-timeout", type=int, default=DEFAULT_LOCK_TIMEOUT_MS, metavar="MS", dest="lock_timeout_ms",
@@ -291,9 +295,14 @@ class Command(MigrateSchemasCommand):
 
         from ...tasks import migrate_schemas_batch
 
-        if not app.control.ping(timeout=5.0):
+        timeout = self.options.get("worker_timeout", 5.0)
+        if timeout <= 0:
+            raise usage_error(f"--worker-timeout {timeout} is not accepted; give a number of seconds above 0")
+        # limit=1: go on as soon as one worker answers, instead of collecting replies for the whole timeout.
+        if not app.control.ping(timeout=timeout, limit=1):
             raise CommandError(
-                "no Celery worker answered; start one (celery -A config.celery_app worker) or use another executor",
+                f"no Celery worker answered within {timeout:g} s; start one (celery -A config.celery_app worker) "
+                "or use another executor",
                 returncode=EXIT_FAILURE,
             )
         results = {p.schema: SchemaResult(p.schema, "up_to_date" if p.up_to_date else "not_run") for p in fleet.schemas}
