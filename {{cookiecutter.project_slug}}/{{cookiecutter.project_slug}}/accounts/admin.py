@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from .models import LoginToken, Membership, User
+from .services import user_delete
 
 
 class MembershipInline(admin.TabularInline):
@@ -25,6 +26,14 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        # Tenant schemas refer to users (their admin logs): accounts.services.user_delete handles them.
+        user_delete(user=obj)
+
+    def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        for user in queryset:
+            user_delete(user=user)
 
 
 @admin.register(Membership)

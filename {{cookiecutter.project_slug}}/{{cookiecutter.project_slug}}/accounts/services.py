@@ -13,8 +13,9 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, schema_context
 
-from ..errors import Conflict, DomainError, InvalidValue
+from ..errors import Conflict, DomainError, InvalidValue, NotFound
 from .domain import Role, normalize_email, parse_role
 from .models import LoginToken, Membership, User
 
@@ -51,6 +52,99 @@ def membership_grant(*, user: User, tenant: Tenant, role: str | Role) -> Members
     parsed = parse_role(role)
     membership, _ = Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": parsed.value})
     return membership
+
+
+class LastOwner(Conflict):
+    """The change would leave a tenant without an owner."""
+
+
+def _other_owners(*, tenant: Tenant, user: User) -> int:
+    """Owners of `tenant` besides `user`, with the tenant's owner memberships locked until the transaction ends
+    (two concurrent demotions cannot both pass the check)."""
+    owners = Membership.objects.select_for_update().filter(tenant=tenant, role=Role.OWNER.value)
+    return sum(1 for owner_id in owners.values_list("user_id", flat=True) if owner_id != user.pk)
+
+
+def membership_role_change(*, tenant: Tenant, user: User, role: str | Role) -> Membership:
+    """Change the role of `user`'s existing membership in `tenant` to `role` (owner, admin or member).
+
+    Raises InvalidRole for an unknown role, NotFound when `user` is not a member, LastOwner when it would
+    demote the tenant's last owner.
+    """
+    parsed = parse_role(role)
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().filter(tenant=tenant, user=user).first()
+        if membership is None:
+            raise NotFound(f"{user.email} is not a member of tenant {tenant.slug!r}")
+        if membership.role == Role.OWNER.value and parsed != Role.OWNER and not _other_owners(tenant=tenant, user=user):
+            raise LastOwner(f"{user.email} is the last owner of tenant {tenant.slug!r}; make someone else owner first")
+        membership.role = parsed.value
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def membership_remove(*, tenant: Tenant, user: User) -> None:
+    """Remove `user`'s membership in `tenant`. Raises NotFound when there is none, LastOwner for the last owner."""
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().filter(tenant=tenant, user=user).first()
+        if membership is None:
+            raise NotFound(f"{user.email} is not a member of tenant {tenant.slug!r}")
+        if membership.role == Role.OWNER.value and not _other_owners(tenant=tenant, user=user):
+            raise LastOwner(f"{user.email} is the last owner of tenant {tenant.slug!r}; make someone else owner first")
+        membership.delete()
+
+
+# Tenant tables that refer to a deleted user (the admin log, for one) are pointed at this inactive
+# account instead, so their rows stay and no foreign key breaks.
+DELETED_USER_EMAIL = "deleted-user@invalid"
+
+
+def user_delete(*, user: User) -> int:
+    """Delete the global `user` with its memberships and login tokens; return how many rows in tenant
+    schemas now refer to the inactive placeholder account DELETED_USER_EMAIL instead.
+
+    Users live in the public schema, but tenant schemas hold rows that refer to them (each tenant's admin
+    log: django_admin_log.user_id). Django's delete() only sees the public schema, and those rows would
+    break their foreign key at commit. Every foreign key into the user table from another schema is found
+    in the catalog and its rows are reassigned, in the same transaction as the deletion: no tenant loses
+    rows, and nothing fails. In the public schema Django's own on_delete rules apply (the platform admin
+    log rows of the user go with it). Raises Conflict for the placeholder itself and LastOwner when `user` is the
+    last owner of a tenant.
+    """
+    if user.email == DELETED_USER_EMAIL:
+        raise Conflict(f"{DELETED_USER_EMAIL} is the placeholder for deleted users and cannot be deleted")
+    user_table = connection.ops.quote_name(User._meta.db_table)
+    quote = connection.ops.quote_name
+    reassigned = 0
+    # In the public schema: Django's collector resolves unqualified table names through the search path,
+    # and from a tenant's schema it would delete that tenant's admin log rows of the user.
+    with schema_context(get_public_schema_name()), transaction.atomic():
+        for membership in Membership.objects.filter(user=user, role=Role.OWNER.value).select_related("tenant"):
+            if not _other_owners(tenant=membership.tenant, user=user):
+                raise LastOwner(
+                    f"{user.email} is the last owner of tenant {membership.tenant.slug!r}; make someone else owner "
+                    "or drop the tenant first"
+                )
+        placeholder, created = User.objects.get_or_create(email=DELETED_USER_EMAIL, defaults={"is_active": False})
+        if created:
+            placeholder.set_unusable_password()
+            placeholder.save(update_fields=["password"])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT n.nspname, c.relname, a.attname FROM pg_constraint k "
+                "JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] "
+                "WHERE k.contype = 'f' AND k.confrelid = %s::regclass AND n.nspname <> 'public'",
+                [f"public.{user_table}"],
+            )
+            for schema, table, column in cursor.fetchall():
+                cursor.execute(
+                    f"UPDATE {quote(schema)}.{quote(table)} SET {quote(column)} = %s WHERE {quote(column)} = %s",  # noqa: S608
+                    [placeholder.pk, user.pk],
+                )
+                reassigned += cursor.rowcount
+        user.delete()
+    return reassigned
 
 
 def membership_role(*, user_id: int, tenant_id: int) -> Role | None:
