@@ -145,8 +145,8 @@ def use_database(name: str) -> None:
     connection.settings_dict["NAME"] = name
 
 
-def create_scratch_database() -> tuple[str, str, str]:
-    """Create (after dropping a leftover) database `<name>_fleet_bench` next to the configured one and switch to it.
+def create_scratch_database(suffix: str = "_fleet_bench") -> tuple[str, str, str]:
+    """Create (after dropping a leftover) database `<name><suffix>` next to the configured one and switch to it.
 
     Returns (configured database name, scratch database name, scratch URL for child processes).
     """
@@ -157,7 +157,7 @@ def create_scratch_database() -> tuple[str, str, str]:
     if not url:
         raise BenchmarkError("--scratch-db needs DATABASE_URL (or settings.DATABASE_URL) to derive the scratch URL")
     base = str(settings.DATABASES["default"]["NAME"])
-    scratch = f"{base}_fleet_bench"
+    scratch = f"{base}{suffix}"
     quoted = connection.ops.quote_name(scratch)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")

@@ -46,7 +46,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from rich.table import Table
 
@@ -56,10 +55,10 @@ from benchmarks.migrate_fleet import (
     Contender,
     child_environment,
     console,
-    database_url,
+    create_scratch_database,
+    drop_scratch_database,
     progress,
     timed_run,
-    use_database,
 )
 from benchmarks.stock_manage import usable_cores
 
@@ -110,34 +109,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 # ----------------------------------------------------------------------------------------------------------------
 # Database, benchmark tenants and the spare pool
 # ----------------------------------------------------------------------------------------------------------------
-
-
-def create_scratch_database() -> tuple[str, str, str]:
-    """Create (after dropping a leftover) database `<name>_provisioning_bench` next to the configured one and
-    switch to it. Returns (configured database name, scratch database name, scratch URL for child processes)."""
-    from django.conf import settings
-    from django.db import connection
-
-    url = database_url()
-    if not url:
-        raise BenchmarkError("--scratch-db needs DATABASE_URL (or settings.DATABASE_URL) to derive the scratch URL")
-    base = str(settings.DATABASES["default"]["NAME"])
-    scratch = f"{base}{SCRATCH_SUFFIX}"
-    quoted = connection.ops.quote_name(scratch)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {quoted}")
-    use_database(scratch)
-    return base, scratch, urlunsplit(urlsplit(url)._replace(path=f"/{scratch}"))
-
-
-def drop_scratch_database(base: str, scratch: str) -> None:
-    """Switch back to database `base` and drop database `scratch` (open sessions are terminated)."""
-    from django.db import connection
-
-    use_database(base)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(scratch)} WITH (FORCE)")
 
 
 def demo_slugs() -> set[str]:
@@ -837,7 +808,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     state = RunState()
     try:
         if args.scratch_db:
-            scratch = create_scratch_database()
+            scratch = create_scratch_database(SCRATCH_SUFFIX)
             timed_run(Contender("migrate_schemas --shared", SHARED_MIGRATE), child_environment(scratch[2]))
         run(args, state)
         return 0
