@@ -15,6 +15,7 @@ Fixtures:
 - `tenant_client`: `client_for(tenant, member_user)`.
 - `server_url`: base URL (`http://127.0.0.1:<port>`) of a separately started server process on
   the test database, for browser tests; tenant hosts are `http://<slug>.localhost:<port>`.
+  `server_mails(recipient)` returns the emails that process sent (file-based email backend).
 
 After a request the connection is in the schema the middleware chose; wrap ORM checks made
 after requests in `tenant_context(...)`.
@@ -23,6 +24,7 @@ after requests in `tenant_context(...)`.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -39,6 +41,8 @@ from django.db import connection
 from django.test import Client
 
 PROJECT_DIR = Path(__file__).resolve().parent
+# Emails sent by the `server_url` process, one file per message (Django's file-based email backend).
+SERVER_MAIL_DIR = PROJECT_DIR / ".pytest-server-mail"
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +78,16 @@ def _start_in_public_schema() -> Iterator[None]:
     connection.set_schema_to_public()
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    """Every test starts with an empty cache: django-allauth counts logins per client IP there (30 a minute),
+    and every test client request comes from 127.0.0.1."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
 
 
 @pytest.fixture
@@ -144,11 +158,17 @@ test_database_url.__test__ = False  # type: ignore[attr-defined]
 
 @pytest.fixture(scope="session")
 def server_url(django_db_setup: None, django_db_blocker) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Start `manage.py runserver` on the test database in its own process; yield its base URL."""
+    """Start `manage.py runserver` on the test database in its own process; yield its base URL.
+
+    The server writes the emails it sends as files into SERVER_MAIL_DIR (read them with `server_mails`).
+    """
     with django_db_blocker.unblock():
         database_url = test_database_url()
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    shutil.rmtree(SERVER_MAIL_DIR, ignore_errors=True)
+    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "config.settings.test",
+           "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+           "DJANGO_EMAIL_FILE_PATH": str(SERVER_MAIL_DIR)}  # fmt: skip
     log = open(PROJECT_DIR / ".pytest-server.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", "--noreload", "--insecure", f"127.0.0.1:{port}"],
@@ -171,6 +191,14 @@ def server_url(django_db_setup: None, django_db_blocker) -> Iterator[str]:  # ty
     process.terminate()
     process.wait(timeout=10)
     log.close()
+
+
+def server_mails(recipient: str) -> list[str]:
+    """Bodies of the emails the `server_url` process sent to `recipient`, oldest first."""
+    if not SERVER_MAIL_DIR.exists():
+        return []
+    texts = [path.read_text() for path in sorted(SERVER_MAIL_DIR.iterdir(), key=lambda p: p.stat().st_mtime_ns)]
+    return [text for text in texts if f"To: {recipient}" in text]
 {%- if cookiecutter.use_celery == "y" %}
 
 

@@ -1,15 +1,18 @@
-"""URLs of the public host (public schema): landing page, sign-up, login, platform admin."""
+"""URLs of the public host (public schema): landing page, sign-up, accounts, tenant picker, platform admin."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
-from {{ cookiecutter.project_slug }}.accounts.views import LoginView, LogoutView
+from {{ cookiecutter.project_slug }}.accounts.views import tenant_picker, tenant_switch
 from {{ cookiecutter.project_slug }}.tenancy.views import landing, signup
 
 urlpatterns = [
     path("", landing, name="home"),
     path("signup/", signup, name="signup"),
-    path("accounts/login/", LoginView.as_view(), name="login"),
-    path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    # After login: the member's tenants, each crossed to with a one-time login token.
+    path("accounts/tenants/", tenant_picker, name="tenant_picker"),
+    path("accounts/switch/", tenant_switch, name="tenant_switch"),
+    # django-allauth: login, logout, password reset, email verification.
+    path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,20 +1,30 @@
-"""URLs of tenant hosts (the tenant's schema): dashboard, apps, tenant admin{% if cookiecutter.use_drf == "y" %}, REST API{% endif %}."""
+"""URLs of tenant hosts (the tenant's schema): dashboard, accounts, members, apps, tenant admin{% if cookiecutter.use_drf == "y" %}, REST API{% endif %}."""
 
 from django.urls import include, path
 {%- if cookiecutter.use_drf == "y" %}
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 {%- endif %}
 
-from {{ cookiecutter.project_slug }}.accounts.views import LoginView, LogoutView, login_token_login
+from {{ cookiecutter.project_slug }}.accounts import views as accounts_views
 from {{ cookiecutter.project_slug }}.dashboard import dashboard
 from {{ cookiecutter.project_slug }}.tenancy.admin_site import tenant_admin_site
 
 urlpatterns = [
     path("", dashboard, name="home"),
-    path("accounts/login/", LoginView.as_view(), name="login"),
-    path("accounts/logout/", LogoutView.as_view(), name="logout"),
-    # One-time login from the public host (sign-up): accounts.services.login_token_consume.
-    path("accounts/token/<str:token>/", login_token_login, name="login_token"),
+    # One-time login from another host (sign-up, tenant picker, switcher): accounts.services.login_token_consume.
+    path("accounts/token/<str:token>/", accounts_views.login_token_login, name="login_token"),
+    path("accounts/switch/", accounts_views.tenant_switch, name="tenant_switch"),
+    # django-allauth: login (members of this tenant only), logout, password reset, email verification.
+    path("accounts/", include("allauth.urls")),
+    path("members/", accounts_views.members, name="members"),
+    path("members/<int:user_id>/role/", accounts_views.member_role, name="member_role"),
+    path("members/<int:user_id>/remove/", accounts_views.member_remove_view, name="member_remove"),
+    path(
+        "members/invitations/<int:invitation_id>/withdraw/",
+        accounts_views.invitation_withdraw_view,
+        name="invitation_withdraw",
+    ),
+    path("invitations/<str:token>/", accounts_views.invitation_accept_view, name="invitation_accept"),
     path("products/", include("{{ cookiecutter.project_slug }}.products.urls")),
     path("customers/", include("{{ cookiecutter.project_slug }}.customers.urls")),
     path("bookings/", include("{{ cookiecutter.project_slug }}.bookings.urls")),

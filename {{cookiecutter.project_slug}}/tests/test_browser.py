@@ -46,7 +46,7 @@ def test_each_tenant_dashboard_shows_its_own_products(browser, server_url):
         page = context.new_page()
         page.goto(f"http://{slug}.localhost:{port}/")
         assert "/accounts/login/" in page.url
-        page.fill("input[name=username]", email)
+        page.fill("input[name=login]", email)
         page.fill("input[name=password]", password)
         page.click("button[type=submit]")
         page.wait_for_url(f"http://{slug}.localhost:{port}/")

@@ -79,9 +79,10 @@ def tables(schema):
 
 
 def unrecord_last_shared_migration(schema):
-    """Delete the django_migrations row of the tenancy app's last migration: in a tenant or spare schema that
-    app is shared, so applying it again only records it (a pending migration that --fix can apply)."""
-    app, name = MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes("tenancy")[0]
+    """Delete the django_migrations row of the accounts app's last migration (nothing depends on it): in a tenant
+    or spare schema that app is shared, so applying it again only records it (a pending migration that --fix can
+    apply)."""
+    app, name = MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes("accounts")[0]
     sql(f'DELETE FROM "{schema}".django_migrations WHERE app = %s AND name = %s', [app, name])
     return f"{app}.{name}"
 

@@ -60,7 +60,7 @@ def test_member_of_one_tenant_is_anonymous_on_another_tenants_host(client_for, t
 
 def test_login_on_a_tenant_host_is_refused_for_non_members(client_for, other_tenant, member_user):
     response = client_for(other_tenant).post(
-        "/accounts/login/", {"username": "member@acme.localhost", "password": "member-password"}
+        "/accounts/login/", {"login": "member@acme.localhost", "password": "member-password"}
     )
     assert response.status_code == 200
     assert b"is not a member of Globex Corporation" in response.content
@@ -68,7 +68,7 @@ def test_login_on_a_tenant_host_is_refused_for_non_members(client_for, other_ten
 
 def test_login_on_a_tenant_host_works_for_members(client_for, tenant, member_user):
     client = client_for(tenant)
-    response = client.post("/accounts/login/", {"username": "MEMBER@acme.localhost", "password": "member-password"})
+    response = client.post("/accounts/login/", {"login": "MEMBER@acme.localhost", "password": "member-password"})
     assert response.status_code == 302
     assert client.get("/products/").status_code == 200
 

@@ -351,7 +351,7 @@ def test_concurrent_consumption_accepts_a_token_exactly_once(tenant):
                     acme = Tenant.objects.get(pk=acme_id)
                     barrier.wait()
                     try:
-                        return login_token_consume(token=token, tenant=acme).email
+                        return login_token_consume(token=token, tenant=acme).user.email
                     except LoginTokenUsed:
                         return "refused"
 

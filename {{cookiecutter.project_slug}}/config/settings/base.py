@@ -40,6 +40,9 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.admin",
+    # Generic account flows: login, logout, password reset, email verification.
+    "allauth",
+    "allauth.account",
 {%- if cookiecutter.use_drf == "y" %}
     "rest_framework",
     "drf_spectacular",
@@ -83,8 +86,10 @@ TENANCY_SPARE_REFILL = env("TENANCY_SPARE_REFILL", default="celery")
 {%- else %}
 TENANCY_SPARE_REFILL = env("TENANCY_SPARE_REFILL", default="thread")
 {%- endif %}
-# Seconds a one-time login token (sign-up, tenant switch) stays valid: at most 60.
+# Seconds a one-time login token (sign-up, tenant picker and switcher) stays valid: at most 60.
 TENANCY_LOGIN_TOKEN_SECONDS = 60
+# Hours an invitation link (members page) stays valid; each link is single use.
+TENANCY_INVITATION_HOURS = env.int("TENANCY_INVITATION_HOURS", default=72)
 # Where `drop_schema` and `backup_tenant` write pg_dump files (custom format).
 TENANCY_BACKUP_DIR = env("TENANCY_BACKUP_DIR", default=str(BASE_DIR / "backups"))
 # Folder holding pg_dump, pg_restore and psql of the database server's major version; when
@@ -114,9 +119,30 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Users
 # ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+# Sessions with their user and login family in columns: logging out on one host logs the
+# browser out of every host it crossed to (accounts/sessions.py).
+SESSION_ENGINE = "{{ cookiecutter.project_slug }}.accounts.sessions"
+
+# django-allauth (https://docs.allauth.org/en/latest/account/configuration.html): email logins,
+# no usernames. Its own sign-up is closed (accounts.adapter): people join through /signup/ or an
+# invitation. "optional" sends a verification link and lets unverified users in; "mandatory"
+# lets them in only once verified.
+ACCOUNT_ADAPTER = "{{ cookiecutter.project_slug }}.accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"login": "{{ cookiecutter.project_slug }}.accounts.forms.TenantLoginForm"}
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
@@ -144,6 +170,7 @@ MIDDLEWARE = [
     # After authentication: a user who is not a member of the current tenant is anonymous here.
     "{{ cookiecutter.project_slug }}.accounts.middleware.TenantMembershipMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -3,7 +3,7 @@
 from config import devservices
 
 from .base import *  # noqa: F403
-from .base import database_settings, env
+from .base import BASE_DIR, database_settings, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-test-only")
@@ -18,7 +18,9 @@ DATABASE_URL = env("DATABASE_URL", default="") or devservices.postgres_url()
 DATABASES = database_settings(DATABASE_URL)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# In memory (django.core.mail.outbox); the browser tests' server process writes files instead.
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
+EMAIL_FILE_PATH = env("DJANGO_EMAIL_FILE_PATH", default=str(BASE_DIR / ".pytest-server-mail"))
 # Test setup migrates the database, which fills the pool of spare schemas once per session;
 # tests that need a refill call tenancy.provisioning.spare_pool_fill themselves.
 TENANCY_SPARE_SCHEMAS = 3

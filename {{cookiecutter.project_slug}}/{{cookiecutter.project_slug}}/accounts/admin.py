@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from .models import LoginToken, Membership, User
+from .models import Invitation, LoginToken, Membership, User
 from .services import user_delete
 
 
@@ -44,16 +44,32 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "tenant"]
 
 
-@admin.register(LoginToken)
-class LoginTokenAdmin(admin.ModelAdmin):
-    """One-time login tokens, read-only: issued by sign-up, consumed on the tenant's host."""
-
-    list_display = ["user", "tenant", "created", "expires_at", "used_at"]
-    search_fields = ["user__email", "tenant__slug"]
-    readonly_fields = ["user", "tenant", "token_hash", "created", "expires_at", "used_at"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the application writes; the admin lists them and may delete them."""
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(LoginToken)
+class LoginTokenAdmin(ReadOnlyAdmin):
+    """One-time login tokens, read-only: issued by sign-up, consumed on the tenant's host."""
+
+    list_display = ["user", "tenant", "created", "expires_at", "used_at"]
+    search_fields = ["user__email", "tenant__slug"]
+    readonly_fields = ["user", "tenant", "token_hash", "created", "expires_at", "used_at"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdmin):
+    """Invitations, read-only: sent and withdrawn from each tenant's members page, accepted on its host."""
+
+    list_display = ["email", "tenant", "role", "invited_by", "created", "expires_at", "accepted_at"]
+    list_filter = ["role"]
+    search_fields = ["email", "tenant__slug"]
+    readonly_fields = [
+        "tenant", "email", "role", "token_hash", "invited_by", "created", "expires_at", "accepted_at", "accepted_by"
+    ]  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from ..errors import InvalidValue
+from ..errors import DomainError, InvalidValue
 
 EMAIL_MAX = 254  # RFC 5321 path limit.
 # Deliberately simple: one @, a non-empty local part without spaces, a dotted or `localhost` domain.
@@ -47,3 +47,22 @@ def parse_role(role: object) -> Role:
         return Role(str(role))
     except ValueError:
         raise InvalidRole(f"role {role!r} does not exist; accepted: {', '.join(r.value for r in Role)}") from None
+
+
+class NotAllowed(DomainError):
+    """The acting member's role does not allow the change."""
+
+
+def role_change_check(*, actor: Role | None, current: Role | None, new: Role | None) -> None:
+    """Raise NotAllowed unless a member with role `actor` may move someone from `current` to `new`.
+
+    `current` None means inviting someone new; `new` None means removing the member. Owners may do
+    anything; admins manage admins and members but never grant, change or remove the owner role;
+    members manage nobody. (The last-owner rule is checked by the services, against the database.)
+    """
+    if actor == Role.OWNER:
+        return
+    if actor != Role.ADMIN:
+        raise NotAllowed("only owners and admins manage members")
+    if Role.OWNER in (current, new):
+        raise NotAllowed("only owners grant, change or remove the owner role")

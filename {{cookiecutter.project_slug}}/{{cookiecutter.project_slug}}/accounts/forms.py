@@ -1,21 +1,45 @@
-from django import forms
-from django.contrib.auth.forms import AuthenticationForm
-from django_tenants.utils import get_public_schema_name
+"""Forms of the account pages: login (django-allauth's, members only on a tenant host), invitations and
+the members page."""
 
+from typing import Any
+
+from allauth.account.forms import LoginForm
+from django import forms
+
+from .adapter import on_public_host
+from .domain import EMAIL_MAX, Role
 from .services import membership_role
 
+ROLE_CHOICES = [(role.value, role.value.title()) for role in Role]
 
-class TenantAuthenticationForm(AuthenticationForm):
-    """Email and password; on a tenant host only that tenant's members may log in."""
 
-    username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
+class TenantLoginForm(LoginForm):
+    """allauth's email and password login; on a tenant host only that tenant's members may log in."""
 
-    def confirm_login_allowed(self, user):  # type: ignore[no-untyped-def]
-        super().confirm_login_allowed(user)
-        tenant = getattr(self.request, "tenant", None)
-        if (
-            tenant is not None
-            and tenant.schema_name != get_public_schema_name()
-            and membership_role(user_id=user.pk, tenant_id=tenant.pk) is None
-        ):
-            raise forms.ValidationError(f"{user.email} is not a member of {tenant.name}.", code="not_a_member")
+    user: Any
+
+    def clean(self):  # type: ignore[no-untyped-def]
+        cleaned = super().clean()
+        request = self.request
+        if self.user is not None and request is not None and not on_public_host(request):
+            tenant = request.tenant
+            if membership_role(user_id=self.user.pk, tenant_id=tenant.pk) is None:
+                self.user = None
+                raise forms.ValidationError(
+                    f"{cleaned.get('login')} is not a member of {tenant.name}.", code="not_a_member"
+                )
+        return cleaned
+
+
+class InvitationForm(forms.Form):
+    """Members page: invite an email with a role. The service checks the address, the role and the rights."""
+
+    email = forms.CharField(label="Email", max_length=EMAIL_MAX + 50, strip=True)
+    role = forms.CharField(label="Role", widget=forms.Select(choices=ROLE_CHOICES), initial=Role.MEMBER.value)
+
+
+class InvitationAcceptForm(forms.Form):
+    """Accept an invitation: a new account's name and password, or an existing account's password."""
+
+    name = forms.CharField(label="Your name", required=False, max_length=150)
+    password = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput(render_value=False))

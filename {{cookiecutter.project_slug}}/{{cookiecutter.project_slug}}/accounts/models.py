@@ -6,7 +6,9 @@ from typing import ClassVar
 
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -83,9 +85,63 @@ class LoginToken(models.Model):
     created = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    family = models.CharField(
+        max_length=32, blank=True, help_text="Login family of the issuing session: logging out ends all of them."
+    )
 
     class Meta:
         ordering = ["-created"]
 
     def __str__(self) -> str:
         return f"login token of {self.user_id} for tenant {self.tenant_id}"
+
+
+class Invitation(models.Model):
+    """An invitation for `email` to join `tenant` with `role`, sent as a single-use link to the tenant's host.
+
+    Only the SHA-256 of the link's token is stored. Valid until `expires_at`
+    (settings.TENANCY_INVITATION_HOURS after it was sent) and accepted once (accounts.invitations).
+    At most one pending (not accepted) invitation per tenant and email.
+    """
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=10, choices=[(r.value, r.value.title()) for r in Role])
+    token_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 (hex) of the token.")
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                "tenant",
+                condition=Q(accepted_at__isnull=True),
+                name="accounts_invitation_one_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} to tenant {self.tenant_id} as {self.role}"
+
+
+class BrowserSession(AbstractBaseSession):
+    """A session (settings.SESSION_ENGINE = accounts.sessions) with the columns logout needs.
+
+    Session cookies are host-only, so one browser holds a session per host it logged in to: the
+    public host and each tenant host it crossed to with a login token. They share a login `family`,
+    and logging out on any host deletes the whole family (accounts.services.login_family_end).
+    """
+
+    user_id = models.BigIntegerField(null=True, db_index=True)
+    family = models.CharField(max_length=32, blank=True, db_index=True)
+
+    @classmethod
+    def get_session_store_class(cls):  # type: ignore[no-untyped-def]
+        from .sessions import SessionStore
+
+        return SessionStore

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
@@ -17,9 +18,11 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from ..errors import Conflict, DomainError, InvalidValue, NotFound
 from .domain import Role, normalize_email, parse_role
-from .models import LoginToken, Membership, User
+from .models import BrowserSession, LoginToken, Membership, User
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+
     from ..tenancy.models import Tenant
 
 # The issue's rule: a login token is valid for at most 60 seconds, whatever the setting says.
@@ -143,6 +146,7 @@ def user_delete(*, user: User) -> int:
                     [placeholder.pk, user.pk],
                 )
                 reassigned += cursor.rowcount
+        BrowserSession.objects.filter(user_id=user.pk).delete()  # logged out everywhere
         user.delete()
     return reassigned
 
@@ -239,7 +243,8 @@ def user_signup(*, company_name: str, slug: str, email: str, password: str) -> S
     return Signup(user=user, tenant=tenant, token=token)
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """SHA-256 (hex) of a one-time token: what the database stores instead of the token (login, invitation)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -248,11 +253,13 @@ def login_token_seconds() -> int:
     return max(1, min(int(settings.TENANCY_LOGIN_TOKEN_SECONDS), LOGIN_TOKEN_MAX_SECONDS))
 
 
-def login_token_issue(*, user: User, tenant: Tenant) -> str:
+def login_token_issue(*, user: User, tenant: Tenant, family: str = "") -> str:
     """Issue a one-time token logging `user` in on `tenant`'s host; return it (43 URL-safe characters).
 
     Only its SHA-256 is stored. It is valid once, for `login_token_seconds()` seconds, and only on
-    `tenant` (login_token_consume). Raises NotAMember when `user` has no membership in `tenant`.
+    `tenant` (login_token_consume). `family` is the issuing session's login family (32 hex characters,
+    or "" for none): the session the token opens joins it, so logging out on any host ends both.
+    Raises NotAMember when `user` has no membership in `tenant`.
     """
     if membership_role(user_id=user.pk, tenant_id=tenant.pk) is None:
         raise NotAMember(f"{user.email} is not a member of tenant {tenant.slug!r}; no login token issued")
@@ -262,15 +269,25 @@ def login_token_issue(*, user: User, tenant: Tenant) -> str:
     LoginToken.objects.create(
         user=user,
         tenant=tenant,
-        token_hash=_token_hash(token),
+        token_hash=token_hash(token),
         created=now,
         expires_at=now + timedelta(seconds=login_token_seconds()),
+        family=family[:32],
     )
     return token
 
 
-def login_token_consume(*, token: str, tenant: Tenant) -> User:
-    """Mark `token` used and return its user, when it was issued for `tenant`, is unused and unexpired.
+@dataclass(frozen=True)
+class TokenLogin:
+    """A consumed login token: whom to log in, and the login family the new session joins ("" for a new one)."""
+
+    user: User
+    family: str
+
+
+def login_token_consume(*, token: str, tenant: Tenant) -> TokenLogin:
+    """Mark `token` used and return its user and login family, when it was issued for `tenant`, is unused
+    and unexpired.
 
     One conditional UPDATE decides, so a token is accepted once even when presented concurrently.
     Raises LoginTokenUnknown, LoginTokenUsed, LoginTokenExpired or LoginTokenWrongTenant (all
@@ -279,13 +296,14 @@ def login_token_consume(*, token: str, tenant: Tenant) -> User:
     """
     if not isinstance(token, str) or not token or len(token) > _TOKEN_MAX_LENGTH:
         raise LoginTokenUnknown("this sign-in link is not valid")
-    digest = _token_hash(token)
+    digest = token_hash(token)
     now = timezone.now()
     table = connection.ops.quote_name(LoginToken._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET used_at = %s "  # noqa: S608 - our own table name
-            "WHERE token_hash = %s AND tenant_id = %s AND used_at IS NULL AND expires_at > %s RETURNING user_id",
+            "WHERE token_hash = %s AND tenant_id = %s AND used_at IS NULL AND expires_at > %s "
+            "RETURNING user_id, family",
             [now, digest, tenant.pk, now],
         )
         row = cursor.fetchone()
@@ -296,7 +314,7 @@ def login_token_consume(*, token: str, tenant: Tenant) -> User:
         raise LoginTokenRefused(f"the account {user.email} is deactivated")
     if membership_role(user_id=user.pk, tenant_id=tenant.pk) is None:
         raise LoginTokenRefused(f"{user.email} is no longer a member of {tenant.name}")
-    return user
+    return TokenLogin(user=user, family=row[1])
 
 
 def _refusal(*, digest: str, tenant: Tenant) -> LoginTokenRefused:
@@ -308,3 +326,69 @@ def _refusal(*, digest: str, tenant: Tenant) -> LoginTokenRefused:
     if issued.used_at is not None:
         return LoginTokenUsed("this sign-in link was used already; each link works once")
     return LoginTokenExpired(f"this sign-in link expired (links are valid for {login_token_seconds()} seconds)")
+
+
+@dataclass(frozen=True)
+class TenantChoice:
+    """One of a user's tenants, as the tenant picker and switcher list them."""
+
+    tenant: Tenant
+    role: Role
+    domain: str
+
+
+def user_tenants(*, user: User) -> list[TenantChoice]:
+    """The active tenants `user` is a member of, by name, with the role and primary domain of each.
+
+    Tenants still provisioning, suspended or archived are left out: their hosts serve no pages.
+    """
+    from ..tenancy.models import Domain
+    from ..tenancy.models import Tenant as TenantModel
+
+    memberships = list(
+        Membership.objects.filter(user=user, tenant__status=TenantModel.Status.ACTIVE)
+        .select_related("tenant")
+        .order_by("tenant__name")
+    )
+    domains: dict[int, str] = {}
+    for domain in Domain.objects.filter(tenant_id__in=[m.tenant_id for m in memberships]).order_by("-is_primary", "pk"):
+        domains.setdefault(domain.tenant_id, domain.domain)
+    return [
+        TenantChoice(tenant=m.tenant, role=Role(m.role), domain=domains[m.tenant_id])
+        for m in memberships
+        if m.tenant_id in domains
+    ]
+
+
+def login_family_new() -> str:
+    """A new login family: 32 random hex characters."""
+    return secrets.token_hex(16)
+
+
+def login_family_end(*, family: str) -> int:
+    """Delete every session of login `family` (accounts.sessions.FAMILY_KEY), on every host; return how many.
+
+    One login on the public host and the tenant hosts it crossed to with login tokens share a family,
+    so logging out on any of them logs the browser out of all of them. Other browsers' logins stay.
+    """
+    if not family:
+        return 0
+    deleted, _ = BrowserSession.objects.filter(family=family).delete()
+    return deleted
+
+
+def email_address_verify(*, user: User, email: str) -> None:
+    """Record `email` as a verified address of `user` for django-allauth (primary unless another one is)."""
+    other_primary = EmailAddress.objects.filter(user=user, primary=True).exclude(email__iexact=email).exists()
+    EmailAddress.objects.update_or_create(
+        user=user, email=email.lower(), defaults={"verified": True, "primary": not other_primary}
+    )
+
+
+def email_verification_send(*, request: HttpRequest, user: User) -> EmailAddress:
+    """Record `user.email` as the primary, unverified address of `user` and email a verification link
+    (django-allauth; the link leads to `/accounts/confirm-email/<key>/` on the host of `request`)."""
+    address = EmailAddress.objects.add_email(request, user, user.email, confirm=True, signup=True)
+    if not address.primary:
+        address.set_as_primary()
+    return address

@@ -1,26 +1,73 @@
+"""Account pages that tenancy adds to django-allauth's: crossing between hosts with one-time login tokens
+(tenant picker, tenant switcher), the members page and invitations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login as auth_login
-from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .forms import TenantAuthenticationForm
-from .services import LoginTokenRefused, login_token_consume
+from ..errors import DomainError
+from ..tenancy.views import tenant_url
+from .adapter import on_public_host
+from .domain import MANAGING_ROLES, Role
+from .forms import InvitationAcceptForm, InvitationForm
+from .models import User
+from .services import (
+    LoginTokenRefused,
+    TenantChoice,
+    login_family_new,
+    login_token_consume,
+    login_token_issue,
+    user_tenants,
+)
+from .sessions import FAMILY_KEY, family_merge
+from .team import (
+    InvitationRefused,
+    InvitationUnknown,
+    WrongPassword,
+    invitation_accept,
+    invitation_create,
+    invitation_get,
+    invitation_send,
+    invitation_withdraw,
+    invitations_pending,
+    member_remove,
+    member_role_change,
+    members_list,
+)
+
+View = Callable[..., HttpResponse]
 
 
-class LoginView(auth_views.LoginView):
-    """Email login on any host; on a tenant host, members of that tenant only."""
+def _no_referrer(response: HttpResponse, policy: str = "no-referrer") -> HttpResponse:
+    # The URL carries a token: keep it out of Referer headers and caches. Pages with a form use
+    # "same-origin": with "no-referrer" browsers send `Origin: null`, which fails Django's CSRF check.
+    response["Referrer-Policy"] = policy
+    response["Cache-Control"] = "no-store"
+    return response
 
-    authentication_form = TenantAuthenticationForm
-    template_name = "registration/login.html"
-    redirect_authenticated_user = True
 
-
-class LogoutView(auth_views.LogoutView):
-    pass
+def tenant_crossing_url(request: HttpRequest, choice: TenantChoice) -> str:
+    """Issue a one-time login token for the logged-in user on `choice`'s tenant and return the absolute URL
+    that logs them in there (`<scheme>://<domain>[:<port>]/accounts/token/<token>/`). The new session joins
+    this session's login family, so logging out on either host ends both."""
+    family = request.session.get(FAMILY_KEY) or login_family_new()
+    request.session[FAMILY_KEY] = family
+    token = login_token_issue(user=request.user, tenant=choice.tenant, family=family)  # type: ignore[arg-type]
+    path = reverse("login_token", urlconf=settings.ROOT_URLCONF, kwargs={"token": token})
+    return tenant_url(request, choice.domain, path)
 
 
 @require_GET
@@ -28,23 +75,200 @@ class LogoutView(auth_views.LogoutView):
 def login_token_login(request: HttpRequest, token: str) -> HttpResponse:
     """`/accounts/token/<token>/` on a tenant host: log in with a one-time token (accounts.services).
 
-    Accepted: log the token's user in on this host (host-only session cookie) and redirect to `next`
-    when it is a URL on this same host, else to `/`. Refused (unknown, used, expired, another tenant's):
-    403 with the reason and a link to this tenant's login page; nobody is logged in. The token is in
-    the URL, so responses are `Cache-Control: no-store` and `Referrer-Policy: no-referrer`.
+    Accepted: log the token's user in on this host (host-only session cookie, in the login family of the
+    session that issued the token) and redirect to `next` when it is a URL on this same host, else to `/`.
+    Refused (unknown, used, expired, another tenant's): 403 with the reason and a link to this tenant's
+    login page; nobody is logged in. Responses carry `Cache-Control: no-store`, `Referrer-Policy: no-referrer`.
     """
     tenant = request.tenant  # type: ignore[attr-defined]  # set by TenantRoutingMiddleware
     response: HttpResponse
     try:
-        user = login_token_consume(token=token, tenant=tenant)
+        accepted = login_token_consume(token=token, tenant=tenant)
     except LoginTokenRefused as exc:
         response = render(request, "accounts/login_token_refused.html", {"reason": str(exc)}, status=403)
     else:
-        auth_login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+        # The browser may be logged in here already as the same user, in another login family (it logged in
+        # on this host directly, then crossed elsewhere): merged below, so one logout still ends every host.
+        previous = request.session.get(FAMILY_KEY, "") if request.user.pk == accepted.user.pk else ""
+        auth_login(request, accepted.user, backend=settings.AUTHENTICATION_BACKENDS[0])
+        if accepted.family:
+            request.session[FAMILY_KEY] = accepted.family
+            family_merge(old=previous, new=accepted.family)
         target = request.GET.get("next", "")
         safe = url_has_allowed_host_and_scheme(
             target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         )
         response = HttpResponseRedirect(target if target and safe else "/")
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    return _no_referrer(response)
+
+
+@login_required
+@require_GET
+def tenant_picker(request: HttpRequest) -> HttpResponse:
+    """`/accounts/tenants/` on the public host: the logged-in user's active tenants, each opened with a
+    button that crosses to its host (tenant_switch)."""
+    if not on_public_host(request):
+        raise Http404("the tenant picker is on the public host")
+    choices = user_tenants(user=request.user)  # type: ignore[arg-type]
+    return render(request, "accounts/tenant_picker.html", {"choices": choices})
+
+
+@login_required
+@require_POST
+def tenant_switch(request: HttpRequest) -> HttpResponse:
+    """POST `/accounts/switch/` with `tenant=<slug>`, on any host: cross to that tenant's host, logged in
+    (a one-time login token, accounts.services.login_token_issue). Only the user's active tenants are
+    accepted; another slug answers 404 and issues nothing."""
+    slug = request.POST.get("tenant", "")
+    choice = next((c for c in user_tenants(user=request.user) if c.tenant.slug == slug), None)  # type: ignore[arg-type]
+    if choice is None:
+        raise Http404(f"you are not a member of an active workspace {slug!r}")
+    return _no_referrer(HttpResponseRedirect(tenant_crossing_url(request, choice)))
+
+
+def managers_only(view: View) -> View:
+    """Tenant host pages for the tenant's owners and admins: others get 403 (anonymous users the login page)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if on_public_host(request):
+            raise Http404("team pages are on tenant hosts")
+        if getattr(request, "membership_role", None) not in MANAGING_ROLES:
+            return render(request, "accounts/forbidden.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@managers_only
+@require_http_methods(["GET", "HEAD", "POST"])
+def members(request: HttpRequest) -> HttpResponse:
+    """`/members/` on a tenant host: members with their roles, pending invitations, and (POST) a new
+    invitation by email and role, sent as a single-use link (accounts.team.invitation_create). A refused
+    invitation (malformed or duplicate email, unknown role, not allowed) shows the reason next to the form
+    with status 400, and nothing is created or sent."""
+    tenant = request.tenant  # type: ignore[attr-defined]
+    form = InvitationForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                invitation, token = invitation_create(
+                    tenant=tenant,
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                    invited_by=request.user,  # type: ignore[arg-type]
+                )
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+            else:
+                url = request.build_absolute_uri(reverse("invitation_accept", kwargs={"token": token}))
+                invitation_send(invitation=invitation, accept_url=url)
+                messages.success(request, f"Invitation sent to {invitation.email} as {invitation.role}.")
+                return redirect("members")
+        status = 400
+    context = {
+        "form": form,
+        "memberships": members_list(tenant=tenant),
+        "invitations": invitations_pending(tenant=tenant),
+        "roles": [role.value for role in Role],
+        "now": timezone.now(),
+    }
+    return render(request, "accounts/members.html", context, status=status)
+
+
+def _member(request: HttpRequest, user_id: int) -> User:
+    user = User.objects.filter(pk=user_id, memberships__tenant=request.tenant).first()  # type: ignore[attr-defined]
+    if user is None:
+        raise Http404("no such member in this workspace")
+    return user
+
+
+@managers_only
+@require_POST
+def member_role(request: HttpRequest, user_id: int) -> HttpResponse:
+    """POST `/members/<user_id>/role/` with `role`: change a member's role (accounts.team.member_role_change);
+    a refusal (unknown role, not allowed, last owner) is shown as an error message and changes nothing."""
+    user = _member(request, user_id)
+    role = request.POST.get("role", "")
+    try:
+        member_role_change(tenant=request.tenant, actor=request.user, user=user, role=role)  # type: ignore[attr-defined,arg-type]
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{user.email} is now {role}.")
+    return redirect("members")
+
+
+@managers_only
+@require_POST
+def member_remove_view(request: HttpRequest, user_id: int) -> HttpResponse:
+    """POST `/members/<user_id>/remove/`: remove a member from this tenant (accounts.team.member_remove);
+    the account and its other memberships stay. Refusals (not allowed, last owner) are error messages."""
+    user = _member(request, user_id)
+    try:
+        member_remove(tenant=request.tenant, actor=request.user, user=user)  # type: ignore[attr-defined,arg-type]
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{user.email} was removed from {request.tenant.name}.")  # type: ignore[attr-defined]
+    return redirect("members")
+
+
+@managers_only
+@require_POST
+def invitation_withdraw_view(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    """POST `/members/invitations/<id>/withdraw/`: delete a pending invitation; its link stops working."""
+    try:
+        invitation_withdraw(tenant=request.tenant, invitation_id=invitation_id, actor=request.user)  # type: ignore[attr-defined,arg-type]
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Invitation withdrawn.")
+    return redirect("members")
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
+    """`/invitations/<token>/` on the invitation's tenant host.
+
+    GET: who is invited, as what, and a form: name and password for a new account, or the password of the
+    existing account with that email. POST: accept (accounts.team.invitation_accept), log in on this host and
+    redirect to `/`. A refused link (unknown or withdrawn, used, expired, another tenant's) answers 410 with
+    the reason (404 for unknown); a wrong or weak password re-shows the form with the reason (400). Nothing
+    changes on any refusal.
+    """
+    tenant = request.tenant  # type: ignore[attr-defined]
+    try:
+        invitation = invitation_get(token=token, tenant=tenant)
+    except InvitationRefused as exc:
+        status = 404 if isinstance(exc, InvitationUnknown) else 410
+        return _no_referrer(render(request, "accounts/invitation_refused.html", {"reason": str(exc)}, status=status))
+    existing = User.objects.filter(email__iexact=invitation.email).exists()
+    form = InvitationAcceptForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                user = invitation_accept(
+                    token=token, tenant=tenant, password=form.cleaned_data["password"], name=form.cleaned_data["name"]
+                )
+            except InvitationRefused as exc:
+                return _no_referrer(
+                    render(request, "accounts/invitation_refused.html", {"reason": str(exc)}, status=410)
+                )
+            except WrongPassword as exc:
+                form.add_error("password", str(exc))
+            except DomainError as exc:
+                messages_ = getattr(exc, "messages", None)
+                for message in messages_ or [str(exc)]:
+                    form.add_error("password" if messages_ else None, message)
+            else:
+                auth_login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+                messages.success(request, f"Welcome to {tenant.name}.")
+                return _no_referrer(HttpResponseRedirect("/"))
+        status = 400
+    context = {"invitation": invitation, "existing": existing, "form": form}
+    return _no_referrer(render(request, "accounts/invitation_accept.html", context, status=status), "same-origin")

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from ..accounts.domain import Role
-from ..accounts.services import membership_grant, user_get_or_create
+from ..accounts.services import email_address_verify, membership_grant, user_get_or_create
 from ..bookings.domain import Slot
 from ..bookings.models import Booking
 from ..bookings.repositories import DjangoBookingRepository
@@ -68,6 +68,7 @@ def demo_seed(*, domain_suffix: str = "localhost") -> list[tuple[Tenant, DemoTen
             name=demo.name, slug=demo.slug, domain=f"{demo.slug}.{domain_suffix}"
         )
         owner = user_get_or_create(email=demo.owner_email, password=demo.owner_password)
+        email_address_verify(user=owner, email=owner.email)
         membership_grant(user=owner, tenant=tenant, role=Role.OWNER)
         with tenant_context(tenant), transaction.atomic():
             _seed_tenant_data(demo)

@@ -9,7 +9,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from ..accounts.domain import InvalidEmail
-from ..accounts.services import EmailRegistered, WeakPassword, user_signup
+from ..accounts.services import EmailRegistered, WeakPassword, email_verification_send, user_signup
 from ..errors import DomainError
 from .domain import DomainTaken, InvalidDomain, InvalidSlug, TenantExists
 from .forms import SignupForm
@@ -37,9 +37,9 @@ _ERROR_FIELDS: list[tuple[type[DomainError], str]] = [
 @require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     """GET: the sign-up form. POST: create the user, their tenant and owner membership in one transaction
-    (accounts.services.user_signup), then redirect (302) to the tenant's host with a one-time login
-    token: `<scheme>://<slug>.<base domain>[:<port>]/accounts/token/<token>/`. Invalid or taken values
-    answer 200 with the form and the error next to its field; nothing is created then.
+    (accounts.services.user_signup), email a link verifying the address, then redirect (302) to the
+    tenant's host with a one-time login token: `<scheme>://<slug>.<base domain>[:<port>]/accounts/token/<token>/`.
+    Invalid or taken values answer 200 with the form and the error next to its field; nothing is created then.
     """
     form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -53,6 +53,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             form.email_registered = isinstance(exc, EmailRegistered)
             form.add_error(field, str(exc))
         else:
+            email_verification_send(request=request, user=result.user)
             path = reverse("login_token", urlconf=settings.ROOT_URLCONF, kwargs={"token": result.token})
             response = HttpResponseRedirect(tenant_url(request, result.tenant.get_primary_domain().domain, path))
             response["Cache-Control"] = "no-store"  # the Location carries a login token

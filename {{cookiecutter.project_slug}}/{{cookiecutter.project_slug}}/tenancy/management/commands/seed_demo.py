@@ -26,6 +26,7 @@ class Command(ProjectCommand):
         suffix = f":{port}" if port not in (80, 443) else ""
         self.stdout.write(f"Public site:  http://{settings.TENANCY_BASE_DOMAIN}{suffix}/")
         self.stdout.write(f"Sign up:      http://{settings.TENANCY_BASE_DOMAIN}{suffix}/signup/")
+        self.stdout.write(f"Log in:       http://{settings.TENANCY_BASE_DOMAIN}{suffix}/accounts/login/")
         for tenant, demo in demo_seed(domain_suffix=settings.TENANCY_BASE_DOMAIN):
             self.stdout.write(
                 f"Tenant {tenant.slug:<7} http://{tenant.get_primary_domain()}{suffix}/  "

@@ -1,0 +1,158 @@
+"""Team accounts in a real browser (Debian's chromium, driven by Playwright) against a separately started server.
+
+An owner of acme and the owner of globex each invite the same new address from their members pages; the
+invitation emails (written to files by the server's email backend) carry single-use links; the invited person
+creates an account through acme's link, joins globex with the same account through globex's link, then logs
+in once on the public host and switches between the two tenants, seeing each one's data, and finally logs
+out on one host, which logs the browser out of every host. The server process commits all this, so the test
+removes the account and the invitations afterwards.
+"""
+
+import os
+import re
+import secrets
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import pytest
+from django.db import connection
+
+from {{ cookiecutter.project_slug }}.accounts.models import Invitation, User
+from {{ cookiecutter.project_slug }}.accounts.services import user_delete
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+PASSWORD = "correct horse battery staple 42"
+ACME_ONLY = "Anvil"  # a product only acme has (tenancy/demo.py)
+GLOBEX_ONLY = "Doomsday Device"  # a product only globex has
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        message = f"chromium not found at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def invitee(server_url, django_db_blocker):
+    """A fresh email address; afterwards its account (if any) and its invitations are removed (committed)."""
+    email = f"new-{secrets.token_hex(4)}@example.com"
+    yield email
+
+    def clean_up() -> None:
+        try:
+            connection.set_schema_to_public()
+            Invitation.objects.filter(email=email).delete()
+            user = User.objects.filter(email=email).first()
+            if user is not None:
+                user_delete(user=user)
+        finally:
+            connection.close()
+
+    # Playwright's event loop runs in this thread, where Django refuses database calls: use another one.
+    with django_db_blocker.unblock(), ThreadPoolExecutor(1) as pool:
+        pool.submit(clean_up).result()
+
+
+def invitation_link(email: str, host: str) -> str:
+    """The invitation link in the last email the server sent to `email` for `host`."""
+    from conftest import server_mails  # imported here: its sort order depends on the project slug
+
+    for text in reversed(server_mails(email)):
+        match = re.search(rf"(http://{re.escape(host)}/invitations/[\w-]+/)", text)
+        if match:
+            return match.group(1)
+    raise AssertionError(f"no invitation email for {email} with a link on {host}: {server_mails(email)}")
+
+
+def log_in(page, url: str, email: str, password: str) -> None:
+    page.goto(url)
+    page.fill("input[name=login]", email)
+    page.fill("input[name=password]", password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def invite(browser, port: int, slug: str, owner: tuple[str, str], email: str) -> str:
+    """As `owner` (email, password), log in on the public host, land on `slug`'s host, invite `email` as
+    member from the members page; return the invitation link from the email."""
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, f"http://localhost:{port}/accounts/login/", *owner)
+    # The owner belongs to one tenant: the login crosses straight to it with a one-time token.
+    page.wait_for_url(f"http://{slug}.localhost:{port}/")
+    page.get_by_test_id("members-link").click()
+    page.fill("input[name=email]", email)
+    page.select_option("select[name=role]", "member")
+    page.get_by_test_id("send-invitation").click()
+    page.wait_for_selector("[data-testid=invitation-row]")
+    assert email in page.get_by_test_id("invitations").inner_text()
+    context.close()
+    return invitation_link(email, f"{slug}.localhost:{port}")
+
+
+def test_owner_invites_member_accepts_logs_in_once_and_switches_tenants(browser, server_url, invitee):
+    port = urlsplit(server_url).port
+    acme_link = invite(browser, port, "acme", ("owner@acme.localhost", "acme-demo-password"), invitee)
+    globex_link = invite(browser, port, "globex", ("owner@globex.localhost", "globex-demo-password"), invitee)
+
+    # The invitee opens acme's link: a new account is created, and they are logged in on acme.
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(acme_link)
+    assert invitee in page.get_by_test_id("invitation-summary").inner_text()
+    page.fill("input[name=name]", "New Member")
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_test_id("accept-invitation").click()
+    page.wait_for_url(f"http://acme.localhost:{port}/")
+    assert page.get_by_test_id("account-email").inner_text().startswith(f"{invitee} · member")
+    # Globex's link: the account exists now, so it asks for its password and adds the membership.
+    page.goto(globex_link)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_test_id("accept-invitation").click()
+    page.wait_for_url(f"http://globex.localhost:{port}/")
+    # A link works once.
+    page.goto(acme_link)
+    assert "accepted already" in page.get_by_test_id("invitation-refused").inner_text()
+    context.close()
+
+    # A new browser: log in once on the public host, pick a tenant, then switch without logging in again.
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, f"http://localhost:{port}/accounts/login/", invitee, PASSWORD)
+    page.wait_for_url(f"http://localhost:{port}/accounts/tenants/")
+    page.get_by_test_id("open-acme").click()
+    page.wait_for_url(f"http://acme.localhost:{port}/")
+    page.goto(f"http://acme.localhost:{port}/products/")
+    listed = page.locator("main").inner_text()
+    assert ACME_ONLY in listed and GLOBEX_ONLY not in listed
+
+    for slug, shown, hidden in (("globex", GLOBEX_ONLY, ACME_ONLY), ("acme", ACME_ONLY, GLOBEX_ONLY)):
+        page.get_by_test_id("tenant-switcher").locator("summary").click()
+        page.get_by_test_id(f"switch-{slug}").click()
+        page.wait_for_url(f"http://{slug}.localhost:{port}/")
+        page.goto(f"http://{slug}.localhost:{port}/products/")
+        assert "/accounts/login/" not in page.url
+        listed = page.locator("main").inner_text()
+        assert shown in listed and hidden not in listed
+
+    # Logging out on acme logs this browser out of globex and the public host too.
+    page.get_by_test_id("logout").click()
+    for url in (f"http://globex.localhost:{port}/products/", f"http://localhost:{port}/accounts/tenants/"):
+        page.goto(url)
+        assert "/accounts/login/" in page.url, url
+    context.close()
