@@ -31,14 +31,14 @@ def remove_celery_files() -> None:
             "config/celery_app.py",
             f"{PROJECT_SLUG}/*/tasks.py",
             f"{PROJECT_SLUG}/*/celery_*.py",
-            "tests/test_celery_*.py",
+            "tests/**/test_celery_*.py",
             "benchmarks/celery_*.py",
         ]
     )
 
 
 def remove_drf_files() -> None:
-    remove_paths([f"{PROJECT_SLUG}/api.py", f"{PROJECT_SLUG}/*/api.py", "tests/test_api_*.py"])
+    remove_paths([f"{PROJECT_SLUG}/api.py", f"{PROJECT_SLUG}/*/api.py", "tests/**/test_api_*.py"])
 
 
 def write_dotenv() -> None:

@@ -61,10 +61,14 @@ def test_bake_drops_files_of_unselected_options(bakery: Bakery, name: str) -> No
     python_sources = {relative: (project / relative).read_text() for relative in files if relative.suffix == ".py"}
 
     celery_files = [
-        f for f in files if f.name == "tasks.py" or f.name.startswith("celery_") or f.match("tests/test_celery_*.py")
+        f
+        for f in files
+        if f.name == "tasks.py"
+        or f.name.startswith("celery_")
+        or (f.parts[0] == "tests" and f.match("test_celery_*.py"))
     ]
     celery_files += [f for f in files if f == Path("config/celery_app.py")]
-    drf_files = [f for f in files if f.name == "api.py" or f.match("tests/test_api_*.py")]
+    drf_files = [f for f in files if f.name == "api.py" or (f.parts[0] == "tests" and f.match("test_api_*.py"))]
     uses_celery = sorted(
         str(f)
         for f, text in python_sources.items()

@@ -17,8 +17,8 @@ Fixtures:
   the test database, for browser tests; tenant hosts are `http://<slug>.localhost:<port>`.
   `server_mails(recipient)` returns the emails that process sent (file-based email backend).
 
-After a request the connection is in the schema the middleware chose; wrap ORM checks made
-after requests in `tenant_context(...)`.
+After a request the connection is back in the public schema (tenancy.middleware); wrap ORM checks
+of tenant rows made after requests in `tenant_context(...)`.
 """
 
 from __future__ import annotations
@@ -82,11 +82,15 @@ def _start_in_public_schema() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _empty_cache() -> Iterator[None]:
-    """Every test starts with an empty cache: django-allauth counts logins per client IP there (30 a minute),
-    and every test client request comes from 127.0.0.1."""
+    """Every test starts with an empty cache (django-allauth counts logins per client IP there, 30 a minute,
+    and every test client request comes from 127.0.0.1) and an empty routing directory."""
     from django.core.cache import cache
 
+    from {{ cookiecutter.project_slug }}.tenancy.routing import directory
+
     cache.clear()
+    # Tenant changes a test made were rolled back; the routing directory must not remember them.
+    directory.clear()
     yield
 
 

@@ -247,8 +247,13 @@ def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-def create_fleet(count: int) -> FleetSetup:
+def create_fleet(
+    count: int, *, slug_format: str = FLEET_SLUG, name_format: str = "Benchmark fleet {:05d}"
+) -> FleetSetup:
     """Create `count` active tenants pbench-fleet-00001 ... with real schemas, faster than one `tenant_create` each.
+
+    `slug_format` and `name_format` (str.format with the tenant's number, from 1) name them; the domain is the
+    project's default for the slug (`<slug>.<TENANCY_BASE_DOMAIN>`).
 
     The empty schemas are created first, then migrated by the project's `fleet_migrate` in groups of 50 (it
     plans and prepares each migration once per group and replays the shareable ones' SQL per schema, one worker
@@ -263,7 +268,7 @@ def create_fleet(count: int) -> FleetSetup:
     from {{ cookiecutter.project_slug }}.tenancy.services import default_domain_for
 
     setup = FleetSetup(tenants=count, parallel=usable_cores())
-    slugs = [FLEET_SLUG.format(number) for number in range(1, count + 1)]
+    slugs = [slug_format.format(number) for number in range(1, count + 1)]
     schemas = [schema_name_for(slug) for slug in slugs]
     quote = connection.ops.quote_name
 
@@ -294,7 +299,7 @@ def create_fleet(count: int) -> FleetSetup:
     with transaction.atomic():
         tenants = Tenant.objects.bulk_create(
             [
-                Tenant(name=f"Benchmark fleet {number:05d}", slug=slug, schema_name=schema, status=Tenant.Status.ACTIVE)
+                Tenant(name=name_format.format(number), slug=slug, schema_name=schema, status=Tenant.Status.ACTIVE)
                 for number, (slug, schema) in enumerate(zip(slugs, schemas, strict=True), start=1)
             ],
             batch_size=1000,

@@ -1,4 +1,4 @@
-"""URLs of tenant hosts (the tenant's schema): dashboard, accounts, members, apps, tenant admin{% if cookiecutter.use_drf == "y" %}, REST API{% endif %}."""
+"""URLs of tenant hosts (the tenant's schema): dashboard, accounts, members, apps, media, tenant admin{% if cookiecutter.use_drf == "y" %}, REST API{% endif %}."""
 
 from django.urls import include, path
 {%- if cookiecutter.use_drf == "y" %}
@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from {{ cookiecutter.project_slug }}.accounts import views as accounts_views
 from {{ cookiecutter.project_slug }}.dashboard import dashboard
 from {{ cookiecutter.project_slug }}.tenancy.admin_site import tenant_admin_site
+from {{ cookiecutter.project_slug }}.tenancy.media import tenant_media
 
 urlpatterns = [
     path("", dashboard, name="home"),
@@ -29,6 +30,8 @@ urlpatterns = [
     path("customers/", include("{{ cookiecutter.project_slug }}.customers.urls")),
     path("bookings/", include("{{ cookiecutter.project_slug }}.bookings.urls")),
     path("admin/", tenant_admin_site.urls),
+    # Uploaded files of this tenant only, for its members (tenancy/media.py).
+    path("media/<path:path>", tenant_media, name="tenant_media"),
 {%- if cookiecutter.use_drf == "y" %}
     path("api/", include("{{ cookiecutter.project_slug }}.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -157,7 +157,7 @@ def test_migrate_schemas_list_shows_pending_migration_of_one_tenant_and_migrates
     assert "tenant_globex" not in output
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM tenant_acme.django_migrations WHERE app = 'products' ORDER BY name")
-        assert [name for (name,) in cursor.fetchall()] == ["0002_product_low_stock"]
+        assert [name for (name,) in cursor.fetchall()] == ["0002_product_low_stock", "0003_product_image"]
 
 
 def test_migrate_schemas_list_all_schemas_shows_nothing_pending():

@@ -1,21 +1,25 @@
 """The tenant REST API (served on tenant hosts under /api/; the host selects the tenant's schema).
 
 `exception_handler` is REST_FRAMEWORK["EXCEPTION_HANDLER"]: domain errors become
-400 (InvalidValue), 404 (NotFound) or 409 (Conflict) with {"detail": message}.
+400 (InvalidValue), 404 (NotFound) or 409 (Conflict) with {"detail": message}, plus
+{"<field>": [message]} when the error concerns one input field; input that fails the
+serializers is a 400 whose field errors name the value received.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import status
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .bookings.api import BookingViewSet
 from .customers.api import CustomerViewSet
-from .errors import Conflict, DomainError, InvalidValue, NotFound
+from .errors import Conflict, DomainError, InvalidValue, NotFound, shown
 from .products.api import ProductViewSet
 
 router = DefaultRouter()
@@ -35,9 +39,45 @@ _STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map domain errors to responses; leave everything else (validation, auth, 404s) to DRF's handler.
 
-    A DomainError outside the three kinds is a refused business rule too: 400.
+    A DomainError outside the three kinds is a refused business rule too: 400. A domain error with a
+    `field` (products, customers) is also reported under that field. Serializer errors get the value
+    received appended to each message, e.g. `"stock": ["A valid integer is required. Received: '1; drop'."]`.
     """
     if isinstance(exc, DomainError):
         code = next((code for kind, code in _STATUS_BY_ERROR if isinstance(exc, kind)), status.HTTP_400_BAD_REQUEST)
-        return Response({"detail": str(exc)}, status=code)
+        body: dict[str, Any] = {"detail": str(exc)}
+        field = getattr(exc, "field", None)
+        if isinstance(field, str):
+            body[field] = [str(exc)]
+        return Response(body, status=code)
+    if isinstance(exc, ValidationError):
+        request = context.get("request")
+        try:
+            data = request.data if request is not None else None
+        except Exception:  # unparsable body: DRF reports that itself
+            data = None
+        exc.detail = _name_received_values(exc.detail, data)
     return drf_exception_handler(exc, context)
+
+
+def _received(message: object, value: object) -> object:
+    if isinstance(message, str):
+        code = getattr(message, "code", None)
+        return ErrorDetail(f"{message} Received: {shown(value)}.", code=code)
+    return message
+
+
+def _name_received_values(detail: Any, data: object) -> Any:
+    """Append the received value to the messages of each field error (and to non-field errors for a body
+    that is not an object), so every refusal names what was sent."""
+    if not isinstance(detail, dict):
+        return detail
+    named = dict(detail)
+    for field, messages in detail.items():
+        if not isinstance(messages, list):
+            continue
+        if isinstance(data, Mapping) and field in data:
+            named[field] = [_received(message, data[field]) for message in messages]
+        elif field == "non_field_errors" and data is not None and not isinstance(data, Mapping):
+            named[field] = [_received(message, data) for message in messages]
+    return named

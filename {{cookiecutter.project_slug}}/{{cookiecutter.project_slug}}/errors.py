@@ -19,3 +19,17 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     """The operation clashes with existing state (a duplicate, an overlapping booking, ...)."""
+
+
+def shown(value: object, limit: int = 100) -> str:
+    """`value` as an error message names it: its repr, cut after `limit` characters when longer.
+
+    A long string keeps its first `limit` characters and its length: `'xxxx'... (300 characters)`, so a
+    megabyte of input never becomes a megabyte of error message.
+    """
+    text = repr(value)
+    if len(text) <= limit + 2:
+        return text
+    if isinstance(value, str):
+        return f"{value[:limit]!r}... ({len(value)} characters)"
+    return f"{text[:limit]}..."

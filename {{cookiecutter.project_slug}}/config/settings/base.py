@@ -10,6 +10,7 @@ import environ
 {%- if cookiecutter.use_celery == "y" %}
 from celery.schedules import crontab
 {%- endif %}
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 APPS_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
@@ -110,10 +111,49 @@ def database_settings(url: str) -> dict:
     config = env.db_url_config(url, engine="django_tenants.postgresql_backend")
     config["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     config["ATOMIC_REQUESTS"] = False
+    if TENANCY_POOLER_MODE == "transaction":
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
     return {"default": config}
 
 
+# django-tenants issues `SET search_path` only when the schema changes, not before every cursor:
+# with the routing below, a request costs at most one routing statement (tenancy/routing.py).
+TENANT_LIMIT_SET_CALLS = True
+# Host name -> tenant directory, per process (tenancy/routing.py): host names kept, and seconds an
+# entry lives when no Redis tells processes about tenant and domain changes.
+TENANCY_ROUTING_CACHE_SIZE = 10_000
+TENANCY_ROUTING_CACHE_SECONDS = env.int("TENANCY_ROUTING_CACHE_SECONDS", default=5)
+# A database connection that served this many distinct tenant schemas is closed after the request or
+# task, bounding the catalog cache a PostgreSQL backend keeps per schema (0: never).
+TENANCY_CONNECTION_MAX_SCHEMAS = env.int("TENANCY_CONNECTION_MAX_SCHEMAS", default=200)
+# A connection pooler between Django and PostgreSQL: "" (none), "session" or "transaction" (PgBouncer's
+# pool_mode). Transaction mode is refused by a system check unless the pooler restores each client's
+# search_path (README, "Connection poolers").
+TENANCY_POOLER_MODE = env("TENANCY_POOLER_MODE", default="")
+TENANCY_POOLER_TRACKS_SEARCH_PATH = env.bool("TENANCY_POOLER_TRACKS_SEARCH_PATH", default=False)
+
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ------------------------------------------------------------------------------
+# Cache
+# ------------------------------------------------------------------------------
+# Every key starts with the current schema name (KEY_FUNCTION), `cache_page` entries included: two
+# tenants never read each other's entries, even for the same key or the same URL (a domain moved from
+# one tenant to another). Environment modules call cache_settings(); this default is in-process.
+CACHE_KEY_FUNCTION = "django_tenants.cache.make_key"
+
+
+def cache_settings(redis_url: str = "") -> dict:
+    """Return Django's CACHES: Redis at `redis_url` when given, else an in-process cache; keys are per tenant."""
+    if redis_url:
+        default = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+    else:
+        default = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    return {"default": {**default, "KEY_FUNCTION": CACHE_KEY_FUNCTION}}
+
+
+CACHES = cache_settings()
 
 # ------------------------------------------------------------------------------
 # Users
@@ -196,12 +236,23 @@ STATIC_URL = "/static/"
 STATIC_ROOT: str | None = str(BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [str(APPS_DIR / "static")]
 MEDIA_URL = "/media/"
-MEDIA_ROOT = str(BASE_DIR / "media")
+MEDIA_ROOT = env("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "media"))
+# Uploaded files are stored per tenant, under MEDIA_ROOT/<schema name>/, and served as /media/<name> on
+# the tenant's own host to its members only (tenancy/media.py: nothing outside that folder is readable).
+MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+STORAGES = {
+    "default": {"BACKEND": "{{ cookiecutter.project_slug }}.tenancy.media.TenantMediaStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 # Host-only session and CSRF cookies: a login on one tenant's host never
 # reaches another tenant's host.
 SESSION_COOKIE_DOMAIN = None
 CSRF_COOKIE_DOMAIN = None
+# CSRF per host: the token lives in the (host-only) session, not in a cookie. A token taken on one
+# tenant's host is refused on another's, and a `csrftoken` cookie planted for the parent domain by a
+# sibling host ("cookie tossing") cannot make one valid.
+CSRF_USE_SESSIONS = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -210,15 +261,30 @@ DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="{{ cookiecutter.p
 
 ADMINS = [("{{ cookiecutter.author_name }}", "{{ cookiecutter.email }}")]
 
+# Every record carries the tenant's schema and host (`schema_name`, `domain_url`; `public` outside a
+# tenant), in requests, commands and Celery workers alike (tenancy.observability.TenantContextFilter).
+# DJANGO_LOG_FORMAT: "text" (one line per record) or "json" (one JSON object per line, for log collectors;
+# python-json-logger). See tenancy/observability.py.
+LOG_FORMAT = env("DJANGO_LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT={LOG_FORMAT!r} is not accepted; expected text or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"tenant_context": {"()": "django_tenants.log.TenantContextFilter"}},
+    "filters": {"tenant_context": {"()": "{{ cookiecutter.project_slug }}.tenancy.observability.TenantContextFilter"}},
     "formatters": {
         "verbose": {"format": "%(levelname)s %(asctime)s [%(schema_name)s:%(domain_url)s] %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(schema_name)s %(domain_url)s %(message)s",
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["tenant_context"], "formatter": "verbose"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["tenant_context"],
+            "formatter": "json" if LOG_FORMAT == "json" else "verbose",
+        },
     },
     "root": {"level": "INFO", "handlers": ["console"]},
 }

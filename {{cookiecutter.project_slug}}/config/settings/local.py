@@ -7,7 +7,7 @@ and Redis are started from Python packages (config/devservices.py).
 from config import devservices
 
 from .base import *  # noqa: F403
-from .base import database_settings, env
+from .base import {% if cookiecutter.use_celery == "y" %}cache_settings, {% endif %}database_settings, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-local-only-change-me")
@@ -27,6 +27,8 @@ EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.c
 REDIS_URL = env("REDIS_URL", default="") or devservices.redis_url()
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
+# Shared by every process; keys carry the tenant's schema (base.py, Cache).
+CACHES = cache_settings(REDIS_URL)
 # The console email backend prints from inside the worker: show it as INFO, not as a warning.
 CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 {%- endif %}

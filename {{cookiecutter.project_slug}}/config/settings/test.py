@@ -3,7 +3,7 @@
 from config import devservices
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, database_settings, env
+from .base import BASE_DIR, cache_settings, database_settings, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-test-only")
@@ -25,6 +25,11 @@ EMAIL_FILE_PATH = env("DJANGO_EMAIL_FILE_PATH", default=str(BASE_DIR / ".pytest-
 # tests that need a refill call tenancy.provisioning.spare_pool_fill themselves.
 TENANCY_SPARE_SCHEMAS = 3
 TENANCY_SPARE_REFILL = "off"
+# Uploads land outside the project's media/ folder; tests that upload point MEDIA_ROOT at a temporary one.
+MEDIA_ROOT = env("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / ".pytest-media"))
+# In-process cache with the tenant-aware key function of every environment (base.py, Cache): each test
+# empties it (conftest.py), which on Redis would also empty the Celery broker's database.
+CACHES = cache_settings()
 {%- if cookiecutter.use_celery == "y" %}
 
 REDIS_URL = env("REDIS_URL", default="") or devservices.redis_url()

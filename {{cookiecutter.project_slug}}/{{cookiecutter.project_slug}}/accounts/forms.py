@@ -34,12 +34,16 @@ class TenantLoginForm(LoginForm):
 class InvitationForm(forms.Form):
     """Members page: invite an email with a role. The service checks the address, the role and the rights."""
 
-    email = forms.CharField(label="Email", max_length=EMAIL_MAX + 50, strip=True)
+    # Length checked by accounts.domain.normalize_email, whose error names the value.
+    email = forms.CharField(label="Email", strip=True, widget=forms.TextInput(attrs={"maxlength": EMAIL_MAX}))
     role = forms.CharField(label="Role", widget=forms.Select(choices=ROLE_CHOICES), initial=Role.MEMBER.value)
 
 
 class InvitationAcceptForm(forms.Form):
     """Accept an invitation: a new account's name and password, or an existing account's password."""
 
-    name = forms.CharField(label="Your name", required=False, max_length=150)
+    # Checked by accounts.team.invitation_accept (at most 150 characters, visible text), naming the value.
+    name = forms.CharField(
+        label="Your name", required=False, strip=False, widget=forms.TextInput(attrs={"maxlength": 150})
+    )
     password = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput(render_value=False))

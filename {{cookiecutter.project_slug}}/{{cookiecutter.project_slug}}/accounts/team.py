@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from ..errors import Conflict, DomainError, InvalidValue, NotFound
+from ..tenancy.domain import normalize_display_name
 from .domain import Role, normalize_email, parse_role, role_change_check
 from .models import Invitation, Membership, User
 from .services import (
@@ -186,13 +187,14 @@ def invitation_accept(*, token: str, tenant: Tenant, password: str, name: str = 
     email counts as verified: the link reached that mailbox. One transaction, and one conditional UPDATE
     decides, so an invitation is accepted once even when two requests race.
 
-    Raises what invitation_get raises, WeakPassword, WrongPassword and InvalidValue (name too long);
+    Raises what invitation_get raises, WeakPassword, WrongPassword and InvalidName (name too long, control
+    or invisible characters);
     nothing changes then.
     """
     invitation = invitation_get(token=token, tenant=tenant)
     name = (name or "").strip()
-    if len(name) > NAME_MAX:
-        raise InvalidValue(f"name {name[:20]!r}... is {len(name)} characters long; at most {NAME_MAX} are accepted")
+    if name:  # optional; when given, a display name like a tenant's (no control or invisible characters)
+        name = normalize_display_name(name, max_length=NAME_MAX)
     user = User.objects.filter(email__iexact=invitation.email).first()
     if user is not None:
         if not user.is_active or not user.check_password(password):

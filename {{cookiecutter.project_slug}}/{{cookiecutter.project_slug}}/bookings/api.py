@@ -12,6 +12,8 @@ from .repositories import DjangoBookingRepository
 from .selectors import booking_get, booking_list
 from .services import booking_cancel, booking_create
 
+ID_MAX = 2**63 - 1  # largest BigAutoField id
+
 
 class BookingOutputSerializer(serializers.ModelSerializer):
     product_id = serializers.IntegerField()
@@ -24,10 +26,13 @@ class BookingOutputSerializer(serializers.ModelSerializer):
 
 
 class BookingInputSerializer(serializers.Serializer):
-    """Types only; the slot rules (end after start, no overlap) are checked by the domain and services."""
+    """Types and id ranges only; the slot rules (end after start, no overlap) are checked by the domain and services.
 
-    product_id = serializers.IntegerField()
-    customer_id = serializers.IntegerField()
+    Ids are bounded by their columns, so an out-of-range number is a 400 naming it, never a database error.
+    """
+
+    product_id = serializers.IntegerField(min_value=1, max_value=ID_MAX)
+    customer_id = serializers.IntegerField(min_value=1, max_value=ID_MAX)
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import re
 
-from ..errors import Conflict, InvalidValue, NotFound
+from ..accounts.domain import normalize_email as address_normalize
+from ..errors import Conflict, InvalidValue, NotFound, shown
 
 NAME_MAX = 200
 EMAIL_MAX = 254  # RFC 5321 path limit.
 PHONE_MAX = 32
-# Deliberately simple: one @, a non-empty local part without spaces, a dotted domain.
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$")
 # Digits with the usual separators, optionally starting with + (E.164 or a local notation).
 _PHONE_RE = re.compile(r"^\+?[0-9 ()./-]+$")
 
@@ -57,10 +56,17 @@ def normalize_name(name: object) -> str:
 
 
 def normalize_email(email: object) -> str:
-    """Return `email` stripped and lowercased (customers' emails compare case-insensitively), or raise InvalidEmail."""
-    value = email.strip().lower() if isinstance(email, str) else None
-    if not value or len(value) > EMAIL_MAX or not _EMAIL_RE.match(value):
-        raise InvalidEmail(f"email {email!r} is not a valid address; expected an address such as jane@example.com")
+    """Return `email` stripped and lowercased (customers' emails compare case-insensitively), or raise InvalidEmail.
+
+    The address rule is the accounts' one (accounts.domain.normalize_email: an ASCII local part, a hostname
+    with a dot, internationalised domains as punycode).
+    """
+    try:
+        value = address_normalize(email)
+    except InvalidValue:
+        value = ""
+    if "." not in value.rpartition("@")[2]:
+        raise InvalidEmail(f"email {shown(email)} is not a valid address; expected an address such as jane@example.com")
     return value
 
 

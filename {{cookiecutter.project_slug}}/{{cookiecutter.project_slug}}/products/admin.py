@@ -12,7 +12,7 @@ class ProductAdminForm(forms.ModelForm):
 
     class Meta:
         model = Product
-        fields = ["name", "sku", "price", "category", "active", "stock"]
+        fields = ["name", "sku", "price", "category", "active", "stock", "image"]
 
     def clean_sku(self) -> str:
         try:

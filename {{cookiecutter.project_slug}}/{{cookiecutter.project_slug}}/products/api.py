@@ -9,6 +9,10 @@ from .models import Product
 from .selectors import product_get, product_list
 from .services import product_create, product_update
 
+# Largest values the columns hold: BigAutoField ids, PositiveIntegerField stock.
+ID_MAX = 2**63 - 1
+STOCK_MAX = 2**31 - 1
+
 
 class ProductOutputSerializer(serializers.ModelSerializer):
     class Meta:
@@ -18,14 +22,17 @@ class ProductOutputSerializer(serializers.ModelSerializer):
 
 
 class ProductInputSerializer(serializers.Serializer):
-    """Types only; the catalogue rules (SKU format, price range, ...) are checked by the services."""
+    """Types and storage ranges only; the catalogue rules (SKU format, price range, ...) are checked by the services.
+
+    Integers are bounded by their columns, so an out-of-range number is a 400 naming it, never a database error.
+    """
 
     name = serializers.CharField()
     sku = serializers.CharField()
     price = serializers.DecimalField(max_digits=12, decimal_places=4)
-    category_id = serializers.IntegerField(required=False, allow_null=True)
+    category_id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=ID_MAX)
     active = serializers.BooleanField(required=False, default=True)
-    stock = serializers.IntegerField(required=False, default=0)
+    stock = serializers.IntegerField(required=False, default=0, max_value=STOCK_MAX)
 
 
 class ProductViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -1,4 +1,4 @@
-"""Catalogue rules in plain Python: product names, SKUs, prices and stock.
+"""Catalogue rules in plain Python: product names, SKUs, prices, stock and images.
 
 Each error carries `field`, the input it refers to, so forms can show it next to that input.
 """
@@ -16,6 +16,9 @@ SKU_MAX = 32
 # Matches the model's DecimalField(max_digits=10, decimal_places=2).
 PRICE_MAX = Decimal("99999999.99")
 _SKU_RE = re.compile("^[A-Z0-9_-]+$")
+# Product images: at most 5 MB, in a format every browser shows (names as Pillow reports them).
+IMAGE_MAX_BYTES = 5 * 1024 * 1024
+IMAGE_FORMATS = frozenset({"PNG", "JPEG", "GIF", "WEBP"})
 
 
 class InvalidName(InvalidValue):
@@ -40,6 +43,12 @@ class InvalidStock(InvalidValue):
     """A stock level is not a whole number of zero or more."""
 
     field = "stock"
+
+
+class InvalidImage(InvalidValue):
+    """A product image is too large, or not a PNG, JPEG, GIF or WebP picture."""
+
+    field = "image"
 
 
 class DuplicateSku(Conflict):
@@ -108,3 +117,15 @@ def parse_stock(stock: object) -> int:
     if isinstance(stock, bool) or not isinstance(stock, int) or stock < 0:
         raise InvalidStock(f"stock {stock!r} is not valid; expected a whole number of 0 or more")
     return stock
+
+
+def check_image(*, name: str, size: int, image_format: str | None) -> None:
+    """Raise InvalidImage unless the file `name` holds at most IMAGE_MAX_BYTES of an IMAGE_FORMATS picture.
+
+    `image_format` is the format the image library recognised in the content (None: not an image).
+    """
+    if size > IMAGE_MAX_BYTES:
+        raise InvalidImage(f"image {name!r} has {size} bytes; expected at most {IMAGE_MAX_BYTES} (5 MB)")
+    if image_format not in IMAGE_FORMATS:
+        found = f"a {image_format} image" if image_format else "not an image"
+        raise InvalidImage(f"image {name!r} is {found}; expected a PNG, JPEG, GIF or WebP picture")

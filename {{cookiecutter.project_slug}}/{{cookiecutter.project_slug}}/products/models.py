@@ -1,5 +1,22 @@
+import re
+import uuid
+from pathlib import PurePath
+
 from django.core.validators import MinValueValidator
 from django.db import models
+
+_SUFFIX_RE = re.compile(r"\.[a-z0-9]{1,5}")
+
+
+def product_image_name(product: "Product", filename: str) -> str:
+    """`products/<random hex><extension>`: names are not guessable and never overwrite each other.
+
+    The default storage puts the file in the current tenant's media folder (tenancy/media.py).
+    """
+    suffix = PurePath(filename).suffix.lower()
+    if not _SUFFIX_RE.fullmatch(suffix):
+        suffix = ""
+    return f"products/{uuid.uuid4().hex}{suffix}"
 
 
 class Category(models.Model):
@@ -25,6 +42,8 @@ class Product(models.Model):
     stock = models.PositiveIntegerField(default=0)
     # Set by services.low_stock_flag (a periodic task), so it may lag behind `stock` until its next run.
     low_stock = models.BooleanField(default=False)
+    # Stored per tenant (MEDIA_ROOT/<schema>/products/), served to members on the tenant's host only.
+    image = models.ImageField(upload_to=product_image_name, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

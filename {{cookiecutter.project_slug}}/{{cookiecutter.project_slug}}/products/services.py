@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import Enum
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files import File
 from django.db import IntegrityError, transaction
+from PIL import Image, UnidentifiedImageError
 
 from .domain import (
     CATEGORY_NAME_MAX,
@@ -16,6 +19,7 @@ from .domain import (
     DuplicateSku,
     InvalidName,
     ProductNotFound,
+    check_image,
     normalize_name,
     normalize_sku,
     parse_price,
@@ -64,6 +68,21 @@ def _ensure_sku_free(sku: str, *, exclude_id: int | None = None) -> None:
         raise DuplicateSku(f"SKU {sku!r} is already used by another product; choose a unique SKU")
 
 
+def _checked_image(image: File) -> File:
+    """`image` after checking its size and content (domain.check_image); the read position is reset."""
+    name = str(getattr(image, "name", "") or "image")
+    try:
+        image.seek(0)
+        with Image.open(image) as picture:
+            image_format = picture.format
+            picture.verify()
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+        image_format = None
+    image.seek(0)
+    check_image(name=Path(name).name, size=image.size, image_format=image_format)
+    return image
+
+
 def _save(product: Product) -> Product:
     # The exists() check gives a readable error; the unique index settles a race between two writers.
     try:
@@ -82,12 +101,14 @@ def product_create(
     category_id: int | None = None,
     active: bool = True,
     stock: int = 0,
+    image: File | None = None,
 ) -> Product:
     """Create a product and return it.
 
     `sku` is stored uppercased; `price` is a decimal amount >= 0 with at most two decimal places;
-    `stock` is units on hand. Raises InvalidName, InvalidSku, InvalidPrice, InvalidStock,
-    CategoryNotFound, or DuplicateSku when another product has the SKU.
+    `stock` is units on hand; `image` an uploaded picture, stored in the current tenant's media folder.
+    Raises InvalidName, InvalidSku, InvalidPrice, InvalidStock, InvalidImage, CategoryNotFound, or
+    DuplicateSku when another product has the SKU.
     """
     product = Product(
         name=normalize_name(name),
@@ -97,6 +118,8 @@ def product_create(
         active=bool(active),
         category=_category(category_id),
     )
+    if image is not None:
+        product.image = _checked_image(image)  # type: ignore[assignment]  # stored by save()
     _ensure_sku_free(product.sku)
     return _save(product)
 
@@ -110,10 +133,12 @@ def product_update(
     category_id: int | _Keep | None = KEEP,
     active: bool | _Keep = KEEP,
     stock: int | _Keep = KEEP,
+    image: File | _Keep | None = KEEP,
 ) -> Product:
     """Change the given fields of product `product_id` (others stay as they are) and return it.
 
-    `category_id=None` removes the category. Raises ProductNotFound, and the errors of product_create.
+    `category_id=None` removes the category; `image=None` removes the image (a replaced or removed image's
+    file is deleted once the change commits). Raises ProductNotFound, and the errors of product_create.
     """
     product = Product.objects.filter(pk=product_id).first()
     if product is None:
@@ -131,7 +156,17 @@ def product_update(
         product.active = bool(active)
     if not isinstance(stock, _Keep):
         product.stock = parse_stock(stock)
-    return _save(product)
+    replaced: Path | None = None
+    if not isinstance(image, _Keep):
+        checked = None if image is None else _checked_image(image)
+        # Resolved now, while the connection is in this tenant's schema: the file is in its media folder.
+        replaced = Path(product.image.path) if product.image else None
+        product.image = checked or ""  # type: ignore[assignment]  # a new file is stored by save()
+    product = _save(product)
+    if replaced is not None:
+        old_file = replaced
+        transaction.on_commit(lambda: old_file.unlink(missing_ok=True))
+    return product
 
 
 def low_stock_threshold() -> int:

@@ -5,11 +5,11 @@ class TenancyConfig(AppConfig):
     name = "{{ cookiecutter.project_slug }}.tenancy"
     label = "tenancy"
     verbose_name = "Tenancy"
-{%- if cookiecutter.use_celery == "y" %}
 
     def ready(self) -> None:
-        # Celery workers cache tenants; tell them when tenants or domains change.
-        from .celery_tenancy import connect_signals
+        # Web processes cache the host -> tenant directory{% if cookiecutter.use_celery == "y" %} and Celery workers their tenants{% endif %}:
+        # tell them when tenants or domains change (tenancy/routing.py).
+        from . import checks  # noqa: F401  # registers the system checks
+        from .routing import connect_signals
 
         connect_signals()
-{%- endif %}

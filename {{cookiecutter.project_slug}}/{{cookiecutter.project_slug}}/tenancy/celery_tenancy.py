@@ -31,15 +31,15 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import connection
-from django.db.models.signals import post_delete, post_save
 from django_tenants.utils import get_public_schema_name
 from tenant_schemas_celery.scheduler import TenantAwarePersistentScheduler
 from tenant_schemas_celery.task import TenantTask
 
+from .routing import TENANTS_VERSION_KEY, connection_schema_visited
+
 logger = logging.getLogger(__name__)
 
 SCHEMA_HEADER = "_schema_name"  # set by tenant-schemas-celery's CeleryApp.send_task
-TENANTS_VERSION_KEY = "tenancy:tenants-version"
 TENANT_CACHE_SIZE = 10_000
 FAN_OUT_BATCH = 1000  # broker commands per pipelined round trip in tenants_fan_out
 
@@ -103,27 +103,6 @@ class TenantCache:
 tenant_cache = TenantCache()
 
 
-def tenants_changed(**_: Any) -> None:
-    """Tell every worker that tenants or domains changed (increments TENANTS_VERSION_KEY in Redis).
-
-    Connected to post_save / post_delete of Tenant and Domain; call it after bulk updates that skip
-    signals (QuerySet.update, raw SQL). Never raises: a broker outage must not fail provisioning.
-    """
-    try:
-        redis.Redis.from_url(settings.CELERY_BROKER_URL).incr(TENANTS_VERSION_KEY)
-    except redis.RedisError:
-        logger.warning("could not announce a tenant change to the Celery workers (Redis unreachable)")
-
-
-def connect_signals() -> None:
-    """Announce tenant and domain changes to workers (called from TenancyConfig.ready)."""
-    from .models import Domain, Tenant
-
-    for model in (Tenant, Domain):
-        post_save.connect(tenants_changed, sender=model, dispatch_uid=f"tenants_changed_save_{model.__name__}")
-        post_delete.connect(tenants_changed, sender=model, dispatch_uid=f"tenants_changed_delete_{model.__name__}")
-
-
 class TenantScopedTask(TenantTask):
     """Base class of every task: runs in the tenant named by the task's headers, or is rejected."""
 
@@ -152,10 +131,13 @@ class TenantScopedTask(TenantTask):
         try:
             return super().__call__(*args, **kwargs)
         finally:
+            served = connection.schema_name  # type: ignore[attr-defined]
             if previous == public:
                 connection.set_schema_to_public()  # type: ignore[attr-defined]
             else:
                 connection.set_schema(previous)  # type: ignore[attr-defined]
+            # A worker serves every tenant: bound the catalog cache its connection accumulates.
+            connection_schema_visited(connection, served)
 
 
 class PlatformTask(TenantScopedTask):

@@ -1,4 +1,4 @@
-"""Tenancy rules in plain Python: slugs, schema names and domain names.
+"""Tenancy rules in plain Python: slugs, schema names, domain names and display names.
 
 No Django imports: services and commands call these before touching the database.
 """
@@ -6,11 +6,12 @@ No Django imports: services and commands call these before touching the database
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 import idna
 
-from ..errors import Conflict, InvalidValue
+from ..errors import Conflict, InvalidValue, shown
 
 SLUG_MIN, SLUG_MAX = 2, 40
 SCHEMA_PREFIX = "tenant_"
@@ -30,7 +31,11 @@ class InvalidSlug(InvalidValue):
 
 
 class InvalidDomain(InvalidValue):
-    """A domain name is not a valid hostname."""
+    """A domain name is not a valid hostname, or spoofs one (look-alike or invisible characters)."""
+
+
+class InvalidName(InvalidValue):
+    """A display name (tenant, person) is empty, too long or has control or invisible characters."""
 
 
 class TenantExists(Conflict):
@@ -50,16 +55,17 @@ def validate_slug(slug: object, *, reserved: Iterable[str] = (), reserved_prefix
     (settings.TENANCY_RESERVED_SLUG_PREFIXES, `pg_` being PostgreSQL's own schema prefix).
     """
     if not isinstance(slug, str) or not slug:
-        raise InvalidSlug(f"slug {slug!r} is empty; a slug is {SLUG_RULE}")
+        raise InvalidSlug(f"slug {shown(slug)} is empty; a slug is {SLUG_RULE}")
     if len(slug) < SLUG_MIN or len(slug) > SLUG_MAX:
-        raise InvalidSlug(f"slug {slug!r} has {len(slug)} characters; a slug is {SLUG_RULE}")
+        raise InvalidSlug(f"slug {shown(slug)} has {len(slug)} characters; a slug is {SLUG_RULE}")
     for prefix in reserved_prefixes:
         if slug.startswith(prefix):
-            raise InvalidSlug(f"slug {slug!r} starts with the reserved prefix {prefix!r}; a slug is {SLUG_RULE}")
-    if not _SLUG_RE.match(slug):
-        raise InvalidSlug(f"slug {slug!r} is not allowed; a slug is {SLUG_RULE}")
+            raise InvalidSlug(f"slug {shown(slug)} starts with the reserved prefix {prefix!r}; a slug is {SLUG_RULE}")
+    # fullmatch: `$` in match() would let a trailing newline through.
+    if not _SLUG_RE.fullmatch(slug):
+        raise InvalidSlug(f"slug {shown(slug)} is not allowed; a slug is {SLUG_RULE}")
     if slug in set(reserved):
-        raise InvalidSlug(f"slug {slug!r} is reserved; reserved slugs: {', '.join(sorted(reserved))}")
+        raise InvalidSlug(f"slug {shown(slug)} is reserved; reserved slugs: {', '.join(sorted(reserved))}")
     return slug
 
 
@@ -74,25 +80,131 @@ def normalize_domain(domain: object) -> str:
     Case and one trailing dot are normalised; internationalised names are converted to
     punycode (IDNA 2008 with UTS #46 mapping), e.g. `Bücher.Example.` -> `xn--bcher-kva.example`.
     Each label is 1-63 characters of a-z, 0-9 and inner hyphens; the whole name is at most 253.
-    A port, a path, a scheme or an IP address is refused.
+    A port, a path, a scheme or an IP address is refused, and so are names that spoof another
+    (`_spoofing_check`): invisible or compatibility characters (fullwidth letters), labels mixing
+    Latin, Cyrillic and Greek letters (`apple` with a Cyrillic `a`, U+0430), and Cyrillic or Greek labels
+    made only of letters that look Latin under an ASCII top-level domain (`pay.com` spelt in Cyrillic).
     """
+    # A domain is named in full up to a little past the longest valid one.
+    named = shown(domain, limit=DOMAIN_MAX + 47)
     if not isinstance(domain, str) or not domain.strip():
-        raise InvalidDomain(f"domain {domain!r} is empty; expected a hostname such as acme.example.com")
+        raise InvalidDomain(f"domain {named} is empty; expected a hostname such as acme.example.com")
     text = domain.strip()
     if text.endswith("."):
         text = text[:-1]
+    _characters_check(named, text)
     try:
         ascii_name = idna.encode(text, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError) as exc:
-        raise InvalidDomain(
-            f"domain {domain!r} is not a valid hostname ({exc}); expected e.g. acme.example.com"
-        ) from exc
+        raise InvalidDomain(f"domain {named} is not a valid hostname ({exc}); expected e.g. acme.example.com") from exc
     labels = ascii_name.split(".")
-    if len(ascii_name) > DOMAIN_MAX or not all(_LABEL_RE.match(label) for label in labels):
+    if len(ascii_name) > DOMAIN_MAX or not all(_LABEL_RE.fullmatch(label) for label in labels):
         raise InvalidDomain(
-            f"domain {domain!r} is not a valid hostname; expected dot-separated labels of 1-63 letters, "
+            f"domain {named} is not a valid hostname; expected dot-separated labels of 1-63 letters, "
             f"digits and inner hyphens, at most {DOMAIN_MAX} characters"
         )
     if labels[-1].isdigit():
-        raise InvalidDomain(f"domain {domain!r} looks like an IP address; expected a hostname")
+        raise InvalidDomain(f"domain {named} looks like an IP address; expected a hostname")
+    _spoofing_check(named, labels)
     return ascii_name
+
+
+# Characters that pass IDNA's mapping silently but make one name look like another: invisible ones
+# (format, control, separators) and compatibility forms (fullwidth, circled, superscript, ...).
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+# Scripts whose letters are confused with each other; a label may use one of them, not several.
+_CONFUSABLE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+# Lowercase Cyrillic and Greek letters that look like Latin ones: a label made only of these under
+# an ASCII top-level domain reads as a Latin name (`pay.com` spelt in Cyrillic).
+_LATIN_LOOKALIKES = frozenset(
+    # Cyrillic look-alikes of a e o p c y x s i j h l d q w n r b
+    "\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0455\u0456\u0458\u04bb\u04cf\u0501\u051b\u051d\u043f\u0433\u044c"
+    # Greek look-alikes of a b e i k v o p t u x
+    "\u03b1\u03b2\u03b5\u03b9\u03ba\u03bd\u03bf\u03c1\u03c4\u03c5\u03c7"
+)
+
+
+def _characters_check(named: str, text: str) -> None:
+    for char in text:
+        if ord(char) < 128:
+            continue
+        if unicodedata.category(char) in _INVISIBLE_CATEGORIES or unicodedata.decomposition(char).startswith("<"):
+            name = unicodedata.name(char, "unnamed")
+            raise InvalidDomain(
+                f"domain {named} contains U+{ord(char):04X} ({name}), an invisible or look-alike "
+                "character; expected the plain letters of the name"
+            )
+
+
+def _script(char: str) -> str | None:
+    name = unicodedata.name(char, "")
+    return next((script for script in _CONFUSABLE_SCRIPTS if name.startswith(script + " ")), None)
+
+
+def _spoofing_check(named: str, labels: list[str]) -> None:
+    ascii_tld = not labels[-1].startswith("xn--")
+    for label in labels:
+        if not label.startswith("xn--"):
+            continue
+        unicode_label = idna.decode(label)
+        scripts = {script for char in unicode_label if (script := _script(char))}
+        if len(scripts) > 1:
+            raise InvalidDomain(
+                f"domain {named} mixes {' and '.join(sorted(s.title() for s in scripts))} letters in "
+                f"{unicode_label!r}, so it can pass for another name; expected one script per label"
+            )
+        letters = [char for char in unicode_label if char.isalpha()]
+        if ascii_tld and scripts and scripts != {"LATIN"} and all(char in _LATIN_LOOKALIKES for char in letters):
+            raise InvalidDomain(
+                f"domain {named} has the label {unicode_label!r} made only of "
+                f"{scripts.pop().title()} letters that look Latin, so it can pass for a Latin name"
+            )
+
+
+def check_domain_not_reserved(
+    domain: str, *, base_domain: str, reserved: Iterable[str] = (), reserved_prefixes: Iterable[str] = ()
+) -> str:
+    """Return the normalised `domain` unless it is a reserved name under `base_domain`, else raise InvalidDomain.
+
+    `admin.<base>` or `x.www.<base>` would take a host the platform keeps for itself (the reserved slugs
+    of settings.TENANCY_RESERVED_SLUGS), even when the tenant's own slug is fine.
+    """
+    suffix = "." + base_domain.strip().lower().rstrip(".")
+    if domain.endswith(suffix):
+        label = domain[: -len(suffix)].rsplit(".", 1)[-1]
+        prefix = next((p for p in reserved_prefixes if label.startswith(p)), None)
+        if label in set(reserved) or prefix is not None:
+            raise InvalidDomain(
+                f"domain {shown(domain)} uses the reserved name {label!r} under {suffix[1:]}; "
+                f"reserved: {', '.join(sorted(reserved))} and names starting with {', '.join(reserved_prefixes)}"
+            )
+    return domain
+
+
+# Control, format (bidi overrides, zero-width space), surrogate and line-separator characters make a
+# name render differently from what it holds; zero-width (non-)joiners are part of some spellings.
+_NAME_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_NAME_JOINERS = frozenset({"\u200c", "\u200d"})
+
+
+def normalize_display_name(name: object, *, max_length: int, what: str = "name") -> str:
+    """Return `name` stripped of surrounding whitespace, or raise InvalidName naming it.
+
+    A display name (a tenant's, a person's) is 1 to `max_length` characters with no control character
+    (newline, tab, NUL, DEL, C1), no invisible formatting character (bidi overrides such as U+202E,
+    zero-width space, BOM) and no lone surrogate (undecodable bytes in a command-line argument).
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidName(f"{what} {shown(name)} is empty; expected 1 to {max_length} characters")
+    value = name.strip()
+    if len(value) > max_length:
+        raise InvalidName(
+            f"{what} {shown(name)} has {len(value)} characters; at most {max_length} characters are accepted"
+        )
+    for char in value:
+        if unicodedata.category(char) in _NAME_FORBIDDEN_CATEGORIES and char not in _NAME_JOINERS:
+            raise InvalidName(
+                f"{what} {shown(name)} contains the control or invisible character U+{ord(char):04X}; "
+                "expected visible text"
+            )
+    return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from ..accounts.domain import InvalidEmail, normalize_email
+from ..accounts.domain import EMAIL_MAX, InvalidEmail, normalize_email
 from ..accounts.models import User
 from ..accounts.services import WeakPassword, password_validate
 from ..errors import InvalidValue
@@ -20,14 +20,21 @@ class SignupForm(forms.Form):
     (tenancy.domain.validate_slug, accounts.domain.normalize_email, AUTH_PASSWORD_VALIDATORS).
     """
 
-    company_name = forms.CharField(label="Company name", max_length=NAME_MAX, strip=False)
+    # Lengths are limited in the browser (maxlength) and checked by the domain rules in clean_<field>, whose
+    # errors name the value (Django's max_length message would not).
+    company_name = forms.CharField(
+        label="Company name", strip=False, widget=forms.TextInput(attrs={"maxlength": NAME_MAX})
+    )
     slug = forms.CharField(
         label="Subdomain",
-        max_length=SLUG_MAX,
         strip=False,
-        widget=forms.TextInput(attrs={"autocapitalize": "none", "autocomplete": "off", "spellcheck": "false"}),
+        widget=forms.TextInput(
+            attrs={"maxlength": SLUG_MAX, "autocapitalize": "none", "autocomplete": "off", "spellcheck": "false"}
+        ),
     )
-    email = forms.CharField(label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.CharField(
+        label="Email", widget=forms.EmailInput(attrs={"maxlength": EMAIL_MAX, "autocomplete": "email"})
+    )
     password = forms.CharField(
         label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )

@@ -24,11 +24,14 @@ from .domain import (
     DomainTaken,
     InvalidSlug,
     TenantExists,
+    check_domain_not_reserved,
+    normalize_display_name,
     normalize_domain,
     schema_name_for,
     validate_slug,
 )
 from .fleet import is_current, read_applied
+from .media import tenant_media_retire
 from .models import Domain, SpareSchema, Tenant
 from .provisioning import (
     pool_refill_schedule,
@@ -44,14 +47,9 @@ NAME_MAX = 100
 
 
 def validate_tenant_name(name: object) -> str:
-    """Return `name` stripped; raise InvalidValue when it is empty or over 100 characters."""
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidValue(f"name {name!r} is empty; a tenant name is 1-{NAME_MAX} characters")
-    if len(name.strip()) > NAME_MAX:
-        raise InvalidValue(f"name {name[:20]!r}... has {len(name.strip())} characters; at most {NAME_MAX} are accepted")
-    if any(ord(ch) < 32 for ch in name):
-        raise InvalidValue(f"name {name!r} contains control characters")
-    return name.strip()
+    """Return `name` stripped; raise InvalidName (an InvalidValue) when it is empty, over 100 characters or
+    holds control or invisible characters (tenancy.domain.normalize_display_name)."""
+    return normalize_display_name(name, max_length=NAME_MAX)
 
 
 def tenant_slug_validate(slug: object) -> str:
@@ -95,7 +93,12 @@ def tenant_request_validate(
     """
     name = validate_tenant_name(name)
     slug = tenant_slug_validate(slug)
-    domain_name = normalize_domain(domain if domain is not None else default_domain_for(slug))
+    domain_name = check_domain_not_reserved(
+        normalize_domain(domain if domain is not None else default_domain_for(slug)),
+        base_domain=settings.TENANCY_BASE_DOMAIN,
+        reserved=settings.TENANCY_RESERVED_SLUGS,
+        reserved_prefixes=settings.TENANCY_RESERVED_SLUG_PREFIXES,
+    )
     email = None
     if owner_email is not None:
         from ..accounts.domain import normalize_email
@@ -321,7 +324,8 @@ def tenant_status_set(*, slug: str, status: str) -> tuple[Tenant, str]:
 
 def tenant_drop(*, slug: str) -> Tenant:
     """Delete the tenant with `slug`: its domains, memberships, row and schema (DROP SCHEMA ... CASCADE,
-    when it exists), in one transaction. Returns the deleted (unsaved) tenant.
+    when it exists), in one transaction; once committed, its media folder is moved aside
+    (tenancy.media.tenant_media_retire). Returns the deleted (unsaved) tenant.
 
     Raises InvalidSlug for the public tenant, NotFound for an unknown slug.
     """
@@ -341,6 +345,8 @@ def tenant_drop(*, slug: str) -> Tenant:
             tenant.delete()
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(schema)} CASCADE")
+            # A tenant created again under this slug gets this schema name: it must not find these files.
+            transaction.on_commit(lambda: tenant_media_retire(schema))
     return tenant
 
 

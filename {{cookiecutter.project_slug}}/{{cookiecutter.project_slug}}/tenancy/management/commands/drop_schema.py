@@ -3,8 +3,10 @@
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django_tenants.utils import get_public_schema_name
 
 from ...backup import BackupError, tenant_backup_and_drop
+from ...domain import validate_slug
 from ...selectors import tenant_get_by_slug
 from ...services import tenant_drop
 from ..base import EXIT_FAILURE, ProjectCommand, add_noinput_argument, can_prompt, usage_error
@@ -18,9 +20,9 @@ class Command(ProjectCommand):
         "after the backup succeeded, and writers to the tenant's tables wait from the start of the backup until "
         "the drop, so nothing written in between is lost. --no-backup skips the backup. restore_tenant brings "
         "a backup back as a new tenant. Asks the operator to type the slug unless --force; with no terminal and "
-        "no --force it refuses. Refuses the public schema and unknown slugs. "
+        "no --force it refuses. Refuses the public schema, malformed and unknown slugs. "
         "Exit codes: 0 dropped, 1 backup failed (nothing dropped) or failure while dropping, 2 bad usage, "
-        "unknown slug, public, or not confirmed."
+        "malformed or unknown slug, public, or not confirmed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,8 +36,11 @@ class Command(ProjectCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         slug = options["tenant"]
-        if slug in ("public", "") or slug is None:
+        if slug in ("public", get_public_schema_name()):
             raise usage_error(f"tenant {slug!r} is the public schema and cannot be dropped")
+        # The slug rule without the reserved lists (a tenant may predate an addition to them): a value that
+        # cannot be a slug is refused naming it before anything is looked up.
+        validate_slug(slug)
         if options["no_backup"] and options["backup_output"]:
             raise usage_error("--backup-output and --no-backup exclude each other")
         tenant = tenant_get_by_slug(slug=slug)

@@ -1,0 +1,200 @@
+"""Load check: 50 tenants at once through a real gunicorn server; every response must carry its own tenant's marker.
+
+Command line, from the project root::
+
+    uv run python -m benchmarks.load_isolation [--tenants 50] [--seconds 30] [--workers 2] [--threads 4]
+
+It creates a scratch database `<name>_load_bench` next to the configured one (DATABASE_URL, else the embedded
+PostgreSQL), migrates its public schema, and creates `--tenants` active tenants (`lbench-00001`, ...) with real
+schemas; each schema gets one marker row (products.Product, SKU `bench-marker`) named with a random per-tenant
+marker. Then it starts gunicorn (`config.wsgi:application`, `--workers` x `--threads` gthread workers; every worker
+thread keeps one database connection, CONN_MAX_AGE=600, across tenants) with the benchmark settings
+(benchmarks/loadsite/settings.py: production settings with the project's routing middleware, plus the view
+`/__marker__/`, which answers the marker READ FROM THE MARKER ROW of the schema the request was served in).
+
+`--connections` HTTP/1.1 connections at once (default: one per tenant; each carries `--per-connection` requests,
+then a new one is opened) send requests for `--seconds`, request n for tenant n mod N, so every tenant is in flight
+all the time and consecutive requests on one connection, and on one database connection, are for different tenants.
+It prints requests, req/s, mismatches (a 200 whose marker is not the Host's tenant's), 5xx, other statuses,
+requests without a response, and how many tenants each database connection served. Exit status 0 when every
+request got its own tenant's marker, 1 otherwise.
+
+`--routing stock` runs the same check through django-tenants' stock TenantMainMiddleware. The scratch database is
+dropped at the end, also after an error or Ctrl-C. Needs neither Redis nor Celery unless the project has them
+(then REDIS_URL, else the embedded Redis, as for the project itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
+
+from rich.table import Table
+
+from benchmarks.harness import (
+    DriveResult,
+    WebServer,
+    create_marked_tenants,
+    drive,
+    free_port,
+    print_examples,
+    server_environment,
+)
+from benchmarks.loadsite import MARKER_PATH, ROUTING_CHOICES
+from benchmarks.migrate_fleet import (
+    SHARED_MIGRATE,
+    BenchmarkError,
+    Contender,
+    child_environment,
+    console,
+    create_scratch_database,
+    drop_scratch_database,
+    timed_run,
+)
+from benchmarks.stock_manage import usable_cores
+
+SCRATCH_SUFFIX = "_load_bench"
+SLUG_FORMAT = "lbench-{:05d}"
+NAME_FORMAT = "Load check {:05d}"
+APPLICATION_NAME = "bench-load"
+DESCRIPTION = "Drive N tenants at once through gunicorn; every response must carry its own tenant's marker."
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line: tenants, seconds, connections, workers, threads, port, routing."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.load_isolation", description=DESCRIPTION)
+    parser.add_argument("--tenants", type=int, default=50, help="tenants driven at once (default 50)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long to drive them (default 30)")
+    parser.add_argument("--connections", type=int, default=0, help="HTTP connections at once (default: one per tenant)")
+    parser.add_argument(
+        "--per-connection",
+        type=int,
+        default=10,
+        help="requests per HTTP connection before a new one (any worker may accept it); 0 = no limit (default 10)",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    parser.add_argument(
+        "--threads", type=int, default=4, help="threads per worker, one database connection each (default 4)"
+    )
+    parser.add_argument("--port", type=int, default=0, help="port of the server on 127.0.0.1 (default: a free one)")
+    parser.add_argument(
+        "--routing", choices=ROUTING_CHOICES, default="project", help="routing middleware (default: the project's)"
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.tenants <= 99_999:
+        parser.error("--tenants must be 1-99999")
+    if args.seconds <= 0:
+        parser.error("--seconds must be positive")
+    if args.connections < 0 or args.per_connection < 0 or args.workers < 1 or args.threads < 1:
+        parser.error("--connections and --per-connection must be 0 or more, --workers and --threads 1 or more")
+    args.connections = args.connections or args.tenants
+    return args
+
+
+def report(args: argparse.Namespace, result: DriveResult, setup_seconds: float) -> None:
+    """Print the load figures, the verdict and the machine."""
+    table = Table(title=f"Load check: {args.tenants} tenants at once for {args.seconds:g} s ({args.routing} routing)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    per_backend = sorted(len(hosts) for hosts in result.hosts_by_backend.values())
+    rows = [
+        ("requests", f"{result.requests:,}"),
+        ("requests per second", f"{result.rate:,.0f}"),
+        ("mismatches (marker is not the Host's tenant's)", f"{result.mismatches:,}"),
+        ("5xx", f"{result.server_errors:,}"),
+        ("other statuses", ", ".join(f"{s}: {n}" for s, n in sorted(result.other_status.items())) or "0"),
+        ("no response (connection error, timeout)", f"{result.failures:,}"),
+        ("latency p50 / p99", f"{result.latency_ms(0.5):.1f} ms / {result.latency_ms(0.99):.1f} ms"),
+        ("responses per server worker process", result.worker_shares()),
+        ("database connections that answered", f"{len(per_backend)}"),
+        (
+            "tenants served per database connection (min / median / max)",
+            f"{per_backend[0]} / {statistics.median(per_backend):g} / {per_backend[-1]}" if per_backend else "-",
+        ),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    if result.clean:
+        console.print(f"[green]PASS: all {result.requests:,} responses carried their own tenant's marker")
+    else:
+        console.print("[red]FAIL: not every request got its own tenant's marker; first problems:")
+        print_examples(result)
+
+    facts = Table(title="Set-up", show_header=False)
+    for key, value in {
+        "server": f"gunicorn, {args.workers} workers x {args.threads} threads "
+        f"({'gthread' if args.threads > 1 else 'sync'}), CONN_MAX_AGE=600, benchmarks.loadsite.settings",
+        "client": f"{args.connections} HTTP/1.1 connections at once, {args.per_connection or 'unlimited'} requests "
+        f"each; request n for tenant n mod {args.tenants}",
+        "tenants": f"{args.tenants} created in {setup_seconds:.1f} s (not part of the figures)",
+        "cores (usable / total)": f"{usable_cores()} / {os.cpu_count()}",
+        "versions": (
+            f"Python {platform.python_version()}, Django {version('django')}, "
+            f"django-tenants {version('django-tenants')}, gunicorn {version('gunicorn')}"
+        ),
+    }.items():
+        facts.add_row(key, value)
+    console.print(facts)
+
+
+def run(args: argparse.Namespace, scratch_url: str, logs: Path) -> DriveResult:
+    """Create the tenants, serve them, drive them, print the report; return what the client saw."""
+    tenants, setup_seconds = create_marked_tenants(args.tenants, slug_format=SLUG_FORMAT, name_format=NAME_FORMAT)
+    console.print(f"created {args.tenants} tenants in {setup_seconds:.1f} s")
+    env = server_environment(scratch_url, routing=args.routing, application_name=APPLICATION_NAME)
+    port = args.port or free_port()
+    server = WebServer(port=port, env=env, workers=args.workers, threads=args.threads, log=logs / "gunicorn.log")
+    with server.start(tenants[0].host):
+        console.print(f"gunicorn on 127.0.0.1:{port}; driving {args.tenants} tenants for {args.seconds:g} s")
+        result = drive(
+            port,
+            tenants,
+            path=MARKER_PATH,
+            connections=args.connections,
+            seconds=args.seconds,
+            per_connection=args.per_connection,
+        )
+    report(args, result, setup_seconds)
+    if result.server_errors:
+        console.print(f"[dim]end of the server's output:\n{server.log_tail()}")
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the load check; return the exit code (0 clean, 1 a mismatch, error or failure, 130 interrupted)."""
+    args = parse_args(argv)
+    started = time.perf_counter()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    import django
+
+    django.setup()
+    scratch: tuple[str, str, str] | None = None
+    try:
+        scratch = create_scratch_database(SCRATCH_SUFFIX)
+        timed_run(Contender("migrate_schemas --shared", SHARED_MIGRATE), child_environment(scratch[2]))
+        with tempfile.TemporaryDirectory(prefix="load-bench-") as logs:
+            result = run(args, scratch[2], Path(logs))
+        return 0 if result.clean else 1
+    except BenchmarkError as exc:
+        console.print(f"[red]benchmark failed: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted; cleaning up")
+        return 130
+    finally:
+        if scratch is not None:
+            drop_scratch_database(scratch[0], scratch[1])
+        console.print(f"total {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""What routing costs and what it leaves behind: statements per request, the per-process directory and its
+invalidation, the connection state after a request, connection recycling, and the pooler system check.
+
+Statements are counted on the wire, as psycopg sends them (`make benchmark-routing` counts them at the
+server). Timing belongs to benchmarks/, not here.
+"""
+
+import contextlib
+
+import psycopg
+import pytest
+from django.core.checks import run_checks
+from django.db import connection, connections
+from django.test import Client
+
+from {{ cookiecutter.project_slug }}.tenancy.routing import TenantDirectory, connection_schema_visited, directory
+
+pytestmark = pytest.mark.django_db
+
+
+@contextlib.contextmanager
+def wire_statements():
+    """The text of every statement psycopg sends while the block runs, through Django's cursors or not."""
+    sent: list[str] = []
+    original = psycopg.Cursor.execute
+
+    def counting(self, query, params=None, **kwargs):
+        sent.append(str(query))
+        return original(self, query, params, **kwargs)
+
+    setattr(psycopg.Cursor, "execute", counting)  # noqa: B010 - a method, patched for the block
+    try:
+        yield sent
+    finally:
+        setattr(psycopg.Cursor, "execute", original)  # noqa: B010
+
+
+def routing_statements(client, path="/products/"):
+    """The routing statements one request sends: `SET search_path`, the domain lookup (which sets the search
+    path itself with set_config), as opposed to the view's own queries."""
+    with wire_statements() as sent:
+        response = client.get(path)
+    assert response.status_code == 200, response
+    return [
+        sql for sql in sent if sql.startswith("SET search_path") or ("tenancy_domain" in sql and "set_config" in sql)
+    ]
+
+
+def test_a_warm_request_costs_one_routing_statement(client_for, tenant, member_user):
+    client = client_for(tenant, member_user)
+    routing_statements(client)  # fills the directory
+    assert routing_statements(client) == ['SET search_path = "tenant_acme","public"']
+
+
+def test_a_cold_request_costs_one_statement_too_the_lookup_that_sets_the_search_path(client_for, tenant, member_user):
+    client = client_for(tenant, member_user)
+    directory.clear()
+    statements = routing_statements(client)
+    assert len(statements) == 1 and "set_config('search_path'" in statements[0], statements
+    lookups = directory.queries
+    assert len(routing_statements(client)) == 1
+    assert directory.queries == lookups
+
+
+def test_the_lookup_leaves_the_connection_in_the_tenants_schema(client_for, tenant, member_user):
+    directory.clear()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")  # the connection is open, in public
+    assert directory.route("acme.localhost", connection).slug == "acme"
+    with wire_statements() as sent, connection.cursor() as cursor:
+        cursor.execute("SELECT current_schemas(false)")
+        assert cursor.fetchone()[0] == ["tenant_acme", "public"]
+    assert not any(sql.startswith("SET search_path") for sql in sent)  # django-tenants knows it is set
+    assert directory.route("nobody.localhost", connection) is None
+    assert connection.schema_name == "public"
+
+
+def test_unknown_hosts_are_remembered_too(db):
+    directory.clear()
+    before = directory.queries
+    for _ in range(3):
+        assert Client(HTTP_HOST="nobody.localhost").get("/").status_code == 404
+    assert directory.queries == before + 1
+{%- if cookiecutter.use_celery == "y" %}
+
+
+def test_a_domain_change_reaches_this_process_at_once_and_others_at_commit(tenant, django_capture_on_commit_callbacks):
+    from {{ cookiecutter.project_slug }}.tenancy.models import Domain
+
+    elsewhere = TenantDirectory()  # another process's directory: it hears of changes only through Redis
+    assert elsewhere.lookup("acme-shop.localhost") is None
+    assert directory.lookup("acme-shop.localhost") is None
+    with django_capture_on_commit_callbacks(execute=True) as announced:
+        Domain.objects.create(domain="acme-shop.localhost", tenant=tenant, is_primary=False)
+        assert directory.lookup("acme-shop.localhost").slug == "acme"  # this process: at once
+        assert elsewhere.lookup("acme-shop.localhost") is None  # others: not before the commit
+    assert len(announced) == 1
+    assert elsewhere.lookup("acme-shop.localhost").slug == "acme"  # after it, through Redis
+{%- endif %}
+
+
+def test_without_redis_entries_expire_after_the_configured_seconds(settings, tenant, monkeypatch):
+    settings.REDIS_URL = ""
+    settings.TENANCY_ROUTING_CACHE_SECONDS = 5
+    clock = [1000.0]
+    monkeypatch.setattr("{{ cookiecutter.project_slug }}.tenancy.routing.time.monotonic", lambda: clock[0])
+    local = TenantDirectory()
+    local.lookup("acme.localhost")
+    clock[0] += 4.9
+    local.lookup("acme.localhost")
+    assert local.queries == 1
+    clock[0] += 0.2
+    local.lookup("acme.localhost")
+    assert local.queries == 2
+
+
+def test_the_directory_hands_out_copies(tenant):
+    first = directory.lookup("acme.localhost")
+    first.domain_url = "changed.example"
+    assert directory.lookup("acme.localhost").domain_url != "changed.example"
+
+
+def test_after_a_request_the_connection_is_back_in_the_public_schema(client_for, tenant, member_user):
+    client_for(tenant, member_user).get("/products/")
+    assert connection.schema_name == "public"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW search_path")
+        assert cursor.fetchone()[0].split(",")[0].strip().strip('"') == "public"
+
+
+def test_a_connection_that_served_too_many_schemas_is_closed(settings, db):
+    settings.TENANCY_CONNECTION_MAX_SCHEMAS = 2
+    other = connections.create_connection("default")  # a connection of its own, outside the test transaction
+    try:
+        closed = []
+        for schema in ("tenant_acme", "tenant_globex", "tenant_acme", "public", "tenant_x"):
+            other.set_schema(schema)
+            with other.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            closed.append(connection_schema_visited(other, schema))
+        # acme, globex, acme again and public (never counted) keep it; a third tenant schema closes it.
+        assert closed == [False, False, False, False, True]
+        assert other.connection is None
+        with other.cursor() as cursor:  # and the next query opens a fresh one
+            cursor.execute("SELECT 1")
+        assert connection_schema_visited(other, "tenant_globex") is False
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "ids"),
+    [
+        ({"TENANCY_POOLER_MODE": ""}, set()),
+        ({"TENANCY_POOLER_MODE": "session"}, set()),
+        ({"TENANCY_POOLER_MODE": "transaction"}, {"tenancy.E002", "tenancy.E003"}),
+        ({"TENANCY_POOLER_MODE": "transaction", "TENANCY_POOLER_TRACKS_SEARCH_PATH": True}, {"tenancy.E003"}),
+        ({"TENANCY_POOLER_MODE": "statement"}, {"tenancy.E001"}),
+    ],
+)
+def test_the_pooler_check_refuses_transaction_mode_without_search_path_tracking(settings, overrides, ids):
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    errors = {e.id for e in run_checks() if e.id.startswith("tenancy.")}
+    assert errors == ids
+
+
+def test_a_transaction_mode_pooler_with_tracking_and_no_server_side_cursors_passes(settings, monkeypatch):
+    settings.TENANCY_POOLER_MODE = "transaction"
+    settings.TENANCY_POOLER_TRACKS_SEARCH_PATH = True
+    monkeypatch.setitem(settings.DATABASES["default"], "DISABLE_SERVER_SIDE_CURSORS", True)
+    assert not [e for e in run_checks() if e.id.startswith("tenancy.")]
