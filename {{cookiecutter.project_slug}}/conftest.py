@@ -16,6 +16,7 @@ Fixtures:
 - `server_url`: base URL (`http://127.0.0.1:<port>`) of a separately started server process on
   the test database, for browser tests; tenant hosts are `http://<slug>.localhost:<port>`.
   `server_mails(recipient)` returns the emails that process sent (file-based email backend).
+- `browser`: a headless Chromium (Playwright) per test module, for browser tests.
 
 After a request the connection is back in the public schema (tenancy.middleware); wrap ORM checks
 of tenant rows made after requests in `tenant_context(...)`.
@@ -195,6 +196,34 @@ def server_url(django_db_setup: None, django_db_blocker) -> Iterator[str]:  # ty
     process.terminate()
     process.wait(timeout=10)
     log.close()
+
+
+# Browser tests drive Debian's chromium through Playwright; CHROMIUM_PATH points them at another binary.
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """A headless Chromium for one test module. Missing chromium: skipped locally, failed with CI set.
+
+    Module scope: Playwright's sync API runs an event loop in this thread, where Django refuses database
+    calls; a browser per module keeps that loop away from the other modules' database fixtures.
+    """
+    if not os.path.exists(CHROMIUM):
+        message = f"chromium not found at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 def server_mails(recipient: str) -> list[str]:

@@ -5,9 +5,7 @@ afterwards and refills the spare-schema pool it drew from. Chromium resolves `*.
 loopback itself. Locally a missing chromium skips this test with the reason; with CI set it fails.
 """
 
-import os
 import secrets
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -20,27 +18,6 @@ from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
 from {{ cookiecutter.project_slug }}.tenancy.services import tenant_drop
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        message = f"chromium not found at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -8,10 +8,8 @@ out on one host, which logs the browser out of every host. The server process co
 removes the account and the invitations afterwards.
 """
 
-import os
 import re
 import secrets
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -23,29 +21,9 @@ from {{ cookiecutter.project_slug }}.accounts.services import user_delete
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 PASSWORD = "correct horse battery staple 42"
 ACME_ONLY = "Anvil"  # a product only acme has (tenancy/demo.py)
 GLOBEX_ONLY = "Doomsday Device"  # a product only globex has
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        message = f"chromium not found at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
