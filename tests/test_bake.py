@@ -139,6 +139,7 @@ def test_readme_documents_the_commands_and_the_generated_project(bakery: Bakery)
         "backup_tenant --tenant S",
         "restore_tenant --input PATH --slug NEW",
         "tenants_doctor [--fix]",
+        "adopt_single_tenant --name N --slug S [--domain D] [--legacy-users TABLE]",
         "http://localhost:8000/signup/",
         "http://localhost:8000/accounts/login/",
         "TENANCY_INVITATION_HOURS",

@@ -57,6 +57,25 @@ def test_api_creates_a_confirmed_booking(
     assert (booking.start, booking.end) == (START, START + timedelta(hours=2))
 
 
+def test_api_records_the_logged_in_user_and_shows_the_email_read_only(
+    tenant: object, tenant_client: Client, member_user: object, product: Product, customer: Customer
+) -> None:
+    # A client cannot name someone else as the booker: created_by is read-only.
+    body = payload(product.pk, customer.pk, START) | {"created_by": "owner@acme.localhost"}
+
+    created = create(tenant_client, body).json()
+
+    assert created["created_by"] == "member@acme.localhost"
+    with tenant_context(tenant):
+        assert Booking.objects.get(pk=created["id"]).created_by_id == member_user.pk
+        unrecorded = Booking.objects.create(
+            product=product, customer=customer, start=START + timedelta(hours=1), end=START + timedelta(hours=2)
+        )
+    assert tenant_client.get(f"/api/bookings/{unrecorded.pk}/").json()["created_by"] is None
+    listed = tenant_client.get("/api/bookings/", {"product_id": str(product.pk)}).json()["results"]
+    assert [row["created_by"] for row in listed] == ["member@acme.localhost", None]
+
+
 def test_api_answers_409_when_the_slot_overlaps_a_confirmed_booking(
     tenant: object,
     tenant_client: Client,

@@ -119,6 +119,21 @@ def test_booking_created_as_confirmed_when_slot_is_free(repo: InMemoryBookingRep
     assert stored.status is BookingStatus.CONFIRMED
 
 
+def test_booking_records_the_user_who_created_it_and_nobody_when_not_given(repo: InMemoryBookingRepository) -> None:
+    recorded = booking_create(
+        bookings=repo,
+        product_id=PRODUCT,
+        customer_id=CUSTOMER,
+        slot=slot(5, 10, 11),
+        created_by_id=42,
+        atomic=contextlib.nullcontext,
+    )
+    anonymous = book(repo, slot(5, 11, 12))
+
+    assert repo.bookings[recorded].created_by_id == 42
+    assert repo.bookings[anonymous].created_by_id is None
+
+
 def test_booking_rejected_when_slot_overlaps_a_confirmed_booking(repo: InMemoryBookingRepository) -> None:
     book(repo, slot(5, 10, 12))
 
@@ -215,9 +230,9 @@ class RecordingRepository(InMemoryBookingRepository):
         self.calls.append(("confirmed_slots", self.in_transaction))
         return super().confirmed_slots(product_id, around=around)
 
-    def add(self, *, product_id: int, customer_id: int, slot: Slot) -> int:
+    def add(self, *, product_id: int, customer_id: int, slot: Slot, created_by_id: int | None = None) -> int:
         self.calls.append(("add", self.in_transaction))
-        return super().add(product_id=product_id, customer_id=customer_id, slot=slot)
+        return super().add(product_id=product_id, customer_id=customer_id, slot=slot, created_by_id=created_by_id)
 
 
 def test_booking_locks_the_product_before_checking_overlaps_all_in_one_transaction() -> None:

@@ -16,6 +16,7 @@ from django.db import DatabaseError, IntegrityError, connection, connections, tr
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
+from {{ cookiecutter.project_slug }}.accounts.services import user_get_or_create
 from {{ cookiecutter.project_slug }}.bookings.domain import BookingStatus, Slot, SlotTaken
 from {{ cookiecutter.project_slug }}.bookings.models import Booking as BookingRow
 from {{ cookiecutter.project_slug }}.bookings.repositories import (
@@ -41,6 +42,7 @@ class Setup:
     product_id: int
     other_product_id: int
     customer_id: int
+    user_id: int  # a user who can record bookings
 
 
 def _django_setup() -> Setup:
@@ -48,7 +50,8 @@ def _django_setup() -> Setup:
     product = product_create(name=f"Court {tag}", sku=f"COURT-{tag}", price=Decimal("20.00"))
     other = product_create(name=f"Room {tag}", sku=f"ROOM-{tag}", price=Decimal("30.00"))
     customer = customer_create(name=f"Repo {tag}", email=f"repo-{tag.lower()}@example.com")
-    return Setup(DjangoBookingRepository(), product.pk, other.pk, customer.pk)
+    user = user_get_or_create(email="repo-recorder@example.com")
+    return Setup(DjangoBookingRepository(), product.pk, other.pk, customer.pk, user.pk)
 
 
 @pytest.fixture(params=["in_memory", "django"])
@@ -56,7 +59,7 @@ def setup(request: pytest.FixtureRequest) -> Setup:
     if request.param == "django":
         request.getfixturevalue("tenant")  # the database, in acme's schema
         return _django_setup()
-    return Setup(InMemoryBookingRepository(product_ids={1, 2}, customer_ids={5}), 1, 2, 5)
+    return Setup(InMemoryBookingRepository(product_ids={1, 2}, customer_ids={5}), 1, 2, 5, 9)
 
 
 def test_added_booking_is_returned_confirmed_by_get(setup: Setup) -> None:
@@ -69,7 +72,21 @@ def test_added_booking_is_returned_confirmed_by_get(setup: Setup) -> None:
     assert stored.id == booking_id
     assert (stored.product_id, stored.customer_id, stored.slot) == (setup.product_id, setup.customer_id, booked)
     assert stored.status is BookingStatus.CONFIRMED
+    assert stored.created_by_id is None
     assert setup.repo.get(booking_id, for_update=True) == stored
+
+
+def test_added_booking_keeps_the_user_who_recorded_it(setup: Setup) -> None:
+    booking_id = setup.repo.add(
+        product_id=setup.product_id,
+        customer_id=setup.customer_id,
+        slot=Slot(start=at(3, 10), end=at(3, 11)),
+        created_by_id=setup.user_id,
+    )
+
+    stored = setup.repo.get(booking_id)
+    assert stored is not None
+    assert stored.created_by_id == setup.user_id
 
 
 def test_each_added_booking_gets_its_own_id(setup: Setup) -> None:

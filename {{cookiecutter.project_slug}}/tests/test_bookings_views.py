@@ -7,10 +7,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from {{ cookiecutter.project_slug }}.accounts.services import DELETED_USER_EMAIL, user_delete
 from {{ cookiecutter.project_slug }}.bookings.domain import Slot
 from {{ cookiecutter.project_slug }}.bookings.models import Booking
 from {{ cookiecutter.project_slug }}.bookings.repositories import DjangoBookingRepository
@@ -114,6 +116,49 @@ def test_booking_form_creates_a_confirmed_booking(
         base + timedelta(hours=2),
         "confirmed",
     )
+
+
+def test_booking_form_records_the_logged_in_user_and_the_list_shows_who_booked(
+    tenant: object,
+    tenant_client: Client,
+    member_user: object,
+    product: Product,
+    customer: Customer,
+    base: datetime,
+) -> None:
+    unrecorded_id = book(product, customer, base + timedelta(hours=1))  # no user given: shows nobody
+    tenant_client.post("/bookings/new/", form_data(product, customer, base, base + timedelta(hours=1)))
+
+    html = tenant_client.get("/bookings/").content.decode()
+
+    with tenant_context(tenant):
+        booking = Booking.objects.get(product=product, start=base)
+    assert booking.created_by_id == member_user.pk
+    assert html.count("Booked by member@acme.localhost") == 1
+    unrecorded_row = html.split(f'data-booking-id="{unrecorded_id}"', 1)[1].split("</tr>", 1)[0]
+    assert "Booked by" not in unrecorded_row
+
+
+def test_deleting_the_user_who_booked_hands_the_booking_to_the_placeholder_account(
+    tenant: object,
+    tenant_client: Client,
+    member_user: object,
+    product: Product,
+    customer: Customer,
+    base: datetime,
+) -> None:
+    """Users are in the public schema, bookings in the tenant's: Django's delete alone cannot see the booking."""
+    tenant_client.post("/bookings/new/", form_data(product, customer, base, base + timedelta(hours=1)))
+
+    assert user_delete(user=member_user) == 1
+
+    with connection.cursor() as cursor:  # deferred foreign keys are checked at commit; tests never commit
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    with tenant_context(tenant):
+        booking = Booking.objects.select_related("created_by").get(product=product)
+    assert booking.created_by is not None
+    assert booking.created_by.email == DELETED_USER_EMAIL
 
 
 def test_booking_form_refuses_an_overlapping_slot_and_says_which_booking_is_in_the_way(

@@ -13,11 +13,11 @@ from .services import booking_cancel
 class BookingAdmin(TenantModelAdmin):
     """Read-only apart from cancelling: creating or moving a booking must pass the overlap check in services."""
 
-    list_display = ["id", "product", "customer", "start", "end", "status", "created"]
+    list_display = ["id", "product", "customer", "start", "end", "status", "created", "created_by"]
     list_filter = ["status", "product"]
     search_fields = ["product__name", "product__sku", "customer__name", "customer__email"]
     date_hierarchy = "start"
-    list_select_related = ["product", "customer"]
+    list_select_related = ["product", "customer", "created_by"]
     actions = ["cancel_bookings"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -18,10 +18,16 @@ ID_MAX = 2**63 - 1  # largest BigAutoField id
 class BookingOutputSerializer(serializers.ModelSerializer):
     product_id = serializers.IntegerField()
     customer_id = serializers.IntegerField()
+    created_by = serializers.EmailField(
+        source="created_by.email",
+        read_only=True,
+        allow_null=True,
+        help_text="Email of the user who recorded the booking; null when not known.",
+    )
 
     class Meta:
         model = Booking
-        fields = ["id", "product_id", "customer_id", "start", "end", "status", "created"]
+        fields = ["id", "product_id", "customer_id", "start", "end", "status", "created", "created_by"]
         read_only_fields = fields
 
 
@@ -48,7 +54,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return booking_list(
             status=BookingStatus(status_param) if status_param in set(BookingStatus) else None,
             product_id=int(product_param) if product_param and product_param.isdigit() else None,
-        )
+        ).select_related("created_by")
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(BookingOutputSerializer(booking_get(booking_id=int(pk))).data)
@@ -63,6 +69,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             product_id=values["product_id"],
             customer_id=values["customer_id"],
             slot=Slot(start=values["start"], end=values["end"]),
+            created_by_id=request.user.pk,
         )
         return Response(
             BookingOutputSerializer(booking_get(booking_id=booking_id)).data, status=status.HTTP_201_CREATED

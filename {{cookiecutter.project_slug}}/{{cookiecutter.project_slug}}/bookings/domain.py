@@ -85,13 +85,15 @@ class Slot:
 
 @dataclass(frozen=True)
 class Booking:
-    """A booking as the services see it: ids of its product and customer, its slot and status."""
+    """A booking as the services see it: ids of its product and customer, its slot and status, and the id of
+    the user who recorded it (None when nobody is known: demo data, bookings from before it was recorded)."""
 
     id: int
     product_id: int
     customer_id: int
     slot: Slot
     status: BookingStatus
+    created_by_id: int | None = None
 
     def cancelled(self) -> Booking:
         """Return this booking cancelled; raise AlreadyCancelled when it already is."""

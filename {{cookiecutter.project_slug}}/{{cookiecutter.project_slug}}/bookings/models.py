@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 from ..customers.models import Customer
@@ -18,6 +19,18 @@ class Booking(models.Model):
     end = models.DateTimeField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONFIRMED)
     created = models.DateTimeField(auto_now_add=True)
+    # Users live in the public schema, bookings in each tenant's schema. accounts.services.user_delete
+    # reassigns these rows to the placeholder account before deleting a user (it finds every cross-schema
+    # foreign key to the user table in the catalog); DO_NOTHING keeps Django's delete collector from
+    # querying this table from the public schema, where it does not exist.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        help_text="Who recorded the booking (a global user, public schema).",
+    )
 
     class Meta:
         ordering = ["start", "pk"]

@@ -27,8 +27,8 @@ class BookingRepository(Protocol):
         """Slots of the confirmed bookings of `product_id` that overlap `around`, in start order."""
         ...
 
-    def add(self, *, product_id: int, customer_id: int, slot: Slot) -> int:
-        """Store a confirmed booking and return its id."""
+    def add(self, *, product_id: int, customer_id: int, slot: Slot, created_by_id: int | None = None) -> int:
+        """Store a confirmed booking recorded by user `created_by_id` (None: nobody known); return its id."""
         ...
 
     def get(self, booking_id: int, *, for_update: bool = False) -> Booking | None:
@@ -47,6 +47,7 @@ def _to_domain(row: BookingRow) -> Booking:
         customer_id=row.customer_id,
         slot=Slot(start=row.start, end=row.end),
         status=BookingStatus(row.status),
+        created_by_id=row.created_by_id,
     )
 
 
@@ -72,13 +73,14 @@ class DjangoBookingRepository:
         ).order_by("start")
         return [Slot(start=start, end=end) for start, end in rows.values_list("start", "end")]
 
-    def add(self, *, product_id: int, customer_id: int, slot: Slot) -> int:
+    def add(self, *, product_id: int, customer_id: int, slot: Slot, created_by_id: int | None = None) -> int:
         row = BookingRow.objects.create(
             product_id=product_id,
             customer_id=customer_id,
             start=slot.start,
             end=slot.end,
             status=BookingStatus.CONFIRMED.value,
+            created_by_id=created_by_id,
         )
         return row.pk
 
@@ -114,10 +116,15 @@ class InMemoryBookingRepository:
         ]
         return sorted(slots, key=lambda slot: slot.start)
 
-    def add(self, *, product_id: int, customer_id: int, slot: Slot) -> int:
+    def add(self, *, product_id: int, customer_id: int, slot: Slot, created_by_id: int | None = None) -> int:
         booking_id, self._next_id = self._next_id, self._next_id + 1
         self.bookings[booking_id] = Booking(
-            id=booking_id, product_id=product_id, customer_id=customer_id, slot=slot, status=BookingStatus.CONFIRMED
+            id=booking_id,
+            product_id=product_id,
+            customer_id=customer_id,
+            slot=slot,
+            status=BookingStatus.CONFIRMED,
+            created_by_id=created_by_id,
         )
         return booking_id
 

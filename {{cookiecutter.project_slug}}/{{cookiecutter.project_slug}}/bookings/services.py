@@ -25,9 +25,11 @@ def booking_create(
     product_id: int,
     customer_id: int,
     slot: Slot,
+    created_by_id: int | None = None,
     atomic: Atomic = transaction.atomic,
 ) -> int:
-    """Book product `product_id` for customer `customer_id` during `slot`; return the new booking's id.
+    """Book product `product_id` for customer `customer_id` during `slot`, recorded by user `created_by_id`
+    (the logged-in user's id; None when nobody is known); return the new booking's id.
 
     The product is locked first, so two concurrent requests for overlapping slots cannot both pass
     the overlap check. Raises UnknownProduct, UnknownCustomer, or SlotTaken when a confirmed booking
@@ -47,7 +49,7 @@ def booking_create(
                 f"from {clash.astimezone(slot.start.tzinfo)}; "
                 "choose a slot that starts at or after its end, or ends at or before its start"
             )
-        return bookings.add(product_id=product_id, customer_id=customer_id, slot=slot)
+        return bookings.add(product_id=product_id, customer_id=customer_id, slot=slot, created_by_id=created_by_id)
 
 
 def booking_cancel(*, bookings: BookingRepository, booking_id: int, atomic: Atomic = transaction.atomic) -> None:

@@ -22,7 +22,8 @@ PAGE_SIZE = 50
 def booking_list_view(request: HttpRequest) -> HttpResponse:
     """Bookings not yet over, soonest first; `?show=all` includes past ones."""
     show_all = request.GET.get("show") == "all"
-    bookings = booking_list(ending_after=None if show_all else timezone.now())
+    # The users who recorded the bookings are in the public schema; the search path reaches them in the same query.
+    bookings = booking_list(ending_after=None if show_all else timezone.now()).select_related("created_by")
     page = Paginator(bookings, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "bookings/list.html", {"page": page, "show_all": show_all})
 
@@ -38,6 +39,7 @@ def booking_create_view(request: HttpRequest) -> HttpResponse:
                 product_id=data["product"].pk,
                 customer_id=data["customer"].pk,
                 slot=Slot(start=data["start"], end=data["end"]),
+                created_by_id=request.user.pk,
             )
         except DomainError as exc:
             form.add_error(None, str(exc))

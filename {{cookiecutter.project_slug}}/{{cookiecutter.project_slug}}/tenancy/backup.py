@@ -33,16 +33,14 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, models, transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from ..errors import Conflict, InvalidValue, NotFound
+from ..errors import InvalidValue, NotFound
 from .models import Domain, Tenant
-from .pgtools import BackupError, pg_binary, pg_run
+from .pgtools import LOCK_WAIT_TIMEOUT, BackupError, pg_binary, pg_dump_to_file, pg_run
 from .provisioning import LOCK_NAMESPACE
 
 if TYPE_CHECKING:
     from .services import TenantRequest
 
-# How long pg_dump and drop_schema wait for a table lock before giving up (nothing is dropped then).
-LOCK_WAIT_TIMEOUT = "60s"
 ARCHIVE_MAGIC = b"PGDMP"  # first bytes of a pg_dump custom-format archive
 
 _SCHEMA_ENTRY_RE = re.compile(r"^\d+;\s+\d+\s+\d+\s+SCHEMA\s+-\s+(\S+)\s")
@@ -77,29 +75,10 @@ def schema_backup(*, schema_name: str, output: Path | str) -> Path:
         )
     if not _schema_exists(schema_name):
         raise NotFound(f"schema {schema_name!r} does not exist")
-    output = Path(output)
-    if output.exists():
-        raise Conflict(f"backup file {output} already exists; choose another path")
-    try:
-        output.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BackupError(f"cannot create backup folder {output.parent}: {exc}") from exc
-    partial = output.with_name(output.name + ".partial")
-    pg_dump = pg_binary("pg_dump")
-    try:
-        # A quoted pattern matches that one schema exactly.
-        args = ["--format=custom", f'--schema="{schema_name}"', f"--file={partial}", "--no-password"]
-        args.append(f"--lock-wait-timeout={LOCK_WAIT_TIMEOUT}")
-        pg_run(pg_dump, args, action=f"backup of schema {schema_name} to {output}")
-        if not partial.is_file() or partial.stat().st_size == 0:
-            raise BackupError(f"backup of schema {schema_name}: pg_dump exited 0 but wrote no data to {partial}")
-        partial.chmod(0o600)
-        partial.replace(output)
-    except OSError as exc:
-        raise BackupError(f"backup of schema {schema_name} to {output} failed: {exc}") from exc
-    finally:
-        partial.unlink(missing_ok=True)
-    return output
+    # A quoted pattern matches that one schema exactly.
+    return pg_dump_to_file(
+        [f'--schema="{schema_name}"'], Path(output), action=f"backup of schema {schema_name} to {output}"
+    )
 
 
 def default_backup_path(slug: str, folder: Path | None = None) -> Path:

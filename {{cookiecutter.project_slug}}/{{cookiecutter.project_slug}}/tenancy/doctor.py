@@ -362,6 +362,13 @@ def _check_drift(candidates: list[tuple[str, str | None]], *, reference: str | N
             transaction.set_rollback(True)
 
 
+def schema_drift(schema_name: str) -> dict[str, list[str]]:
+    """How the tables and columns of `schema_name` differ from a schema built by migrations now (in a
+    savepoint that is rolled back): schema_compare's result, empty when they match. Used by adoption."""
+    findings = _check_drift([(schema_name, None)], reference=None)
+    return findings[0].data if findings else {}
+
+
 def _drift_against(reference: str, candidates: list[tuple[str, str | None]]) -> list[Finding]:
     expected = _columns([reference])[reference]
     findings = []

@@ -16,10 +16,11 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from ..errors import InvalidValue
+from ..errors import Conflict, InvalidValue
 
 TOOLS = ("pg_dump", "pg_restore", "psql")
 TOOL_TIMEOUT = 3600  # seconds for one pg_dump / pg_restore / psql run
+LOCK_WAIT_TIMEOUT = "60s"  # how long pg_dump waits for each table's lock before giving up
 
 _VERSION_RE = re.compile(r"\(PostgreSQL\)\s+(\d+)")
 # Django's connection settings and OPTIONS as libpq environment variables, for the command-line tools.
@@ -140,3 +141,34 @@ def pg_run(tool: Path, args: list[str], *, action: str) -> subprocess.CompletedP
         message = " | ".join(lines[-5:]) or f"no message on stderr, stdout: {result.stdout.strip()[-300:]!r}"
         raise BackupError(f"{action}: {tool.name} exited {result.returncode}: {message}")
     return result
+
+
+def pg_dump_to_file(selection: list[str], output: Path, *, action: str) -> Path:
+    """Write `pg_dump --format=custom` of what `selection` names (pg_dump options such as `--schema="x"` or
+    `--table="public"."t"`) to `output`; return `output`.
+
+    Missing folders are created (the last one readable by its owner only); the file is readable by its owner
+    only, as it holds tenant data. The file appears only when complete: pg_dump writes `<output>.partial`,
+    renamed once pg_dump exited 0 with a non-empty file. pg_dump waits LOCK_WAIT_TIMEOUT for each lock.
+    Raises Conflict when `output` exists, BackupError (starting with `action`) when the folder cannot be
+    written or pg_dump fails.
+    """
+    if output.exists():
+        raise Conflict(f"backup file {output} already exists; choose another path")
+    try:
+        output.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BackupError(f"cannot create backup folder {output.parent}: {exc}") from exc
+    partial = output.with_name(output.name + ".partial")
+    args = ["--format=custom", f"--file={partial}", "--no-password", f"--lock-wait-timeout={LOCK_WAIT_TIMEOUT}"]
+    try:
+        pg_run(pg_binary("pg_dump"), [*args, *selection], action=action)
+        if not partial.is_file() or partial.stat().st_size == 0:
+            raise BackupError(f"{action}: pg_dump exited 0 but wrote no data to {partial}")
+        partial.chmod(0o600)
+        partial.replace(output)
+    except OSError as exc:
+        raise BackupError(f"{action} failed: {exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    return output

@@ -1,0 +1,336 @@
+"""adopt_single_tenant on a legacy single-tenant database (tests/adoption/conftest.py builds it).
+
+One adoption per module is inspected from every side (host pages{% if cookiecutter.use_drf == "y" %}, API{% endif %}, foreign keys, public schema, migrations,
+login); dry run, refusals and an injected failure each check that the database did not change at all.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+
+from .conftest import PASSWORDS, conninfo, database_state, legacy_copy, on_database
+
+HOST = "legacy.localhost"
+LEGACY_PRODUCTS = {"LEG-ANVIL": "Legacy anvil", "LEG-KITE": "Legacy kite", "LEG-ROPE": "Legacy rope"}
+LEGACY_CUSTOMERS = {"Legacy Wile", "Legacy Road"}
+
+
+def adopt(*args: str) -> str:
+    """Run adopt_single_tenant in this process (on the database on_database chose); return its output."""
+    out = io.StringIO()
+    call_command("adopt_single_tenant", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+@dataclass
+class Adopted:
+    name: str
+    output: str
+
+
+@pytest.fixture(scope="module")
+def adopted(
+    legacy_template: str, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Adopted]:
+    """A legacy database adopted as tenant `legacy` (domain legacy.localhost, owner carol), with a backup."""
+    from django.test import override_settings
+
+    backups = tmp_path_factory.mktemp("adoption-backups")
+    with legacy_copy(legacy_template) as name, django_db_blocker.unblock(), on_database(name):
+        with override_settings(TENANCY_BACKUP_DIR=str(backups)):
+            output = adopt(
+                "--name", "Legacy Co", "--slug", "legacy", "--domain", HOST, "--owner-email", "CAROL@example.com"
+            )
+        yield Adopted(name, output)
+
+
+@pytest.fixture
+def on_adopted(adopted: Adopted, django_db_blocker: Any) -> Iterator[Adopted]:
+    with django_db_blocker.unblock(), on_database(adopted.name):
+        yield adopted
+
+
+def logged_in(email: str, password: str) -> Client:
+    client = Client(HTTP_HOST=HOST)
+    response = client.post("/accounts/login/", {"login": email, "password": password})
+    assert response.status_code == 302, response.content[:400]
+    return client
+
+
+def test_adopted_rows_are_served_on_the_tenant_host(on_adopted: Adopted) -> None:
+    client = logged_in("carol@example.com", PASSWORDS["carol"])
+
+    products = client.get("/products/").content.decode()
+    customers = client.get("/customers/").content.decode()
+    bookings = client.get("/bookings/").content.decode()
+
+    assert all(name in products for name in LEGACY_PRODUCTS.values())
+    assert all(name in customers for name in LEGACY_CUSTOMERS)
+    assert bookings.count("Legacy anvil") >= 1 and "Legacy kite" in bookings
+{%- if cookiecutter.use_drf == "y" %}
+
+
+def test_adopted_rows_are_served_by_the_api(on_adopted: Adopted) -> None:
+    client = logged_in("carol@example.com", PASSWORDS["carol"])
+
+    products = client.get("/api/products/").json()["results"]
+    customers = client.get("/api/customers/").json()["results"]
+    bookings = client.get("/api/bookings/").json()["results"]
+
+    assert {row["sku"]: row["name"] for row in products} == LEGACY_PRODUCTS
+    assert {row["name"] for row in customers} == LEGACY_CUSTOMERS
+    assert sorted((row["id"], row["created_by"]) for row in bookings) == [
+        (1, "ann@example.com"),
+        (2, None),
+        (3, "carol@example.com"),
+    ]
+{%- endif %}
+
+
+def test_user_columns_point_at_the_imported_accounts(on_adopted: Adopted) -> None:
+    from django_tenants.utils import tenant_context
+
+    from {{ cookiecutter.project_slug }}.bookings.models import Booking
+    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
+    with tenant_context(Tenant.objects.get(slug="legacy")):
+        taken_by = dict(Booking.objects.values_list("pk", "created_by__email"))
+
+    # Legacy user 1 (ann@example.com) was merged into the account of user 2 (Ann@Example.COM); bob had no email.
+    assert taken_by == {1: "ann@example.com", 2: None, 3: "carol@example.com"}
+
+
+def test_user_foreign_key_references_the_global_user_table(on_adopted: Adopted) -> None:
+    with psycopg.connect(conninfo(on_adopted.name)) as db:
+        references = db.execute(
+            "SELECT k.confrelid::regclass::text, k.condeferred FROM pg_constraint k "
+            "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] "
+            "WHERE k.conrelid = 'tenant_legacy.bookings_booking'::regclass AND k.contype = 'f' "
+            "AND a.attname = 'created_by_id'"
+        ).fetchall()
+
+    assert references == [("accounts_user", True)]
+
+
+def test_duplicate_emails_become_one_account_and_the_merge_is_reported(on_adopted: Adopted) -> None:
+    from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
+
+    accounts = dict(User.objects.values_list("email", "name"))
+    roles = dict(Membership.objects.filter(tenant__slug="legacy").values_list("user__email", "role"))
+
+    assert accounts == {"ann@example.com": "Ann Bee", "carol@example.com": "Carol", "dan@example.com": "Dan"}
+    # ann was staff in one of her rows, carol a superuser made owner, dan an ordinary user.
+    assert roles == {"ann@example.com": "admin", "carol@example.com": "owner", "dan@example.com": "member"}
+    assert not User.objects.filter(is_staff=True).exists()
+    assert "merged into ann@example.com: ann.b <Ann@Example.COM> (id 2)" in on_adopted.output
+    assert "with ann <ann@example.com> (id 1)" in on_adopted.output
+    assert "skipped bob (id 3): no email address" in on_adopted.output
+
+
+def test_imported_users_log_in_to_the_tenant_with_their_legacy_passwords(on_adopted: Adopted) -> None:
+    client = logged_in("ANN@example.com", PASSWORDS["ann"])
+
+    assert client.get("/products/").status_code == 200
+    assert (
+        Client(HTTP_HOST=HOST)
+        .post("/accounts/login/", {"login": "dan@example.com", "password": "wrong-password"})
+        .status_code
+        == 200
+    )  # the form again, with an error
+
+
+def test_nothing_of_the_tenant_apps_remains_in_public(on_adopted: Adopted) -> None:
+    with psycopg.connect(conninfo(on_adopted.name)) as db:
+        public = {
+            name
+            for (name,) in db.execute(
+                "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace "
+                "AND relname ~ '^(products|customers|bookings)_'"
+            ).fetchall()
+        }
+        moved = db.execute("SELECT count(*) FROM tenant_legacy.products_product").fetchone()
+        archived = {
+            name
+            for (name,) in db.execute(
+                "SELECT relname FROM pg_class WHERE relnamespace = 'legacy_legacy'::regnamespace AND relkind = 'r'"
+            ).fetchall()
+        }
+
+    assert public == set()
+    assert moved == (3,)
+    assert {"auth_user", "django_admin_log", "django_content_type"} <= archived
+
+
+def test_adopted_schema_is_up_to_date_for_migrate_schemas(on_adopted: Adopted) -> None:
+    out = io.StringIO()
+    call_command("migrate_schemas", "--list", "--format", "json", stdout=out)
+    listed = {row["schema"]: row for row in json.loads(out.getvalue())}
+
+    assert listed["tenant_legacy"]["pending"] == []
+    assert listed["tenant_legacy"]["applied"] == listed["public"]["applied"] > 0
+    assert listed["public"]["pending"] == []
+
+
+def test_sequences_continue_after_the_legacy_ids(on_adopted: Adopted) -> None:
+    from django.db import transaction
+    from django_tenants.utils import tenant_context
+
+    from {{ cookiecutter.project_slug }}.products.models import Product
+    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
+    with tenant_context(Tenant.objects.get(slug="legacy")), transaction.atomic():
+        product = Product.objects.create(name="New after adoption", sku="NEW-1", price="1.00")
+        transaction.set_rollback(True)
+
+    assert product.pk == 11  # the legacy sequence stood at 10
+
+
+def test_backup_holds_the_legacy_tables(on_adopted: Adopted) -> None:
+    from {{ cookiecutter.project_slug }}.tenancy.pgtools import pg_binary
+
+    backup = Path(
+        next(line.split(": ", 1)[1] for line in on_adopted.output.splitlines() if line.startswith("Backup of"))
+    )
+    listing = subprocess.run(
+        [str(pg_binary("pg_restore")), "--list", str(backup)], capture_output=True, text=True, check=True
+    ).stdout
+
+    for table in ("products_product", "bookings_booking", "auth_user", "django_migrations"):
+        assert f"TABLE DATA public {table} " in listing
+
+
+def test_dry_run_prints_every_step_and_changes_nothing(legacy_db: str, django_db_blocker: Any) -> None:
+    before = database_state(legacy_db)
+    with django_db_blocker.unblock(), on_database(legacy_db):
+        output = adopt("--name", "Legacy Co", "--slug", "legacy", "--dry-run")
+
+    assert database_state(legacy_db) == before
+    assert "products_product" in output and "3 rows" in output
+    assert "bookings_booking.created_by_id: 3 rows, 1 set to NULL" in output
+    assert "merged into ann@example.com" in output
+    assert output.rstrip().endswith("Dry run: nothing was changed.")
+
+
+def adopt_failing(legacy_db: str, django_db_blocker: Any, receiver: Callable[..., None], *args: str) -> CommandError:
+    """Adopt `legacy_db` as tenant `legacy` with `receiver` connected to adoption_step (it may raise to inject a
+    failure); return the CommandError the command ended with."""
+    from {{ cookiecutter.project_slug }}.tenancy.adoption import adoption_step
+
+    adoption_step.connect(receiver, dispatch_uid="test-injected-failure")
+    try:
+        with django_db_blocker.unblock(), on_database(legacy_db), pytest.raises(CommandError) as raised:
+            adopt("--name", "Legacy Co", "--slug", "legacy", *args)
+    finally:
+        adoption_step.disconnect(dispatch_uid="test-injected-failure")
+    return raised.value
+
+
+def test_failure_at_the_last_step_leaves_the_database_unchanged(legacy_db: str, django_db_blocker: Any) -> None:
+    """Adopt with --placeholder-emails and fail at the last step, after looking at the work inside the
+    transaction: bob (no email) got a placeholder account that his booking points to. Then it is all undone."""
+    from django.db import connection
+
+    seen = {}
+
+    def look_then_fail(**kwargs: Any) -> None:
+        if kwargs["step"] == "commit":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT u.email FROM tenant_legacy.bookings_booking b JOIN public.accounts_user u "
+                    "ON u.id = b.created_by_id WHERE b.id = 2"
+                )
+                seen["booking 2 taken by"] = cursor.fetchone()
+            raise RuntimeError("injected failure at commit")
+
+    before = database_state(legacy_db)
+    error = adopt_failing(legacy_db, django_db_blocker, look_then_fail, "--placeholder-emails")
+
+    assert seen == {"booking 2 taken by": ("legacy-user-3@legacy.invalid",)}
+    assert error.returncode == 1
+    assert "failed in step commit" in str(error) and "rolled back" in str(error)
+    assert database_state(legacy_db) == before
+
+
+def test_failure_midway_leaves_the_database_unchanged(legacy_db: str, django_db_blocker: Any) -> None:
+    def fail(**kwargs: Any) -> None:
+        if kwargs["step"] == "migrate_tenant":  # tables archived and moved, public migrated, tenant created
+            raise RuntimeError("injected failure")
+
+    before = database_state(legacy_db)
+    error = adopt_failing(legacy_db, django_db_blocker, fail, "--no-backup")
+
+    assert error.returncode == 1
+    assert "failed in step migrate_tenant" in str(error)
+    assert database_state(legacy_db) == before
+
+
+def test_a_failed_backup_changes_nothing(legacy_db: str, django_db_blocker: Any, tmp_path: Path) -> None:
+    from django.test import override_settings
+
+    before = database_state(legacy_db)
+    # No pg_dump in an empty folder: the backup fails before anything is touched.
+    no_tools = override_settings(TENANCY_PG_BIN_DIR=str(tmp_path))
+    with django_db_blocker.unblock(), on_database(legacy_db), no_tools, pytest.raises(CommandError) as raised:
+        adopt("--name", "Legacy Co", "--slug", "legacy")
+
+    assert raised.value.returncode == 1
+    assert "nothing was changed" in str(raised.value)
+    assert database_state(legacy_db) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (
+            "DELETE FROM django_migrations WHERE app = 'products' AND name = '0003_product_image'",
+            "products: not recorded: 0003_product_image",
+        ),
+        ("CREATE SCHEMA tenant_legacy", "schema 'tenant_legacy' for slug 'legacy' already exists"),
+        # bob (id 3, no email) took booking 2: a NOT NULL reference cannot become NULL.
+        (
+            "ALTER TABLE bookings_booking ALTER COLUMN created_by_id SET NOT NULL",
+            "bookings_booking.created_by_id is NOT NULL but 1 of its rows refer to legacy users that are not imported",
+        ),
+        (
+            "CREATE TABLE legacy_report (id serial PRIMARY KEY, product_id bigint REFERENCES products_product (id))",
+            "legacy_report.product_id stays in public but refers to products_product",
+        ),
+    ],
+    ids=["migration-state-differs", "target-schema-exists", "not-null-user-left-out", "public-table-refers-to-moved"],
+)
+def test_refused_with_exit_2_and_nothing_changed(
+    legacy_db: str, django_db_blocker: Any, change: str, named: str
+) -> None:
+    with psycopg.connect(conninfo(legacy_db), autocommit=True) as db:
+        db.execute(change)  # type: ignore[arg-type]
+    before = database_state(legacy_db)
+
+    with django_db_blocker.unblock(), on_database(legacy_db), pytest.raises(CommandError) as raised:
+        adopt("--name", "Legacy Co", "--slug", "legacy")
+
+    assert raised.value.returncode == 2
+    assert named in str(raised.value)
+    assert database_state(legacy_db) == before
+
+
+def test_refused_on_a_database_whose_tables_are_tenant_tables_already(on_adopted: Adopted) -> None:
+    before = database_state(on_adopted.name)
+
+    with pytest.raises(CommandError) as raised:
+        adopt("--name", "Again", "--slug", "again")
+
+    assert raised.value.returncode == 2
+    assert "tenant tables already" in str(raised.value)
+    assert database_state(on_adopted.name) == before

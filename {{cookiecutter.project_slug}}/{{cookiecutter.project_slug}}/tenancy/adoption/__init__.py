@@ -1,0 +1,53 @@
+"""Adopting a single-tenant database: its data becomes one tenant of this project (`adopt_single_tenant`).
+
+The database is the legacy app's own: its tenant apps' tables sit in the public schema, with this
+project's migrations for those apps recorded in `public.django_migrations`, next to a legacy user table
+(`auth_user`) and Django's bookkeeping tables (content types, permissions, admin log, sessions).
+Adoption, in ONE transaction after a pg_dump of the affected tables:
+
+1. archive: the legacy user table and the tables of the shared apps the legacy app also had
+   (contenttypes, auth, admin, sessions, ...) move to schema `legacy_<slug>` and their migration records
+   are removed, so the public schema can be built as this project expects (its users table is
+   `accounts_user`, its admin log refers to it);
+2. migrate_public: the shared apps' migrations are applied to the public schema;
+3. create_tenant: the public tenant (when missing), the tenant row and its domain;
+4. move_tables: each tenant-app table moves to schema `tenant_<slug>` with ALTER TABLE ... SET SCHEMA,
+   which carries its indexes, constraints and owned sequences (no row is copied);
+5. migrate_tenant: in the new schema, the moved apps' migrations are recorded as applied and every other
+   migration is applied in graph order, creating the tables the legacy database did not have;
+6. import_users: legacy users become global accounts (accounts.legacy_users) with memberships;
+7. repoint_users: columns of moved tables that referred to legacy users are rewritten to the accounts'
+   ids and their foreign keys re-created against `accounts_user`;
+8. check_schema: the new schema's tables and columns are compared with a schema built by migrations
+   (tenancy.doctor.schema_drift); any difference aborts.
+
+Any error rolls everything back (PostgreSQL DDL is transactional). `adoption_step` names each step as it
+starts, for progress output and fault injection in tests.
+"""
+
+from .plan import ARCHIVE_PREFIX, AdoptionPlan, AdoptionRefused, TableMove, UserColumn, adoption_plan
+from .steps import (
+    STEPS,
+    AdoptionFailed,
+    AdoptionResult,
+    adoption_backup,
+    adoption_backup_path,
+    adoption_step,
+    tenant_adopt,
+)
+
+__all__ = [
+    "ARCHIVE_PREFIX",
+    "STEPS",
+    "AdoptionFailed",
+    "AdoptionPlan",
+    "AdoptionRefused",
+    "AdoptionResult",
+    "TableMove",
+    "UserColumn",
+    "adoption_backup",
+    "adoption_backup_path",
+    "adoption_plan",
+    "adoption_step",
+    "tenant_adopt",
+]

@@ -1,0 +1,275 @@
+"""Carrying out an adoption plan in one transaction (`tenant_adopt`): the steps of the package docstring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.apps import apps as installed_apps
+from django.contrib.auth import get_user_model
+from django.core.management.sql import emit_post_migrate_signal
+from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.state import ProjectState
+from django.dispatch import Signal
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from ...accounts import legacy_users
+from ...errors import DomainError
+from ..backup import default_backup_path
+from ..fleet import Migration, forward_plan
+from ..models import Domain, Tenant
+from ..pgtools import pg_dump_to_file
+from ..provisioning import provisioning_lock
+from ..services import public_tenant_ensure
+from .plan import AdoptionPlan, AdoptionRefused, adoption_plan
+
+STEPS = (
+    "backup", "archive", "migrate_public", "create_tenant", "move_tables", "migrate_tenant", "import_users",
+    "repoint_users", "check_schema", "commit",
+)  # fmt: skip
+# Sent as each step starts, with keyword arguments step (one of STEPS) and slug.
+adoption_step = Signal()
+
+
+class AdoptionFailed(Exception):
+    """A step of adoption failed and everything was rolled back; `step` names it (one of STEPS)."""
+
+    def __init__(self, step: str, error: BaseException) -> None:
+        super().__init__(
+            f"adoption failed in step {step}: {type(error).__name__}: {error}; everything was rolled back, "
+            "the database is as it was"
+        )
+        self.step = step
+
+
+@dataclass(frozen=True)
+class AdoptionResult:
+    tenant: Tenant
+    backup: Path | None
+    accounts: int
+
+
+def adoption_backup_path(slug: str) -> Path:
+    """`<TENANCY_BACKUP_DIR>/adopt-<slug>-<UTC time>.dump` (`-2`, `-3`... when taken)."""
+    return default_backup_path(f"adopt-{slug}")
+
+
+def adoption_backup(plan: AdoptionPlan, output: Path) -> Path:
+    """pg_dump (custom format, server's major version) of every table adoption changes, as they are now:
+    the tables to move and to archive and public.django_migrations. Written as `<output>.partial` and
+    renamed when complete. Raises Conflict when `output` exists, BackupError when pg_dump fails."""
+    public = get_public_schema_name()
+    tables = [move.table for move in plan.moves] + list(plan.archive_tables) + ["django_migrations"]
+    # A quoted pattern matches that one table exactly.
+    selection = [f'--table="{public}"."{table}"' for table in tables]
+    return pg_dump_to_file(selection, output, action=f"backup of {len(tables)} tables to {output}")
+
+
+def tenant_adopt(
+    *,
+    name: object,
+    slug: object,
+    domain: object | None = None,
+    legacy_users_table: str = "auth_user",
+    placeholder_emails: bool = False,
+    owner_email: object | None = None,
+    backup: bool = True,
+) -> AdoptionResult:
+    """Adopt this database's single-tenant data as a new tenant (module docstring), in one transaction.
+
+    Arguments as for `adoption_plan`; `backup`: write `adoption_backup_path(slug)` first.
+    Raises what adoption_plan raises (checked again inside the transaction, after locking the tables),
+    BackupError when the backup fails (nothing is changed), AdoptionRefused when the new schema differs from
+    one built by migrations, AdoptionFailed naming the step when any step fails; either way all of it is
+    rolled back.
+    """
+    arguments: dict[str, Any] = {
+        "name": name,
+        "slug": slug,
+        "domain": domain,
+        "legacy_users_table": legacy_users_table,
+        "placeholder_emails": placeholder_emails,
+        "owner_email": owner_email,
+    }
+    plan = adoption_plan(**arguments)
+    request = plan.request
+    path = None
+    if backup:
+        _announce("backup", request.slug)
+        path = adoption_backup(plan, adoption_backup_path(request.slug))
+    progress = _Progress(request.slug)
+    try:
+        with schema_context(get_public_schema_name()), provisioning_lock(request.schema_name), transaction.atomic():
+            # Writers of the legacy tables would race the moves: lock the tables, then check again.
+            _lock_tables(plan)
+            plan = adoption_plan(**arguments)
+            tenant = _adopt(plan, progress)
+    except DomainError:
+        raise
+    except Exception as exc:
+        raise AdoptionFailed(progress.current, exc) from exc
+    return AdoptionResult(tenant=tenant, backup=path, accounts=len(plan.users.accounts))
+
+
+class _Progress:
+    """The step adoption is in, announced through `adoption_step` as it starts."""
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        self.current = "check"
+
+    def enter(self, step: str) -> None:
+        self.current = step
+        _announce(step, self.slug)
+
+
+def _announce(step: str, slug: str) -> None:
+    adoption_step.send(sender=None, step=step, slug=slug)
+
+
+def _lock_tables(plan: AdoptionPlan) -> None:
+    quote = connection.ops.quote_name
+    tables = ", ".join(quote(table) for table in [move.table for move in plan.moves] + list(plan.archive_tables))
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = '60s'")
+        cursor.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
+        cursor.execute("SET LOCAL lock_timeout = 0")
+
+
+def _adopt(plan: AdoptionPlan, progress: _Progress) -> Tenant:
+    request = plan.request
+    progress.enter("archive")
+    _archive(plan)
+    progress.enter("migrate_public")
+    _migrate_schema(get_public_schema_name(), fake=set())
+    progress.enter("create_tenant")
+    public_tenant_ensure(domain=plan.base_domain)
+    tenant = Tenant.objects.create(
+        name=request.name, slug=request.slug, schema_name=request.schema_name, status=Tenant.Status.ACTIVE
+    )
+    Domain.objects.create(domain=request.domain, tenant=tenant, is_primary=True)
+    progress.enter("move_tables")
+    _move_tables(plan)
+    progress.enter("migrate_tenant")
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    _migrate_schema(request.schema_name, fake={key for key in loader.graph.nodes if key[0] in plan.moved_apps})
+    progress.enter("import_users")
+    mapping = legacy_users.users_import(plan.users, tenant_id=tenant.pk, owner_email=plan.owner_email)
+    progress.enter("repoint_users")
+    _repoint_user_columns(plan, mapping)
+    progress.enter("check_schema")
+    _check_schema(request.schema_name)
+    progress.enter("commit")
+    return tenant
+
+
+def _archive(plan: AdoptionPlan) -> None:
+    quote = connection.ops.quote_name
+    public = get_public_schema_name()
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {quote(plan.archive_schema)}")
+        for table in plan.archive_tables:
+            cursor.execute(f"ALTER TABLE {quote(public)}.{quote(table)} SET SCHEMA {quote(plan.archive_schema)}")
+        if plan.archive_apps:
+            cursor.execute(
+                f"DELETE FROM {quote(public)}.django_migrations WHERE app = ANY(%s)",  # noqa: S608
+                [list(plan.archive_apps)],
+            )
+
+
+def _migrate_schema(schema: str, *, fake: set[Migration]) -> None:
+    """Bring `schema` to the project's migrations in graph order: migrations in `fake` are only recorded
+    (their tables are already there), every other unrecorded one is applied (django-tenants' router skips
+    the operations of apps that do not belong in this schema, as migrate_schemas does). Then post_migrate
+    runs (content types, permissions), as after `migrate`."""
+    with schema_context(schema):
+        executor = MigrationExecutor(connection)
+        loader = executor.loader
+        executor.recorder.ensure_schema()
+        recorded = set(executor.recorder.applied_migrations())
+        state = ProjectState(real_apps=loader.unmigrated_apps)
+        plan = []
+        for key in forward_plan(loader):
+            migration = loader.graph.nodes[key]
+            if key in recorded:
+                state = migration.mutate_state(state, preserve=False)
+            elif key in fake:
+                state = migration.mutate_state(state, preserve=False)
+                executor.recorder.record_applied(*key)
+                plan.append((migration, False))
+            else:
+                if "apps" not in state.__dict__:
+                    state.apps  # noqa: B018 - rendered once; later migrations update it (as Django's executor does)
+                state = executor.apply_migration(state, migration)
+                plan.append((migration, False))
+        if plan:
+            emit_post_migrate_signal(0, False, connection.alias, apps=state.apps, plan=plan)
+
+
+def _move_tables(plan: AdoptionPlan) -> None:
+    quote = connection.ops.quote_name
+    public = get_public_schema_name()
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {quote(plan.request.schema_name)}")
+        for move in plan.moves:
+            # Indexes, constraints and sequences owned by the table's columns move with it.
+            cursor.execute(
+                f"ALTER TABLE {quote(public)}.{quote(move.table)} SET SCHEMA {quote(plan.request.schema_name)}"
+            )
+
+
+def _repoint_user_columns(plan: AdoptionPlan, mapping: dict[int, int]) -> None:
+    """Rewrite each user column of the moved tables from legacy ids to account ids (NULL when not imported),
+    with its type and foreign key as this project's migrations create them: against accounts_user."""
+    if not plan.user_columns:
+        return
+    quote = connection.ops.quote_name
+    user_model = get_user_model()
+    schema = plan.request.schema_name
+    with schema_context(schema), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE adoption_user_map (legacy_id bigint PRIMARY KEY, user_id bigint) ON COMMIT DROP"
+        )
+        cursor.executemany("INSERT INTO adoption_user_map VALUES (%s, %s)", list(mapping.items()))
+        pk_type = user_model._meta.pk.db_type(connection)  # type: ignore[union-attr]
+        by_table = {model._meta.db_table: model for model in installed_apps.get_models(include_auto_created=True)}
+        for column in plan.user_columns:
+            table = f"{quote(schema)}.{quote(column.table)}"
+            if column.constraint:
+                cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {quote(column.constraint)}")
+            cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {quote(column.column)} TYPE {pk_type}")
+            # One statement, so a new id is never mistaken for a legacy one; users not imported become NULL.
+            cursor.execute(
+                f"UPDATE {table} t SET {quote(column.column)} = (SELECT m.user_id FROM adoption_user_map m "  # noqa: S608
+                f"WHERE m.legacy_id = t.{quote(column.column)}) WHERE t.{quote(column.column)} IS NOT NULL"
+            )
+        cursor.execute("DROP TABLE adoption_user_map")
+        # The UPDATEs queued deferred foreign-key checks, and ALTER TABLE refuses a table with pending ones.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    with schema_context(schema), connection.schema_editor() as editor:
+        for column in plan.user_columns:
+            model = by_table.get(column.table)
+            field = next((f for f in model._meta.local_fields if f.column == column.column), None) if model else None
+            if field is None or not getattr(field, "db_constraint", False):
+                continue
+            # The foreign key exactly as the project's migrations create it (name, DEFERRABLE INITIALLY DEFERRED).
+            # Django's own builder (used by AddField), so name and clauses match what migrations create.
+            sql = editor._create_fk_sql(model, field, "_fk_%(to_table)s_%(to_column)s")  # type: ignore[attr-defined]
+            editor.execute(sql)
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def _check_schema(schema: str) -> None:
+    from ..doctor import schema_drift
+
+    drift = schema_drift(schema)
+    if drift:
+        summary = "; ".join(f"{key.replace('_', ' ')}: {', '.join(value)}" for key, value in drift.items())
+        raise AdoptionRefused(
+            f"schema {schema} does not match what this project's migrations build ({summary}); the legacy tables "
+            "were changed outside the recorded migrations. Nothing was changed"
+        )
