@@ -1,10 +1,11 @@
 """The generated README's procedure for converting a single-tenant app, followed as a user would.
 
-A stand-in legacy project (`petshop`, app `shop`: pets and vet visits, foreign keys to Django's auth_user)
-is migrated into a throwaway database on the machine's PostgreSQL and given users and rows. Then, in a
-bake of its own: the app is brought in as the README says (TENANT_APPS, app label kept, tenant URLs,
-tenant admin), the database is copied, `adopt_single_tenant` runs (dry run first), `migrate_schemas`
-follows, and a real server must serve the legacy rows at the tenant's domain to an imported user.
+A stand-in legacy project (`petshop`, app `shop`: pets and vet visits, foreign keys and a many-to-many link
+to Django's auth_user) is migrated into a throwaway database on the machine's PostgreSQL and given users and
+rows. Then, in a bake of its own: the app is brought in as the README says (TENANT_APPS, app label kept,
+tenant URLs, tenant admin), the database is copied, `adopt_single_tenant` runs (dry run first),
+`migrate_schemas` follows, and a real server must serve the legacy rows at the tenant's domain to an
+imported user.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Pet(models.Model):
     name = models.CharField(max_length=100)
     species = models.CharField(max_length=50)
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    carers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+")
 
 
 class Visit(models.Model):
@@ -51,7 +53,11 @@ from .models import Pet, Visit
 
 @login_required
 def pet_list(request):
-    pets = [f"{pet.name}/{pet.added_by.email if pet.added_by else '-'}" for pet in Pet.objects.order_by("id")]
+    pets = [
+        f"{pet.name}/{pet.added_by.email if pet.added_by else '-'}"
+        f"/carers:{'+'.join(sorted(user.email for user in pet.carers.all()))}"
+        for pet in Pet.objects.order_by("id")
+    ]
     visits = [f"{visit.pet.name}/{visit.vet.email}" for visit in Visit.objects.order_by("id")]
     return HttpResponse(f"pets: {', '.join(pets)}; visits: {', '.join(visits)}")
 """
@@ -96,6 +102,8 @@ User.objects.filter(pk=vera.pk).update(last_login=timezone.now())
 rex = Pet.objects.create(name="Rex", species="dog", added_by=boss)
 tom = Pet.objects.create(name="Tom", species="cat", added_by=vera_old)
 Pet.objects.create(name="Nemo", species="fish", added_by=clerk)
+rex.carers.add(vera, vera_old)  # one carer once the two veras are one account
+tom.carers.add(boss, clerk)  # clerk is not imported: the link goes
 Visit.objects.create(pet=rex, vet=vera, day=datetime.date(2026, 3, 1))
 Visit.objects.create(pet=tom, vet=vera_old, day=datetime.date(2026, 4, 2))
 """
@@ -213,6 +221,8 @@ def test_readme_conversion_procedure_serves_the_legacy_data_at_the_tenant_domain
     assert re.search(r"shop_pet\s+3 rows", preview.stdout), describe(preview)
     assert "merged into vera@petshop.example" in preview.stdout, describe(preview)
     assert "skipped clerk (id 4): no email address" in preview.stdout, describe(preview)
+    carers = "shop_pet_carers.user_id: 4 rows, 1 removed (user not imported), 1 duplicate link removed (users merged)"
+    assert carers in preview.stdout, describe(preview)
     assert "Dry run: nothing was changed." in preview.stdout
     adopted = run([*adopt, "--owner-email", "boss@petshop.example"], cwd=project)
     assert adopted.returncode == 0, describe(adopted)
@@ -254,5 +264,6 @@ def test_readme_conversion_procedure_serves_the_legacy_data_at_the_tenant_domain
         server.terminate()
         server.wait(timeout=30)
     assert page is not None, describe(fetched)
-    assert "pets: Rex/boss@petshop.example, Tom/vera@petshop.example, Nemo/-" in page, page
+    pets = "Rex/boss@petshop.example/carers:vera@petshop.example, Tom/vera@petshop.example/carers:boss@petshop.example"
+    assert f"pets: {pets}, Nemo/-/carers:;" in page, page
     assert "visits: Rex/vera@petshop.example, Tom/vera@petshop.example" in page, page

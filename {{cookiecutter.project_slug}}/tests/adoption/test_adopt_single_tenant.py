@@ -290,6 +290,44 @@ def test_a_failed_backup_changes_nothing(legacy_db: str, django_db_blocker: Any,
     assert database_state(legacy_db) == before
 
 
+UNIQUE_PRODUCT_USER = "CREATE UNIQUE INDEX booking_product_user ON bookings_booking (product_id, created_by_id)"
+
+
+def booking_sql(booking_id: int, *, product: int, user: int) -> str:
+    """INSERT of a confirmed legacy booking `booking_id` of product `product` for customer 1, taken by `user`."""
+    return (
+        'INSERT INTO bookings_booking (id, start, "end", status, created, customer_id, product_id, created_by_id) '
+        f"VALUES ({booking_id}, '2030-02-0{booking_id} 10:00+00', '2030-02-0{booking_id} 11:00+00', 'confirmed', "
+        f"now(), 1, {product}, {user})"
+    )
+
+
+def test_users_renumbered_onto_each_others_legacy_ids_keep_a_unique_key_valid(
+    legacy_db: str, django_db_blocker: Any
+) -> None:
+    """dan (legacy id 5) becomes account 3, bob's legacy id; bob's booking 2 of product 2 is rewritten after
+    dan's booking 4 of the same product. A unique index is checked row by row, so a one-pass rewrite would
+    see (product 2, user 3) twice."""
+    with psycopg.connect(conninfo(legacy_db), autocommit=True) as db:
+        db.execute(UNIQUE_PRODUCT_USER)
+        db.execute(booking_sql(4, product=2, user=5))  # type: ignore[arg-type]
+        db.execute("UPDATE bookings_booking SET status = status WHERE id = 2")  # its row moves after booking 4's
+
+    with django_db_blocker.unblock(), on_database(legacy_db):
+        adopt("--name", "Legacy Co", "--slug", "legacy", "--no-backup")
+
+    with psycopg.connect(conninfo(legacy_db)) as db:
+        dan = db.execute("SELECT id FROM accounts_user WHERE email = 'dan@example.com'").fetchone()
+        taken_by: dict[int, str | None] = dict(
+            db.execute(
+                "SELECT b.id, u.email FROM tenant_legacy.bookings_booking b "
+                "LEFT JOIN accounts_user u ON u.id = b.created_by_id WHERE b.product_id = 2"
+            ).fetchall()
+        )
+    assert dan == (3,)  # the premise: dan's new id is bob's legacy id
+    assert taken_by == {2: None, 4: "dan@example.com"}
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [
@@ -307,8 +345,20 @@ def test_a_failed_backup_changes_nothing(legacy_db: str, django_db_blocker: Any,
             "CREATE TABLE legacy_report (id serial PRIMARY KEY, product_id bigint REFERENCES products_product (id))",
             "legacy_report.product_id stays in public but refers to products_product",
         ),
+        # ann's two legacy rows (ids 1 and 2) become one account: booking 4 would repeat booking 1's key.
+        (
+            f"{UNIQUE_PRODUCT_USER}; {booking_sql(4, product=1, user=2)}",
+            "bookings_booking: 1 row would repeat another row's product_id, created_by_id (unique index "
+            "booking_product_user) once merged legacy users share one account (ann@example.com)",
+        ),
     ],
-    ids=["migration-state-differs", "target-schema-exists", "not-null-user-left-out", "public-table-refers-to-moved"],
+    ids=[
+        "migration-state-differs",
+        "target-schema-exists",
+        "not-null-user-left-out",
+        "public-table-refers-to-moved",
+        "merge-breaks-unique-key",
+    ],
 )
 def test_refused_with_exit_2_and_nothing_changed(
     legacy_db: str, django_db_blocker: Any, change: str, named: str

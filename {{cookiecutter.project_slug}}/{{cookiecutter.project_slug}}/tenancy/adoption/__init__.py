@@ -17,7 +17,8 @@ Adoption, in ONE transaction after a pg_dump of the affected tables:
    migration is applied in graph order, creating the tables the legacy database did not have;
 6. import_users: legacy users become global accounts (accounts.legacy_users) with memberships;
 7. repoint_users: columns of moved tables that referred to legacy users are rewritten to the accounts'
-   ids and their foreign keys re-created against `accounts_user`;
+   ids and their foreign keys re-created against `accounts_user`; many-to-many link tables lose the links
+   to users left out and those a merge repeats, other tables refuse a merge that breaks a unique key;
 8. check_schema: the new schema's tables and columns are compared with a schema built by migrations
    (tenancy.doctor.schema_drift); any difference aborts.
 

@@ -65,6 +65,26 @@ def foreign_keys(schema: str) -> list[tuple[str, str, str, str, str, bool]]:
         return [tuple(row) for row in cursor.fetchall()]  # type: ignore[misc]
 
 
+def unique_keys(schema: str) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    """Unique indexes (primary keys included) of tables in `schema`: table -> [(index name, its columns)].
+    Expression and partial indexes are left out: their uniqueness cannot be read as a list of columns."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, i.relname, array_agg(a.attname ORDER BY k.position) "
+            "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, position) "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
+            "WHERE x.indisunique AND x.indexprs IS NULL AND x.indpred IS NULL AND n.nspname = %s "
+            "GROUP BY c.relname, i.relname ORDER BY c.relname, i.relname",
+            [schema],
+        )
+        keys: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for table, index, columns in cursor.fetchall():
+            keys.setdefault(table, []).append((index, tuple(columns)))
+        return keys
+
+
 def count_rows(schema: str, table: str, where: str = "", params: list[Any] | None = None) -> int:
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:

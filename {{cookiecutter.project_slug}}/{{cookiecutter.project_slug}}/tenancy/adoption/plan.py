@@ -19,7 +19,15 @@ from ..domain import TenantExists
 from ..fleet import forward_plan
 from ..models import Tenant
 from ..services import TenantRequest, tenant_request_validate
-from .catalog import app_tables, count_rows, foreign_keys, public_tables, recorded_public, schema_exists
+from .catalog import (
+    app_tables,
+    count_rows,
+    foreign_keys,
+    public_tables,
+    recorded_public,
+    schema_exists,
+    unique_keys,
+)
 
 ARCHIVE_PREFIX = "legacy_"
 _IDENTIFIER_RE = re.compile(r"[a-z_][a-z0-9_$]{0,62}")
@@ -44,7 +52,10 @@ class UserColumn:
     constraint: str | None
     nullable: bool
     rows: int  # rows with a value
-    unmapped: int  # rows whose legacy user is not imported (set to NULL)
+    unmapped: int  # rows whose legacy user is not imported: set to NULL, or removed from a link table
+    unique_keys: tuple[tuple[str, ...], ...] = ()  # columns of each unique index that holds this column
+    link_table: bool = False  # an auto-created many-to-many table: its rows are links, nothing else
+    duplicates: int = 0  # link rows that repeat another once merged users share one account (removed)
 
 
 @dataclass(frozen=True)
@@ -117,8 +128,13 @@ class AdoptionPlan:
             yield f"     {line}"
         yield f"{number()}. repoint {_n(len(self.user_columns), 'column')} that referred to legacy users:"
         for column in self.user_columns:
-            nulled = f", {column.unmapped} set to NULL (user not imported)" if column.unmapped else ""
-            yield f"     {column.table}.{column.column}: {_n(column.rows, 'row')}{nulled}"
+            notes = []
+            if column.unmapped:
+                dropped = "removed" if column.link_table else "set to NULL"
+                notes.append(f"{column.unmapped} {dropped} (user not imported)")
+            if column.duplicates:
+                notes.append(f"{_n(column.duplicates, 'duplicate link')} removed (users merged)")
+            yield f"     {column.table}.{column.column}: {_n(column.rows, 'row')}{''.join(', ' + n for n in notes)}"
         yield f"{number()}. compare {request.schema_name} with a schema built by migrations; any difference aborts"
         for table in self.left_in_public:
             yield f"note: {table} is not a table of this project's apps; it stays in the public schema"
@@ -256,6 +272,9 @@ def adoption_plan(
         placeholder_emails=placeholder_emails,
     )
     imported_ids = sorted(users_plan.legacy_ids)
+    unique = unique_keys(public)
+    models = installed_apps.get_models(include_auto_created=True)
+    link_tables = {model._meta.db_table for model in models if model._meta.auto_created}
     for constraint, table, column, ref_schema, ref_table, nullable in foreign_keys(public):
         if table in moved_set:
             if ref_schema == public and ref_table == legacy_users_table:
@@ -267,12 +286,29 @@ def adoption_plan(
                     f"WHERE {quote(column)} IS NOT NULL AND NOT {quote(column)} = ANY(%s)",
                     [imported_ids],
                 )
-                if unmapped and not nullable:
+                link_table = table in link_tables
+                if unmapped and not nullable and not link_table:
                     fk_problems.append(
                         f"{table}.{column} is NOT NULL but {unmapped} of its rows refer to legacy users that are not "
                         "imported (no usable email); rerun with --placeholder-emails"
                     )
-                user_columns.append(UserColumn(table, column, constraint, nullable, rows, unmapped))
+                keys = tuple(key for _index, key in unique.get(table, []) if column in key)
+                duplicates = 0
+                for index, key in unique.get(table, []):
+                    if column not in key:
+                        continue
+                    repeats, accounts = _merge_collisions(table, column, key, users_plan)
+                    if repeats and link_table:
+                        duplicates = max(duplicates, repeats)
+                    elif repeats:
+                        fk_problems.append(
+                            f"{table}: {_n(repeats, 'row')} would repeat another row's {', '.join(key)} (unique "
+                            f"index {index}) once merged legacy users share one account ({', '.join(accounts)}); "
+                            "merge or delete those rows in the legacy database first"
+                        )
+                user_columns.append(
+                    UserColumn(table, column, constraint, nullable, rows, unmapped, keys, link_table, duplicates)
+                )
             elif ref_schema != public or ref_table not in moved_set:
                 fk_problems.append(
                     f"{table}.{column} refers to {ref_schema}.{ref_table}, which stays outside the tenant "
@@ -320,3 +356,25 @@ def adoption_plan(
         owner_email=owner,
         base_domain=settings.TENANCY_BASE_DOMAIN,
     )
+
+
+def _merge_collisions(
+    table: str, column: str, key: tuple[str, ...], users: legacy_users.UserImportPlan
+) -> tuple[int, list[str]]:
+    """Rows of public.`table` that would share unique `key` with another row once `column` holds account ids
+    instead of legacy user ids (legacy users merged into one account): (how many, those accounts' emails)."""
+    quote = connection.ops.quote_name
+    legacy_ids = users.legacy_ids
+    others = [f"t.{quote(name)}" for name in key if name != column]
+    grouped = ", ".join([*others, "m.account"])
+    not_null = "".join(f" AND {name} IS NOT NULL" for name in others)  # NULLs never collide in a unique index
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH m(legacy_id, account) AS (SELECT * FROM unnest(%s::bigint[], %s::text[])) "  # noqa: S608
+            f"SELECT m.account, count(*) - 1 FROM {quote(get_public_schema_name())}.{quote(table)} t "
+            f"JOIN m ON m.legacy_id = t.{quote(column)} WHERE true{not_null} "
+            f"GROUP BY {grouped} HAVING count(*) > 1",
+            [list(legacy_ids), list(legacy_ids.values())],
+        )
+        found = cursor.fetchall()
+    return sum(int(repeats) for _account, repeats in found), sorted({account for account, _repeats in found})

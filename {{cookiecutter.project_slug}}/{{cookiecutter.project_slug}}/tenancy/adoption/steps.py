@@ -24,7 +24,7 @@ from ..models import Domain, Tenant
 from ..pgtools import pg_dump_to_file
 from ..provisioning import provisioning_lock
 from ..services import public_tenant_ensure
-from .plan import AdoptionPlan, AdoptionRefused, adoption_plan
+from .plan import AdoptionPlan, AdoptionRefused, UserColumn, adoption_plan
 
 STEPS = (
     "backup", "archive", "migrate_public", "create_tenant", "move_tables", "migrate_tenant", "import_users",
@@ -241,11 +241,7 @@ def _repoint_user_columns(plan: AdoptionPlan, mapping: dict[int, int]) -> None:
             if column.constraint:
                 cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {quote(column.constraint)}")
             cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {quote(column.column)} TYPE {pk_type}")
-            # One statement, so a new id is never mistaken for a legacy one; users not imported become NULL.
-            cursor.execute(
-                f"UPDATE {table} t SET {quote(column.column)} = (SELECT m.user_id FROM adoption_user_map m "  # noqa: S608
-                f"WHERE m.legacy_id = t.{quote(column.column)}) WHERE t.{quote(column.column)} IS NOT NULL"
-            )
+            _repoint_column(cursor, table, column)
         cursor.execute("DROP TABLE adoption_user_map")
         # The UPDATEs queued deferred foreign-key checks, and ALTER TABLE refuses a table with pending ones.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -261,6 +257,40 @@ def _repoint_user_columns(plan: AdoptionPlan, mapping: dict[int, int]) -> None:
             editor.execute(sql)
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def _repoint_column(cursor: Any, table: str, column: UserColumn) -> None:
+    """Rewrite `column` of `table` (quoted, schema-qualified) through the temporary adoption_user_map.
+
+    Users not imported become NULL, or their rows leave a link table. A link table loses the rows that
+    repeat another once merged users share one account. Each UPDATE rewrites every row in one statement, so
+    a new id is never mistaken for a legacy one; but PostgreSQL checks a unique index row by row, where a
+    new id may meet a legacy id not yet rewritten, so a column in a unique index first takes negative
+    values, which no id has.
+    """
+    quote = connection.ops.quote_name
+    name = quote(column.column)
+    if column.link_table:
+        cursor.execute(
+            f"DELETE FROM {table} t WHERE NOT EXISTS "  # noqa: S608
+            f"(SELECT 1 FROM adoption_user_map m WHERE m.legacy_id = t.{name} AND m.user_id IS NOT NULL)"
+        )
+        if column.duplicates:
+            others = [quote(other) for other in column.unique_keys[0] if other != column.column]
+            cursor.execute(
+                f"DELETE FROM {table} t USING (SELECT x.ctid AS row, row_number() OVER "  # noqa: S608
+                f"(PARTITION BY {', '.join([*(f'x.{o}' for o in others), 'm.user_id'])} ORDER BY x.ctid) AS n "
+                f"FROM {table} x JOIN adoption_user_map m ON m.legacy_id = x.{name}) d "
+                "WHERE t.ctid = d.row AND d.n > 1"
+            )
+    source = f"t.{name}"
+    if column.unique_keys:
+        cursor.execute(f"UPDATE {table} SET {name} = -{name} WHERE {name} IS NOT NULL")  # noqa: S608
+        source = f"-t.{name}"
+    cursor.execute(
+        f"UPDATE {table} t SET {name} = (SELECT m.user_id FROM adoption_user_map m "  # noqa: S608
+        f"WHERE m.legacy_id = {source}) WHERE t.{name} IS NOT NULL"
+    )
 
 
 def _check_schema(schema: str) -> None:

@@ -23,10 +23,12 @@ class Command(ProjectCommand):
         "become global accounts (emails compared case-insensitively, duplicates merged and reported; users "
         "without an email are skipped unless --placeholder-emails), each a member of the tenant (staff and "
         "superusers as admins, --owner-email as owner); columns that referred to legacy users point to the "
-        "accounts; the new schema is compared with one built by migrations. Any failure rolls all of it back. "
+        "accounts (a many-to-many link to a user left out, or repeated once users are merged, is removed); "
+        "the new schema is compared with one built by migrations. Any failure rolls all of it back. "
         "--dry-run prints every step with row counts and user merges and changes nothing. "
         "Exit codes: 0 adopted, 1 backup or a step failed (nothing changed), 2 bad value or a database that "
-        "cannot be adopted (migration state differs, schema exists, tables already tenant tables)."
+        "cannot be adopted (migration state differs, schema exists, tables already tenant tables, references "
+        "that would break)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
