@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,7 @@ def _adopt(plan: AdoptionPlan, progress: _Progress) -> Tenant:
     )
     Domain.objects.create(domain=request.domain, tenant=tenant, is_primary=True)
     progress.enter("move_tables")
-    _move_tables(plan)
+    _move_into(request.schema_name, [move.table for move in plan.moves])
     progress.enter("migrate_tenant")
     loader = MigrationLoader(None, ignore_no_migrations=True)
     _migrate_schema(request.schema_name, fake={key for key in loader.graph.nodes if key[0] in plan.moved_apps})
@@ -167,17 +168,25 @@ def _adopt(plan: AdoptionPlan, progress: _Progress) -> Tenant:
 
 
 def _archive(plan: AdoptionPlan) -> None:
+    _move_into(plan.archive_schema, plan.archive_tables)
+    if plan.archive_apps:
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {quote(get_public_schema_name())}.django_migrations WHERE app = ANY(%s)",  # noqa: S608
+                [list(plan.archive_apps)],
+            )
+
+
+def _move_into(schema: str, tables: Iterable[str]) -> None:
+    """Create `schema` and move public `tables` into it: ALTER TABLE ... SET SCHEMA takes the table's indexes,
+    constraints and the sequences its columns own along, and copies no row."""
     quote = connection.ops.quote_name
     public = get_public_schema_name()
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE SCHEMA {quote(plan.archive_schema)}")
-        for table in plan.archive_tables:
-            cursor.execute(f"ALTER TABLE {quote(public)}.{quote(table)} SET SCHEMA {quote(plan.archive_schema)}")
-        if plan.archive_apps:
-            cursor.execute(
-                f"DELETE FROM {quote(public)}.django_migrations WHERE app = ANY(%s)",  # noqa: S608
-                [list(plan.archive_apps)],
-            )
+        cursor.execute(f"CREATE SCHEMA {quote(schema)}")
+        for table in tables:
+            cursor.execute(f"ALTER TABLE {quote(public)}.{quote(table)} SET SCHEMA {quote(schema)}")
 
 
 def _migrate_schema(schema: str, *, fake: set[Migration]) -> None:
@@ -207,18 +216,6 @@ def _migrate_schema(schema: str, *, fake: set[Migration]) -> None:
                 plan.append((migration, False))
         if plan:
             emit_post_migrate_signal(0, False, connection.alias, apps=state.apps, plan=plan)
-
-
-def _move_tables(plan: AdoptionPlan) -> None:
-    quote = connection.ops.quote_name
-    public = get_public_schema_name()
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE SCHEMA {quote(plan.request.schema_name)}")
-        for move in plan.moves:
-            # Indexes, constraints and sequences owned by the table's columns move with it.
-            cursor.execute(
-                f"ALTER TABLE {quote(public)}.{quote(move.table)} SET SCHEMA {quote(plan.request.schema_name)}"
-            )
 
 
 def _repoint_user_columns(plan: AdoptionPlan, mapping: dict[int, int]) -> None:
