@@ -226,22 +226,35 @@ def _repoint_user_columns(plan: AdoptionPlan, mapping: dict[int, int]) -> None:
     quote = connection.ops.quote_name
     user_model = get_user_model()
     schema = plan.request.schema_name
+    pk_type = user_model._meta.pk.db_type(connection)  # type: ignore[union-attr]
     with schema_context(schema), connection.cursor() as cursor:
+        # ALTER TABLE refuses a table with pending deferred foreign-key checks: run the queued ones now.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(
-            "CREATE TEMPORARY TABLE adoption_user_map (legacy_id bigint PRIMARY KEY, user_id bigint) ON COMMIT DROP"
+            "CREATE TEMPORARY TABLE adoption_user_map (legacy_id bigint PRIMARY KEY, user_id bigint NOT NULL) "
+            "ON COMMIT DROP"
         )
         cursor.executemany("INSERT INTO adoption_user_map VALUES (%s, %s)", list(mapping.items()))
-        pk_type = user_model._meta.pk.db_type(connection)  # type: ignore[union-attr]
-        by_table = {model._meta.db_table: model for model in installed_apps.get_models(include_auto_created=True)}
+        cursor.execute(
+            "CREATE FUNCTION pg_temp.adoption_user(bigint) RETURNS bigint LANGUAGE sql STABLE "
+            "AS 'SELECT user_id FROM adoption_user_map WHERE legacy_id = $1'"
+        )
         for column in plan.user_columns:
             table = f"{quote(schema)}.{quote(column.table)}"
+            name = quote(column.column)
             if column.constraint:
                 cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {quote(column.constraint)}")
-            cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {quote(column.column)} TYPE {pk_type}")
-            _repoint_column(cursor, table, column)
+            if column.link_table:
+                _links_prune(cursor, table, column)
+            # One rewrite of the table computes every new id from the legacy one, so a new id is never taken
+            # for a legacy one, and indexes are rebuilt after it: a unique key never sees a half-rewritten
+            # column (an UPDATE would check it row by row). Users not imported become NULL.
+            cursor.execute(
+                f"ALTER TABLE {table} ALTER COLUMN {name} TYPE {pk_type} USING pg_temp.adoption_user({name})"
+            )
+        cursor.execute("DROP FUNCTION pg_temp.adoption_user(bigint)")
         cursor.execute("DROP TABLE adoption_user_map")
-        # The UPDATEs queued deferred foreign-key checks, and ALTER TABLE refuses a table with pending ones.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    by_table = {model._meta.db_table: model for model in installed_apps.get_models(include_auto_created=True)}
     with schema_context(schema), connection.schema_editor() as editor:
         for column in plan.user_columns:
             model = by_table.get(column.table)
@@ -256,38 +269,24 @@ def _repoint_user_columns(plan: AdoptionPlan, mapping: dict[int, int]) -> None:
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
-def _repoint_column(cursor: Any, table: str, column: UserColumn) -> None:
-    """Rewrite `column` of `table` (quoted, schema-qualified) through the temporary adoption_user_map.
-
-    Users not imported become NULL, or their rows leave a link table. A link table loses the rows that
-    repeat another once merged users share one account. Each UPDATE rewrites every row in one statement, so
-    a new id is never mistaken for a legacy one; but PostgreSQL checks a unique index row by row, where a
-    new id may meet a legacy id not yet rewritten, so a column in a unique index first takes negative
-    values, which no id has.
-    """
+def _links_prune(cursor: Any, table: str, column: UserColumn) -> None:
+    """Delete the rows of many-to-many link table `table` (quoted, schema-qualified) that the user column
+    `column` cannot keep: links to users not imported, and links that repeat another once merged users share
+    one account (the first row by physical order stays). Reads legacy ids through adoption_user_map."""
     quote = connection.ops.quote_name
     name = quote(column.column)
-    if column.link_table:
-        cursor.execute(
-            f"DELETE FROM {table} t WHERE NOT EXISTS "  # noqa: S608
-            f"(SELECT 1 FROM adoption_user_map m WHERE m.legacy_id = t.{name} AND m.user_id IS NOT NULL)"
-        )
-        if column.duplicates:
-            others = [quote(other) for other in column.unique_keys[0] if other != column.column]
-            cursor.execute(
-                f"DELETE FROM {table} t USING (SELECT x.ctid AS row, row_number() OVER "  # noqa: S608
-                f"(PARTITION BY {', '.join([*(f'x.{o}' for o in others), 'm.user_id'])} ORDER BY x.ctid) AS n "
-                f"FROM {table} x JOIN adoption_user_map m ON m.legacy_id = x.{name}) d "
-                "WHERE t.ctid = d.row AND d.n > 1"
-            )
-    source = f"t.{name}"
-    if column.unique_keys:
-        cursor.execute(f"UPDATE {table} SET {name} = -{name} WHERE {name} IS NOT NULL")  # noqa: S608
-        source = f"-t.{name}"
     cursor.execute(
-        f"UPDATE {table} t SET {name} = (SELECT m.user_id FROM adoption_user_map m "  # noqa: S608
-        f"WHERE m.legacy_id = {source}) WHERE t.{name} IS NOT NULL"
+        f"DELETE FROM {table} t WHERE NOT EXISTS "  # noqa: S608
+        f"(SELECT 1 FROM adoption_user_map m WHERE m.legacy_id = t.{name})"
     )
+    if column.duplicates:
+        partition = [f"x.{quote(other)}" for other in column.unique_keys[0] if other != column.column]
+        cursor.execute(
+            f"DELETE FROM {table} t USING (SELECT x.ctid AS row, row_number() OVER "  # noqa: S608
+            f"(PARTITION BY {', '.join([*partition, 'm.user_id'])} ORDER BY x.ctid) AS n "
+            f"FROM {table} x JOIN adoption_user_map m ON m.legacy_id = x.{name}) d "
+            "WHERE t.ctid = d.row AND d.n > 1"
+        )
 
 
 def _check_schema(schema: str) -> None:
