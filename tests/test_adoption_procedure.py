@@ -1,7 +1,7 @@
 """The generated README's procedure for converting a single-tenant app, followed as a user would.
 
-A stand-in legacy project (`petshop`, app `shop`: pets and vet visits, foreign keys and a many-to-many link
-to Django's auth_user) is migrated into a throwaway database on the machine's PostgreSQL and given users and
+A stand-in legacy project (`petshop`, app `shop`: pets, vet visits and notes, with foreign keys and a
+many-to-many link to Django's auth_user and a generic foreign key) is migrated into a throwaway database on the machine's PostgreSQL and given users and
 rows. Then, in a bake of its own: the app is brought in as the README says (TENANT_APPS, app label kept,
 tenant URLs, tenant admin), the database is copied, `adopt_single_tenant` runs (dry run first),
 `migrate_schemas` follows, and a real server must serve the legacy rows at the tenant's domain to an
@@ -29,6 +29,8 @@ pytestmark = pytest.mark.slow
 
 LEGACY_MODELS = """
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 
@@ -43,12 +45,19 @@ class Visit(models.Model):
     pet = models.ForeignKey(Pet, on_delete=models.CASCADE, related_name="visits")
     vet = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     day = models.DateField()
+
+
+class Note(models.Model):
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.PositiveIntegerField()
+    about = GenericForeignKey("content_type", "object_id")
+    text = models.CharField(max_length=200)
 """
 LEGACY_VIEWS = """
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 
-from .models import Pet, Visit
+from .models import Note, Pet, Visit
 
 
 @login_required
@@ -59,7 +68,8 @@ def pet_list(request):
         for pet in Pet.objects.order_by("id")
     ]
     visits = [f"{visit.pet.name}/{visit.vet.email}" for visit in Visit.objects.order_by("id")]
-    return HttpResponse(f"pets: {', '.join(pets)}; visits: {', '.join(visits)}")
+    notes = [f"{note.content_type.model} {note.about.pk}: {note.text}" for note in Note.objects.order_by("id")]
+    return HttpResponse(f"pets: {', '.join(pets)}; visits: {', '.join(visits)}; notes: {', '.join(notes)}")
 """
 LEGACY_URLS = """
 from django.urls import path
@@ -91,7 +101,7 @@ TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP
 LEGACY_DATA = """
 import datetime
 from django.contrib.auth.models import User
-from shop.models import Pet, Visit
+from shop.models import Note, Pet, Visit
 from django.utils import timezone
 
 boss = User.objects.create_superuser("boss", "Boss@PetShop.example", "boss-pass-123")
@@ -105,7 +115,9 @@ Pet.objects.create(name="Nemo", species="fish", added_by=clerk)
 rex.carers.add(vera, vera_old)  # one carer once the two veras are one account
 tom.carers.add(boss, clerk)  # clerk is not imported: the link goes
 Visit.objects.create(pet=rex, vet=vera, day=datetime.date(2026, 3, 1))
-Visit.objects.create(pet=tom, vet=vera_old, day=datetime.date(2026, 4, 2))
+checkup = Visit.objects.create(pet=tom, vet=vera_old, day=datetime.date(2026, 4, 2))
+Note.objects.create(about=rex, text="afraid of cats")
+Note.objects.create(about=checkup, text="weigh again")
 """
 # What the README's step 1 asks for, in the project's own words.
 SHOP_APPS = """
@@ -223,6 +235,7 @@ def test_readme_conversion_procedure_serves_the_legacy_data_at_the_tenant_domain
     assert "skipped clerk (id 4): no email address" in preview.stdout, describe(preview)
     carers = "shop_pet_carers.user_id: 4 rows, 1 removed (user not imported), 1 duplicate link removed (users merged)"
     assert carers in preview.stdout, describe(preview)
+    assert re.search(r"shop_note.content_type_id: 2 rows", preview.stdout), describe(preview)
     assert "Dry run: nothing was changed." in preview.stdout
     adopted = run([*adopt, "--owner-email", "boss@petshop.example"], cwd=project)
     assert adopted.returncode == 0, describe(adopted)
@@ -266,4 +279,6 @@ def test_readme_conversion_procedure_serves_the_legacy_data_at_the_tenant_domain
     assert page is not None, describe(fetched)
     pets = "Rex/boss@petshop.example/carers:vera@petshop.example, Tom/vera@petshop.example/carers:boss@petshop.example"
     assert f"pets: {pets}, Nemo/-/carers:;" in page, page
-    assert "visits: Rex/vera@petshop.example, Tom/vera@petshop.example" in page, page
+    assert "visits: Rex/vera@petshop.example, Tom/vera@petshop.example;" in page, page
+    # Generic foreign keys: the notes' content types are the tenant's own, found by app label and model.
+    assert "notes: pet 1: afraid of cats, visit 2: weigh again" in page, page

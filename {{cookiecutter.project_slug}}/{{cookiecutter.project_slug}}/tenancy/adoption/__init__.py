@@ -16,9 +16,11 @@ Adoption, in ONE transaction after a pg_dump of the affected tables:
 5. migrate_tenant: in the new schema, the moved apps' migrations are recorded as applied and every other
    migration is applied in graph order, creating the tables the legacy database did not have;
 6. import_users: legacy users become global accounts (accounts.legacy_users) with memberships;
-7. repoint_users: columns of moved tables that referred to legacy users are rewritten to the accounts'
+7. repoint_references: columns of moved tables that referred to legacy users are rewritten to the accounts'
    ids and their foreign keys re-created against `accounts_user`; many-to-many link tables lose the links
    to users left out and those a merge repeats, other tables refuse a merge that breaks a unique key;
+   columns that referred to legacy content types (GenericForeignKeys) take the tenant's content type of the
+   same app label and model (legacy ones the project lacks are added, as stale content types);
 8. check_schema: the new schema's tables and columns are compared with a schema built by migrations
    (tenancy.doctor.schema_drift); any difference aborts.
 
@@ -26,7 +28,15 @@ Any error rolls everything back (PostgreSQL DDL is transactional). `adoption_ste
 starts, for progress output and fault injection in tests.
 """
 
-from .plan import ARCHIVE_PREFIX, AdoptionPlan, AdoptionRefused, TableMove, UserColumn, adoption_plan
+from .plan import (
+    ARCHIVE_PREFIX,
+    AdoptionPlan,
+    AdoptionRefused,
+    ContentTypeColumn,
+    TableMove,
+    UserColumn,
+    adoption_plan,
+)
 from .steps import (
     STEPS,
     AdoptionFailed,
@@ -44,6 +54,7 @@ __all__ = [
     "AdoptionPlan",
     "AdoptionRefused",
     "AdoptionResult",
+    "ContentTypeColumn",
     "TableMove",
     "UserColumn",
     "adoption_backup",

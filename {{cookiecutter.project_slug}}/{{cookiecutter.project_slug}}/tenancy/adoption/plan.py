@@ -9,6 +9,7 @@ from pathlib import Path
 
 from django.apps import apps as installed_apps
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import get_public_schema_name
@@ -59,6 +60,17 @@ class UserColumn:
 
 
 @dataclass(frozen=True)
+class ContentTypeColumn:
+    """A column of a moved table that refers to the legacy content types (a GenericForeignKey's, say):
+    rewritten to the tenant's content type of the same app label and model."""
+
+    table: str
+    column: str
+    constraint: str
+    rows: int  # rows with a value
+
+
+@dataclass(frozen=True)
 class AdoptionPlan:
     """Everything `tenant_adopt` would do, read without changing anything (printed by --dry-run)."""
 
@@ -75,6 +87,7 @@ class AdoptionPlan:
     tenant_migrations_applied: int
     users: legacy_users.UserImportPlan
     user_columns: tuple[UserColumn, ...]
+    content_type_columns: tuple[ContentTypeColumn, ...]
     left_in_public: tuple[str, ...]  # legacy tables outside this project that stay where they are
     owner_email: str | None
     base_domain: str
@@ -135,6 +148,13 @@ class AdoptionPlan:
             if column.duplicates:
                 notes.append(f"{_n(column.duplicates, 'duplicate link')} removed (users merged)")
             yield f"     {column.table}.{column.column}: {_n(column.rows, 'row')}{''.join(', ' + n for n in notes)}"
+        if self.content_type_columns:
+            yield (
+                f"{number()}. repoint {_n(len(self.content_type_columns), 'column')} that referred to legacy content "
+                "types, to the tenant's content type of the same app label and model:"
+            )
+            for ct_column in self.content_type_columns:
+                yield f"     {ct_column.table}.{ct_column.column}: {_n(ct_column.rows, 'row')}"
         yield f"{number()}. compare {request.schema_name} with a schema built by migrations; any difference aborts"
         for table in self.left_in_public:
             yield f"note: {table} is not a table of this project's apps; it stays in the public schema"
@@ -263,6 +283,8 @@ def adoption_plan(
     moved_set, archive_set = set(moved_tables), set(archive_tables)
 
     user_columns: list[UserColumn] = []
+    content_type_columns: list[ContentTypeColumn] = []
+    content_types = ContentType._meta.db_table
     fk_problems: list[str] = []
     left_in_public: set[str] = set()
     users_plan = legacy_users.user_import_plan(
@@ -309,10 +331,15 @@ def adoption_plan(
                 user_columns.append(
                     UserColumn(table, column, constraint, nullable, rows, unmapped, keys, link_table, duplicates)
                 )
+            elif ref_schema == public and ref_table == content_types and content_types in archive_set:
+                quote = connection.ops.quote_name
+                rows = count_rows(public, table, f"WHERE {quote(column)} IS NOT NULL")
+                content_type_columns.append(ContentTypeColumn(table, column, constraint, rows))
             elif ref_schema != public or ref_table not in moved_set:
                 fk_problems.append(
                     f"{table}.{column} refers to {ref_schema}.{ref_table}, which stays outside the tenant "
-                    f"(constraint {constraint}); only references to the legacy user table are rewritten"
+                    f"(constraint {constraint}); only references to the legacy user and content type tables "
+                    "are rewritten"
                 )
         elif ref_schema == public and ref_table in moved_set and table not in archive_set:
             fk_problems.append(
@@ -352,6 +379,7 @@ def adoption_plan(
         tenant_migrations_applied=sum(1 for node in plan_nodes if node[0] not in moved_apps),
         users=users_plan,
         user_columns=tuple(user_columns),
+        content_type_columns=tuple(content_type_columns),
         left_in_public=tuple(sorted(left_in_public)),
         owner_email=owner,
         base_domain=settings.TENANCY_BASE_DOMAIN,

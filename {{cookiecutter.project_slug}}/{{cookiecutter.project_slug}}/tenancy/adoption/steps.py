@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from django.apps import apps as installed_apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.core.management.sql import emit_post_migrate_signal
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
@@ -25,11 +27,11 @@ from ..models import Domain, Tenant
 from ..pgtools import pg_dump_to_file
 from ..provisioning import provisioning_lock
 from ..services import public_tenant_ensure
-from .plan import AdoptionPlan, AdoptionRefused, UserColumn, adoption_plan
+from .plan import AdoptionPlan, AdoptionRefused, ContentTypeColumn, UserColumn, adoption_plan
 
 STEPS = (
     "backup", "archive", "migrate_public", "create_tenant", "move_tables", "migrate_tenant", "import_users",
-    "repoint_users", "check_schema", "commit",
+    "repoint_references", "check_schema", "commit",
 )  # fmt: skip
 # Sent as each step starts, with keyword arguments step (one of STEPS) and slug.
 adoption_step = Signal()
@@ -159,8 +161,8 @@ def _adopt(plan: AdoptionPlan, progress: _Progress) -> Tenant:
     _migrate_schema(request.schema_name, fake={key for key in loader.graph.nodes if key[0] in plan.moved_apps})
     progress.enter("import_users")
     mapping = legacy_users.users_import(plan.users, tenant_id=tenant.pk, owner_email=plan.owner_email)
-    progress.enter("repoint_users")
-    _repoint_user_columns(plan, mapping)
+    progress.enter("repoint_references")
+    _repoint_references(plan, mapping)
     progress.enter("check_schema")
     _check_schema(request.schema_name)
     progress.enter("commit")
@@ -218,55 +220,91 @@ def _migrate_schema(schema: str, *, fake: set[Migration]) -> None:
             emit_post_migrate_signal(0, False, connection.alias, apps=state.apps, plan=plan)
 
 
-def _repoint_user_columns(plan: AdoptionPlan, mapping: dict[int, int]) -> None:
-    """Rewrite each user column of the moved tables from legacy ids to account ids (NULL when not imported),
-    with its type and foreign key as this project's migrations create them: against accounts_user."""
-    if not plan.user_columns:
+def _repoint_references(plan: AdoptionPlan, mapping: dict[int, int]) -> None:
+    """Rewrite the columns of the moved tables that referred to archived legacy tables (users, content types)
+    to the rows that replace them, with their type and foreign key as this project's migrations create them.
+    `mapping`: legacy user id -> account id."""
+    columns: list[UserColumn | ContentTypeColumn] = [*plan.user_columns, *plan.content_type_columns]
+    if not columns:
         return
-    quote = connection.ops.quote_name
-    user_model = get_user_model()
-    schema = plan.request.schema_name
-    pk_type = user_model._meta.pk.db_type(connection)  # type: ignore[union-attr]
-    with schema_context(schema), connection.cursor() as cursor:
+    with schema_context(plan.request.schema_name), connection.cursor() as cursor:
         # ALTER TABLE refuses a table with pending deferred foreign-key checks: run the queued ones now.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(
-            "CREATE TEMPORARY TABLE adoption_user_map (legacy_id bigint PRIMARY KEY, user_id bigint NOT NULL) "
-            "ON COMMIT DROP"
-        )
-        cursor.executemany("INSERT INTO adoption_user_map VALUES (%s, %s)", list(mapping.items()))
-        cursor.execute(
-            "CREATE FUNCTION pg_temp.adoption_user(bigint) RETURNS bigint LANGUAGE sql STABLE "
-            "AS 'SELECT user_id FROM adoption_user_map WHERE legacy_id = $1'"
-        )
-        for column in plan.user_columns:
-            table = f"{quote(schema)}.{quote(column.table)}"
-            name = quote(column.column)
-            if column.constraint:
-                cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {quote(column.constraint)}")
-            if column.link_table:
-                _links_prune(cursor, table, column)
-            # One rewrite of the table computes every new id from the legacy one, so a new id is never taken
-            # for a legacy one, and indexes are rebuilt after it: a unique key never sees a half-rewritten
-            # column (an UPDATE would check it row by row). Users not imported become NULL.
-            cursor.execute(
-                f"ALTER TABLE {table} ALTER COLUMN {name} TYPE {pk_type} USING pg_temp.adoption_user({name})"
-            )
-        cursor.execute("DROP FUNCTION pg_temp.adoption_user(bigint)")
-        cursor.execute("DROP TABLE adoption_user_map")
+        if plan.user_columns:
+            _user_columns_rewrite(cursor, plan, mapping)
+        if plan.content_type_columns:
+            _content_type_columns_rewrite(cursor, plan)
     by_table = {model._meta.db_table: model for model in installed_apps.get_models(include_auto_created=True)}
-    with schema_context(schema), connection.schema_editor() as editor:
-        for column in plan.user_columns:
+    with schema_context(plan.request.schema_name), connection.schema_editor() as editor:
+        for column in columns:
             model = by_table.get(column.table)
             field = next((f for f in model._meta.local_fields if f.column == column.column), None) if model else None
             if field is None or not getattr(field, "db_constraint", False):
                 continue
-            # The foreign key exactly as the project's migrations create it (name, DEFERRABLE INITIALLY DEFERRED).
-            # Django's own builder (used by AddField), so name and clauses match what migrations create.
+            # The foreign key exactly as the project's migrations create it (name, DEFERRABLE INITIALLY DEFERRED):
+            # Django's own builder, the one AddField uses.
             sql = editor._create_fk_sql(model, field, "_fk_%(to_table)s_%(to_column)s")  # type: ignore[attr-defined]
             editor.execute(sql)
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def _column_rewrite(cursor: Any, table: str, column: str, constraint: str | None, db_type: str, function: str) -> None:
+    """Drop `constraint` (the foreign key to the legacy table) and give `table`.`column` type `db_type` with
+    each value passed through SQL function `function`: one rewrite of the table that computes every new id
+    from the legacy one, so a new id is never taken for a legacy one, and indexes are rebuilt after it, so a
+    unique key never sees a half-rewritten column (an UPDATE would check it row by row)."""
+    quote = connection.ops.quote_name
+    name = quote(column)
+    if constraint:
+        cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {quote(constraint)}")
+    cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {name} TYPE {db_type} USING {function}({name})")
+
+
+def _user_columns_rewrite(cursor: Any, plan: AdoptionPlan, mapping: dict[int, int]) -> None:
+    """Legacy user ids -> account ids (`mapping`); users not imported become NULL or leave a link table."""
+    quote = connection.ops.quote_name
+    cursor.execute(
+        "CREATE TEMPORARY TABLE adoption_user_map (legacy_id bigint PRIMARY KEY, user_id bigint NOT NULL) "
+        "ON COMMIT DROP"
+    )
+    cursor.executemany("INSERT INTO adoption_user_map VALUES (%s, %s)", list(mapping.items()))
+    cursor.execute(
+        "CREATE FUNCTION pg_temp.adoption_user(bigint) RETURNS bigint LANGUAGE sql STABLE "
+        "AS 'SELECT user_id FROM adoption_user_map WHERE legacy_id = $1'"
+    )
+    db_type = str(get_user_model()._meta.pk.rel_db_type(connection))  # type: ignore[union-attr]
+    for column in plan.user_columns:
+        table = f"{quote(plan.request.schema_name)}.{quote(column.table)}"
+        if column.link_table:
+            _links_prune(cursor, table, column)
+        _column_rewrite(cursor, table, column.column, column.constraint, db_type, "pg_temp.adoption_user")
+    cursor.execute("DROP FUNCTION pg_temp.adoption_user(bigint)")
+    cursor.execute("DROP TABLE adoption_user_map")
+
+
+def _content_type_columns_rewrite(cursor: Any, plan: AdoptionPlan) -> None:
+    """Legacy content type ids -> ids of the content types with the same app label and model, in the tenant
+    schema when contenttypes is a tenant app (as generated), else in public. Legacy content types the project
+    lacks are added there first: they are what Django calls stale, and keep their rows pointing somewhere."""
+    quote = connection.ops.quote_name
+    name = quote(ContentType._meta.db_table)
+    contenttypes_app = installed_apps.get_app_config("contenttypes").name
+    schema = plan.request.schema_name if contenttypes_app in settings.TENANT_APPS else get_public_schema_name()
+    legacy, target = f"{quote(plan.archive_schema)}.{name}", f"{quote(schema)}.{name}"
+    cursor.execute(
+        f"INSERT INTO {target} (app_label, model) SELECT app_label, model FROM {legacy} "  # noqa: S608
+        "ON CONFLICT (app_label, model) DO NOTHING"
+    )
+    cursor.execute(
+        "CREATE FUNCTION pg_temp.adoption_content_type(bigint) RETURNS integer LANGUAGE sql STABLE AS "  # noqa: S608
+        f"$$SELECT n.id FROM {legacy} o JOIN {target} n USING (app_label, model) WHERE o.id = $1$$"
+    )
+    db_type = str(ContentType._meta.pk.rel_db_type(connection))  # type: ignore[union-attr]
+    for column in plan.content_type_columns:
+        table = f"{quote(plan.request.schema_name)}.{quote(column.table)}"
+        _column_rewrite(cursor, table, column.column, column.constraint, db_type, "pg_temp.adoption_content_type")
+    cursor.execute("DROP FUNCTION pg_temp.adoption_content_type(bigint)")
 
 
 def _links_prune(cursor: Any, table: str, column: UserColumn) -> None:
