@@ -184,8 +184,9 @@ def adoption_plan(
     `tenant_<slug>` exists; NotFound when the legacy user table is missing; AdoptionRefused when the public
     schema already holds this project's tables, no tenant app's tables are in public, the recorded
     migrations of a tenant app differ from the project's, a moved table refers to a table that is not
-    moved, a kept public table refers to a moved one, a NOT NULL column refers to a user left out, or
-    `owner_email` is not among the imported users.
+    moved (other than the legacy users and content types), a kept public table refers to a moved one, a NOT
+    NULL column refers to a user left out, merged users would repeat a unique key, or `owner_email` is not
+    among the imported users.
     """
     request = tenant_request_validate(name=name, slug=slug, domain=domain, check_free=False)
     if not isinstance(legacy_users_table, str) or not _IDENTIFIER_RE.fullmatch(legacy_users_table):
@@ -222,46 +223,7 @@ def adoption_plan(
     ]
     tenant_only = [label for label in dict.fromkeys(tenant_only) if label not in shared]
 
-    moved_apps: list[str] = []
-    created_apps: list[str] = []
-    problems: list[str] = []
-    moved_tables: list[str] = []
-    for label in tenant_only:
-        project = {key[1] for key in loader.graph.nodes if key[0] == label}
-        have = recorded.get(label, set())
-        label_tables = app_tables(label)
-        present = [table for table in label_tables if table in tables]
-        if not have and not project:
-            continue
-        if not have:
-            if present:
-                problems.append(
-                    f"{label}: tables {', '.join(present)} are in public but no migration of {label} is recorded"
-                )
-            created_apps.append(label)
-            continue
-        if have != project:
-            missing, unknown = sorted(project - have), sorted(have - project)
-            detail = []
-            if missing:
-                detail.append(f"not recorded: {', '.join(missing)}")
-            if unknown:
-                detail.append(f"recorded but not in the project: {', '.join(unknown)}")
-            problems.append(f"{label}: {'; '.join(detail)}")
-            continue
-        absent = [table for table in label_tables if table not in tables]
-        if absent:
-            problems.append(f"{label}: migrations recorded but tables missing from public: {', '.join(absent)}")
-            continue
-        moved_apps.append(label)
-        moved_tables += label_tables
-    if problems:
-        raise AdoptionRefused(
-            "the legacy tables' migration state differs from this project's migrations: "
-            + " | ".join(problems)
-            + ". Bring the legacy app to the same migrations (its `manage.py migrate`), or copy its migration "
-            "files into the project, then run adoption again"
-        )
+    moved_apps, created_apps, moved_tables = _tenant_apps_state(tenant_only, loader, recorded, tables)
     if not moved_apps:
         raise AdoptionRefused(
             "no tenant app's tables are in the public schema (tenant apps: "
@@ -280,76 +242,15 @@ def adoption_plan(
             if f"{legacy_users_table}_{suffix}" in tables
         }
     )
-    moved_set, archive_set = set(moved_tables), set(archive_tables)
-
-    user_columns: list[UserColumn] = []
-    content_type_columns: list[ContentTypeColumn] = []
-    content_types = ContentType._meta.db_table
-    fk_problems: list[str] = []
-    left_in_public: set[str] = set()
     users_plan = legacy_users.user_import_plan(
         legacy_users.legacy_users_read(f"{public}.{legacy_users_table}"),
         table=f"{archive_schema}.{legacy_users_table}",
         slug=request.slug,
         placeholder_emails=placeholder_emails,
     )
-    imported_ids = sorted(users_plan.legacy_ids)
-    unique = unique_keys(public)
-    models = installed_apps.get_models(include_auto_created=True)
-    link_tables = {model._meta.db_table for model in models if model._meta.auto_created}
-    for constraint, table, column, ref_schema, ref_table, nullable in foreign_keys(public):
-        if table in moved_set:
-            if ref_schema == public and ref_table == legacy_users_table:
-                quote = connection.ops.quote_name
-                rows = count_rows(public, table, f"WHERE {quote(column)} IS NOT NULL")
-                unmapped = count_rows(
-                    public,
-                    table,
-                    f"WHERE {quote(column)} IS NOT NULL AND NOT {quote(column)} = ANY(%s)",
-                    [imported_ids],
-                )
-                link_table = table in link_tables
-                if unmapped and not nullable and not link_table:
-                    fk_problems.append(
-                        f"{table}.{column} is NOT NULL but {unmapped} of its rows refer to legacy users that are not "
-                        "imported (no usable email); rerun with --placeholder-emails"
-                    )
-                keys = tuple(key for _index, key in unique.get(table, []) if column in key)
-                duplicates = 0
-                for index, key in unique.get(table, []):
-                    if column not in key:
-                        continue
-                    repeats, accounts = _merge_collisions(table, column, key, users_plan)
-                    if repeats and link_table:
-                        duplicates = max(duplicates, repeats)
-                    elif repeats:
-                        fk_problems.append(
-                            f"{table}: {_n(repeats, 'row')} would repeat another row's {', '.join(key)} (unique "
-                            f"index {index}) once merged legacy users share one account ({', '.join(accounts)}); "
-                            "merge or delete those rows in the legacy database first"
-                        )
-                user_columns.append(
-                    UserColumn(table, column, constraint, nullable, rows, unmapped, keys, link_table, duplicates)
-                )
-            elif ref_schema == public and ref_table == content_types and content_types in archive_set:
-                quote = connection.ops.quote_name
-                rows = count_rows(public, table, f"WHERE {quote(column)} IS NOT NULL")
-                content_type_columns.append(ContentTypeColumn(table, column, constraint, rows))
-            elif ref_schema != public or ref_table not in moved_set:
-                fk_problems.append(
-                    f"{table}.{column} refers to {ref_schema}.{ref_table}, which stays outside the tenant "
-                    f"(constraint {constraint}); only references to the legacy user and content type tables "
-                    "are rewritten"
-                )
-        elif ref_schema == public and ref_table in moved_set and table not in archive_set:
-            fk_problems.append(
-                f"{table}.{column} stays in public but refers to {ref_table}, which moves into the tenant "
-                f"(constraint {constraint}); add {table}'s app to TENANT_APPS or drop that constraint"
-            )
-        elif ref_schema == public and ref_table == legacy_users_table and table not in archive_set:
-            left_in_public.add(table)
-    if fk_problems:
-        raise AdoptionRefused("; ".join(fk_problems))
+    user_columns, content_type_columns, left_in_public = _references(
+        moved_tables, archive_tables, legacy_users_table, users_plan
+    )
     owner = None
     if owner_email is not None:
         from ...accounts.domain import normalize_email
@@ -406,3 +307,129 @@ def _merge_collisions(
         )
         found = cursor.fetchall()
     return sum(int(repeats) for _account, repeats in found), sorted({account for account, _repeats in found})
+
+
+def _tenant_apps_state(
+    tenant_apps: list[str], loader: MigrationLoader, recorded: dict[str, set[str]], tables: set[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """Sort tenant-only apps (labels) by their state in the public schema, whose tables are `tables` and whose
+    recorded migrations are `recorded`: (apps whose tables move, apps whose tables are created, the tables
+    that move). Raises AdoptionRefused listing every app whose recorded migrations differ from the project's
+    or whose tables are missing."""
+    moved_apps: list[str] = []
+    created_apps: list[str] = []
+    problems: list[str] = []
+    moved_tables: list[str] = []
+    for label in tenant_apps:
+        project = {key[1] for key in loader.graph.nodes if key[0] == label}
+        have = recorded.get(label, set())
+        label_tables = app_tables(label)
+        present = [table for table in label_tables if table in tables]
+        if not have and not project:
+            continue
+        if not have:
+            if present:
+                problems.append(
+                    f"{label}: tables {', '.join(present)} are in public but no migration of {label} is recorded"
+                )
+            created_apps.append(label)
+            continue
+        if have != project:
+            missing, unknown = sorted(project - have), sorted(have - project)
+            detail = []
+            if missing:
+                detail.append(f"not recorded: {', '.join(missing)}")
+            if unknown:
+                detail.append(f"recorded but not in the project: {', '.join(unknown)}")
+            problems.append(f"{label}: {'; '.join(detail)}")
+            continue
+        absent = [table for table in label_tables if table not in tables]
+        if absent:
+            problems.append(f"{label}: migrations recorded but tables missing from public: {', '.join(absent)}")
+            continue
+        moved_apps.append(label)
+        moved_tables += label_tables
+    if problems:
+        raise AdoptionRefused(
+            "the legacy tables' migration state differs from this project's migrations: "
+            + " | ".join(problems)
+            + ". Bring the legacy app to the same migrations (its `manage.py migrate`), or copy its migration "
+            "files into the project, then run adoption again"
+        )
+    return moved_apps, created_apps, moved_tables
+
+
+def _references(
+    moved_tables: list[str], archive_tables: list[str], legacy_users_table: str, users: legacy_users.UserImportPlan
+) -> tuple[list[UserColumn], list[ContentTypeColumn], set[str]]:
+    """Read the public schema's foreign keys: (columns of moved tables that refer to the legacy users, those
+    that refer to the legacy content types, kept public tables that refer to the legacy users). Raises
+    AdoptionRefused listing every reference adoption would break: a moved table referring to a table that
+    stays, a kept table referring to a moved one, a NOT NULL user column whose user is left out, a unique
+    key that merged users would repeat."""
+    public = get_public_schema_name()
+    moved_set, archive_set = set(moved_tables), set(archive_tables)
+
+    user_columns: list[UserColumn] = []
+    content_type_columns: list[ContentTypeColumn] = []
+    content_types = ContentType._meta.db_table
+    fk_problems: list[str] = []
+    left_in_public: set[str] = set()
+    imported_ids = sorted(users.legacy_ids)
+    unique = unique_keys(public)
+    models = installed_apps.get_models(include_auto_created=True)
+    link_tables = {model._meta.db_table for model in models if model._meta.auto_created}
+    for constraint, table, column, ref_schema, ref_table, nullable in foreign_keys(public):
+        if table in moved_set:
+            if ref_schema == public and ref_table == legacy_users_table:
+                quote = connection.ops.quote_name
+                rows = count_rows(public, table, f"WHERE {quote(column)} IS NOT NULL")
+                unmapped = count_rows(
+                    public,
+                    table,
+                    f"WHERE {quote(column)} IS NOT NULL AND NOT {quote(column)} = ANY(%s)",
+                    [imported_ids],
+                )
+                link_table = table in link_tables
+                if unmapped and not nullable and not link_table:
+                    fk_problems.append(
+                        f"{table}.{column} is NOT NULL but {unmapped} of its rows refer to legacy users that are not "
+                        "imported (no usable email); rerun with --placeholder-emails"
+                    )
+                keys = tuple(key for _index, key in unique.get(table, []) if column in key)
+                duplicates = 0
+                for index, key in unique.get(table, []):
+                    if column not in key:
+                        continue
+                    repeats, accounts = _merge_collisions(table, column, key, users)
+                    if repeats and link_table:
+                        duplicates = max(duplicates, repeats)
+                    elif repeats:
+                        fk_problems.append(
+                            f"{table}: {_n(repeats, 'row')} would repeat another row's {', '.join(key)} (unique "
+                            f"index {index}) once merged legacy users share one account ({', '.join(accounts)}); "
+                            "merge or delete those rows in the legacy database first"
+                        )
+                user_columns.append(
+                    UserColumn(table, column, constraint, nullable, rows, unmapped, keys, link_table, duplicates)
+                )
+            elif ref_schema == public and ref_table == content_types and content_types in archive_set:
+                quote = connection.ops.quote_name
+                rows = count_rows(public, table, f"WHERE {quote(column)} IS NOT NULL")
+                content_type_columns.append(ContentTypeColumn(table, column, constraint, rows))
+            elif ref_schema != public or ref_table not in moved_set:
+                fk_problems.append(
+                    f"{table}.{column} refers to {ref_schema}.{ref_table}, which stays outside the tenant "
+                    f"(constraint {constraint}); only references to the legacy user and content type tables "
+                    "are rewritten"
+                )
+        elif ref_schema == public and ref_table in moved_set and table not in archive_set:
+            fk_problems.append(
+                f"{table}.{column} stays in public but refers to {ref_table}, which moves into the tenant "
+                f"(constraint {constraint}); add {table}'s app to TENANT_APPS or drop that constraint"
+            )
+        elif ref_schema == public and ref_table == legacy_users_table and table not in archive_set:
+            left_in_public.add(table)
+    if fk_problems:
+        raise AdoptionRefused("; ".join(fk_problems))
+    return user_columns, content_type_columns, left_in_public
