@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
+from django_tenants.utils import get_public_schema_name
 
 Migration = tuple[str, str]  # (app label, migration name)
 CHUNK_SIZE = 1000
@@ -56,13 +57,20 @@ class FleetPlan:
         return [plan for plan in self.schemas if not plan.up_to_date]
 
     def groups(self, *, consistent_only: bool = False) -> list[tuple[tuple[Migration, ...], list[str]]]:
-        """Pending schemas grouped by identical plans: [(plan, [schema, ...]), ...], largest group first."""
-        grouped: dict[tuple[Migration, ...], list[str]] = {}
+        """Pending schemas grouped by identical plans: [(plan, [schema, ...]), ...], largest group first.
+
+        The public schema is always a group of its own: django-tenants' router runs the shared apps'
+        operations there and the tenant apps' operations everywhere else, so the same plan means
+        different SQL in public and in a tenant schema.
+        """
+        public = get_public_schema_name()
+        grouped: dict[tuple[bool, tuple[Migration, ...]], list[str]] = {}
         for plan in self.pending:
             if consistent_only and plan.inconsistent is not None:
                 continue
-            grouped.setdefault(plan.pending, []).append(plan.schema)
-        return sorted(grouped.items(), key=lambda item: (-len(item[1]), item[0]))
+            grouped.setdefault((plan.schema == public, plan.pending), []).append(plan.schema)
+        ordered = sorted(grouped.items(), key=lambda item: (-len(item[1]), not item[0][0], item[0][1]))
+        return [(pending, schemas) for (_, pending), schemas in ordered]
 
 
 def forward_plan(loader: MigrationLoader) -> list[Migration]:
@@ -120,7 +128,7 @@ def select_schemas(
     when set), then the spare schemas of the provisioning pool (tenant None); schema_name: only that
     schema. Raises ValueError naming a schema that does not exist.
     """
-    from django_tenants.utils import get_public_schema_name, get_tenant_migration_order, schema_exists
+    from django_tenants.utils import get_tenant_migration_order, schema_exists
 
     from .models import Tenant
 

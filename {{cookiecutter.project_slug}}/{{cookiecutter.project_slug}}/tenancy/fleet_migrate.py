@@ -2,14 +2,16 @@
 
 `fleet_migrate()` is the Python API behind `migrate_schemas` (and usable from deploy scripts
 and tasks). It plans once (tenancy/fleet.py), then works per group of schemas that share the
-same pending plan:
+same pending plan and the same kind (the public schema is always alone: django-tenants' router
+runs shared apps' operations there and tenant apps' operations in tenant schemas):
 
 - the migration graph is loaded once and the project state at the group's starting point is
   rendered once;
 - a migration made only of operations whose SQL does not depend on what is in the database
   (creating models, adding fields, indexes and constraints, raw SQL) has its SQL generated
-  once, as `sqlmigrate` would, and that SQL is run in every schema of the group (table names
-  are unqualified, so each schema's search_path resolves them);
+  once, as `sqlmigrate` would, in a schema of the group, and run in every schema of the group
+  (table names are unqualified, so each schema's search_path resolves them). The SQL is generated
+  a second time in another schema of the group and shared only when both are equal;
 - any other migration (RunPython, AlterField, ...) is applied per schema by Django's own
   `Migration.apply`, on a copy of the shared state, exactly as `migrate` would.
 
@@ -39,6 +41,7 @@ from django.db.migrations.migration import Migration as DjangoMigration
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
 
 from .fleet import FleetPlan, Migration, forward_plan, plan_fleet
 
@@ -144,16 +147,38 @@ def _state_at(loader: MigrationLoader, applied: set[Migration]) -> ProjectState:
     return state
 
 
+def collect_sql(migration: DjangoMigration, state: ProjectState, schema: str) -> tuple[ProjectState, list[str]]:
+    """Generate `migration`'s SQL as `sqlmigrate` would, with the connection in `schema`, touching nothing.
+
+    Returns (the state after the migration, its SQL statements without comments). `state` is consumed
+    (mutated in place). django-tenants' router decides per schema which apps' operations produce SQL,
+    which is why the schema matters. Restores the connection's schema afterwards.
+    """
+    previous = connection.schema_name  # type: ignore[attr-defined]
+    connection.set_schema(schema)  # type: ignore[attr-defined]
+    try:
+        with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+            state = migration.apply(state, editor)
+    finally:
+        connection.set_schema(previous)  # type: ignore[attr-defined]
+    return state, [statement for statement in editor.collected_sql if not statement.startswith("--")]
+
+
 def prepare_group(
     loader: MigrationLoader, schemas: list[str], pending: Sequence[Migration], announced: set[Migration]
 ) -> Group:
     """Render the group's state once and generate the SQL of its shareable migrations once.
 
-    Must run with the connection in one of `schemas` (the database router decides per schema which
-    apps' operations run). Generating SQL reads nothing from the database. `announced` holds the
-    migrations already passed to pre_migrate handlers in this run (they may edit a migration's
-    operations, so each migration object is announced once).
+    `schemas` must all be of one kind: the public schema alone, or tenant (and spare) schemas only
+    (FleetPlan.groups() groups them so). SQL is shared only when it is proven the same for the group:
+    generated in its first and in its last schema, the two must be equal; otherwise that migration is
+    applied per schema, like RunPython. `announced` holds the migrations already passed to pre_migrate
+    handlers in this run (they may edit a migration's operations, so each migration object is
+    announced once). Generating SQL reads nothing from the database.
     """
+    public = get_public_schema_name()
+    if len(schemas) > 1 and public in schemas:
+        raise ValueError(f"the public schema cannot share SQL with tenant schemas: {schemas[:3]}...")
     pending_set = set(pending)
     applied = {key for key in loader.graph.nodes if key not in pending_set}
     migrations = [loader.graph.nodes[key] for key in pending]
@@ -166,10 +191,14 @@ def prepare_group(
     state = start.clone()
     steps: list[Step] = []
     for key, migration in zip(pending, migrations, strict=True):
+        sql: list[str] | None = None
         if share and _shareable(migration):
-            with connection.schema_editor(collect_sql=True, atomic=False) as editor:
-                state = migration.apply(state, editor)
-            sql = [statement for statement in editor.collected_sql if not statement.startswith("--")]
+            before, probe = state.clone(), state.clone()
+            after, sql = collect_sql(migration, state, schemas[0])
+            _, check = collect_sql(migration, probe, schemas[-1])
+            state = after if check == sql else before
+            sql = sql if check == sql else None
+        if sql is not None:
             steps.append(Step(key=key, migration=migration, sql=sql, state_before=None))
         elif share:
             before = state.clone()
@@ -316,7 +345,7 @@ def fleet_migrate(
     groups: list[Group] = []
     announced: set[Migration] = set()
     for pending_plan, group_schemas in plan.groups(consistent_only=True):
-        connection.set_schema(group_schemas[0])  # type: ignore[attr-defined]
+        connection.set_schema(group_schemas[0])  # type: ignore[attr-defined]  (pre_migrate handlers see it)
         groups.append(prepare_group(loader, group_schemas, pending_plan, announced))
     group_of = {schema: index for index, group in enumerate(groups) for schema in group.schemas}
 
