@@ -135,15 +135,17 @@ def test_each_kind_of_damage_is_reported_by_name_and_exits_1():
         ("spare_without_schema", "spare_gone00000000"),
         ("stale_spare", pool[0]),
         ("pending_migrations", "tenant_globex"),
-        ("schema_drift", "tenant_acme"),
+        ("recorded_not_applied", "tenant_acme"),
     }
     by_kind = {f["kind"]: f for f in report["findings"]}
     assert by_kind["pending_migrations"]["data"] == {"pending": [migration]}
-    assert by_kind["schema_drift"]["data"] == {
-        "extra_tables": ["notes"],
-        "missing_columns": ["products_product.stock"],
-        "changed_columns": ["products_product.sku: character varying(32) NOT NULL -> text NOT NULL"],
-    }
+    drift = by_kind["recorded_not_applied"]["data"]
+    assert drift["missing"] == [
+        "column products_product.stock: integer NOT NULL",
+        "constraint products_product.products_product_stock_check: CHECK ((stock >= 0))",
+    ]
+    assert drift["extra"] == ["column notes.id: integer NULL", "table notes: table"]
+    assert drift["changed"] == ["column products_product.sku: character varying(32) NOT NULL -> text NOT NULL"]
     assert not by_kind["foreign_schema"]["problem"] and not by_kind["provisioning_in_progress"]["problem"]
     assert report["ok"] is False
     for name in ("tenant_half", "tenant_busy", "ghost", "tenant_leftover", "spare_0123456789ab", "other_app",
@@ -203,7 +205,7 @@ def test_fix_leaves_what_it_must_not_touch_and_exits_1():
         ("tenant_without_schema", "tenant_ghost"),
         ("orphan_schema", "tenant_leftover"),
         ("foreign_schema", "other_app"),
-        ("schema_drift", "tenant_acme"),
+        ("recorded_not_applied", "tenant_acme"),
     }
     repairs = {r["finding"]["schema"]: (r["outcome"], r["message"]) for r in report["repairs"]}
     assert set(repairs) == {"tenant_leftover"}  # nothing else is fixable
@@ -244,15 +246,46 @@ def test_repair_rechecks_and_leaves_what_changed_since_the_diagnosis():
 
 
 @pytest.mark.django_db
-def test_without_a_current_spare_drift_is_measured_against_a_schema_built_and_rolled_back():
-    SpareSchema.objects.all().delete()  # the spare schemas become orphans; no reference left in the pool
+def test_drift_is_measured_against_a_stock_built_reference_that_leaves_nothing_behind():
+    SpareSchema.objects.all().delete()  # the spare schemas become orphans: no spare can serve as reference
     sql("ALTER TABLE tenant_globex.customers_customer DROP COLUMN email")
+    sql("CREATE INDEX customers_extra_idx ON tenant_acme.customers_customer (name)")
+    sql("ALTER TABLE public.tenancy_domain ALTER COLUMN domain TYPE varchar(300)")
 
     findings = fleet_diagnose()
 
-    drift = [f for f in findings if f.kind == "schema_drift"]
-    assert [(f.schema, f.data) for f in drift] == [("tenant_globex", {"missing_columns": ["customers_customer.email"]})]
-    assert not sql("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'doctor_reference_%%'")
+    drift = {f.schema: (f.kind, f.data) for f in findings if f.kind in ("schema_drift", "recorded_not_applied")}
+    assert drift == {
+        "tenant_globex": (
+            "recorded_not_applied",
+            {
+                "missing": [
+                    "column customers_customer.email: character varying(254) NOT NULL",
+                    "index customers_customer_email_ci_unique: CREATE UNIQUE INDEX "
+                    "customers_customer_email_ci_unique ON <schema>.customers_customer "
+                    "USING btree (lower((email)::text))",
+                ]
+            },
+        ),
+        "tenant_acme": (
+            "schema_drift",
+            {
+                "extra": [
+                    "index customers_extra_idx: CREATE INDEX customers_extra_idx ON <schema>.customers_customer "
+                    "USING btree (name)"
+                ]
+            },
+        ),
+        "public": (
+            "schema_drift",
+            {
+                "changed": [
+                    "column tenancy_domain.domain: character varying(253) NOT NULL -> character varying(300) NOT NULL"
+                ]
+            },
+        ),
+    }
+    assert not sql("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'verify_reference_%%'")
 
 
 NOT_OURS = ["public", "other_app", "pg_toast", "information_schema", "tenant", "spare", "tenants_x", "Tenant_x",

@@ -21,10 +21,14 @@ returns Findings of these kinds, in report order:
 - `pending_migrations`: a tenant schema (or the public schema) with migrations pending. Fix: migrate it
   with the project's executor, unless its history is inconsistent or holds part of a squashed
   migration (then `migrate_schemas` must decide).
-- `schema_drift`: tables or columns (name, data type, nullability, maximum length) that differ from a
-  freshly migrated reference: a current spare schema, else a schema built by migrations inside a
-  transaction that is rolled back. Schemas with pending migrations are left out (reported above).
-  Never fixed automatically.
+- `recorded_not_applied` and `schema_drift`: the full catalog of every up-to-date schema (tables, columns
+  with type, default, nullability, identity and collation, indexes, constraints, sequences, triggers,
+  views) compared with a reference of its kind (public or tenant) built from the migration files by
+  django-tenants' stock migration path in a savepoint that is rolled back (tenancy.verification).
+  Objects the reference has and the schema lacks mean its django_migrations records migrations that
+  were never applied there: `recorded_not_applied`, listing the missing objects. Only extra or changed
+  objects: `schema_drift`. Schemas with pending migrations are left out (reported above). Never fixed
+  automatically, and never by faking a migration.
 
 `fleet_repair(findings)` fixes what it may, each fix in its own transaction, after re-checking the
 state under the schema's provisioning lock (taken without waiting: a schema someone is working on
@@ -38,8 +42,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-import secrets
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,10 +53,11 @@ from django_tenants.signals import schema_migrated
 from django_tenants.utils import get_public_schema_name, quote_schema_name, schema_context
 
 from ..errors import Conflict, NotFound
-from .fleet import CHUNK_SIZE, SchemaPlan, plan_fleet, read_applied, select_schemas
+from .fleet import SchemaPlan, plan_fleet, read_applied, select_schemas
 from .fleet_migrate import fleet_migrate
 from .models import SpareSchema, Tenant
-from .provisioning import SPARE_PREFIX, TENANT_PREFIX, provisioning_lock_try, schema_build
+from .provisioning import SPARE_PREFIX, TENANT_PREFIX, provisioning_lock_try
+from .verification import Difference, fleet_verify, reference_catalogs
 
 # kind: (title in reports, whether it is a problem; notes do not change the exit code)
 KINDS: dict[str, tuple[str, bool]] = {
@@ -65,12 +69,12 @@ KINDS: dict[str, tuple[str, bool]] = {
     "spare_without_schema": ("Registered spare schemas that do not exist", True),
     "stale_spare": ("Spare schemas with pending migrations", True),
     "pending_migrations": ("Schemas with pending migrations", True),
-    "schema_drift": ("Schema drift from a freshly migrated reference", True),
+    "recorded_not_applied": ("Recorded migrations whose tables, columns, indexes or constraints are missing", True),
+    "schema_drift": ("Schema drift from the stock-built reference", True),
 }
 DROPPABLE_PREFIXES = (TENANT_PREFIX, SPARE_PREFIX)
 # Names the doctor may drop: a droppable prefix, then what tenant and spare schema names are made of.
 _DROPPABLE_RE = re.compile(r"^(?:tenant|spare)_[a-z0-9_]{1,56}$")
-REFERENCE_PREFIX = "doctor_reference_"
 
 
 @dataclass(frozen=True)
@@ -204,10 +208,10 @@ def fleet_diagnose() -> list[Finding]:
         def current(schema: str) -> bool:
             return schema in namespaces and schema in plans and plans[schema].up_to_date
 
-        current_spares = [name for name in spares if current(name)]
-        candidates = [(schema, slug) for slug, schema, _ in tenants if schema not in skip and current(schema)]
-        candidates += [(name, None) for name in current_spares]
-        findings.extend(_check_drift(candidates, reference=current_spares[-1] if current_spares else None))
+        candidates: list[tuple[str, str | None]] = [(public, None)] if current(public) else []
+        candidates += [(schema, slug) for slug, schema, _ in tenants if schema not in skip and current(schema)]
+        candidates += [(name, None) for name in spares if current(name)]
+        findings.extend(_check_drift(candidates))
     order = list(KINDS)
     return sorted(findings, key=lambda finding: order.index(finding.kind))
 
@@ -299,89 +303,43 @@ def _check_pending(
     return findings
 
 
-Columns = dict[str, dict[str, tuple[str, str, int | None]]]  # table -> column -> (type, nullable, max length)
-
-COLUMNS_SQL = (
-    "SELECT table_schema, table_name, column_name, data_type, is_nullable, character_maximum_length "
-    "FROM information_schema.columns WHERE table_schema = ANY(%s)"
-)
-
-
-def _columns(schemas: Sequence[str]) -> dict[str, Columns]:
-    """The columns of every table and view in `schemas` (one query)."""
-    found: dict[str, Columns] = {schema: {} for schema in schemas}
-    with connection.cursor() as cursor:
-        cursor.execute(COLUMNS_SQL, [list(schemas)])
-        for schema, table, column, data_type, nullable, length in cursor.fetchall():
-            found[schema].setdefault(table, {})[column] = (data_type, nullable, length)
-    return found
-
-
-def _describe(column: tuple[str, str, int | None]) -> str:
-    data_type, nullable, length = column
-    return f"{data_type}{f'({length})' if length else ''} {'NULL' if nullable == 'YES' else 'NOT NULL'}"
-
-
-def schema_compare(reference: Columns, other: Columns) -> dict[str, list[str]]:
-    """What `other` lacks, adds or changes against `reference`: keys missing_tables, extra_tables,
-    missing_columns, extra_columns (as `table.column`), changed_columns (`table.column: was -> now`);
-    only non-empty lists are returned, so an empty dict means no drift."""
-    diff: dict[str, list[str]] = {
-        "missing_tables": sorted(set(reference) - set(other)),
-        "extra_tables": sorted(set(other) - set(reference)),
-        "missing_columns": [],
-        "extra_columns": [],
-        "changed_columns": [],
-    }
-    for table in sorted(set(reference) & set(other)):
-        want, have = reference[table], other[table]
-        diff["missing_columns"] += [f"{table}.{column}" for column in sorted(set(want) - set(have))]
-        diff["extra_columns"] += [f"{table}.{column}" for column in sorted(set(have) - set(want))]
-        diff["changed_columns"] += [
-            f"{table}.{column}: {_describe(want[column])} -> {_describe(have[column])}"
-            for column in sorted(set(want) & set(have))
-            if want[column] != have[column]
-        ]
-    return {key: value for key, value in diff.items() if value}
-
-
-def _check_drift(candidates: list[tuple[str, str | None]], *, reference: str | None) -> list[Finding]:
-    """Compare every candidate schema with `reference` (a current spare schema), or with a schema built
-    by migrations in a savepoint that is rolled back when there is no current spare."""
-    candidates = [(schema, slug) for schema, slug in candidates if schema != reference]
+def _check_drift(candidates: list[tuple[str, str | None]]) -> list[Finding]:
+    """Compare every candidate schema's catalog with the reference of its kind, built from the migration
+    files by django-tenants' stock path in a savepoint that is rolled back (tenancy.verification)."""
     if not candidates:
         return []
-    if reference is not None:
-        return _drift_against(reference, candidates)
-    with transaction.atomic():
-        built = f"{REFERENCE_PREFIX}{secrets.token_hex(4)}"
-        schema_build(built)
-        try:
-            return _drift_against(built, candidates)
-        finally:
-            transaction.set_rollback(True)
+    slugs = dict(candidates)
+    drift = fleet_verify([schema for schema, _ in candidates], references=reference_catalogs())
+    return [_drift_finding(schema, slugs[schema], differences) for schema, differences in drift.items()]
+
+
+def _drift_finding(schema: str, slug: str | None, differences: list[Difference]) -> Finding:
+    data: dict[str, list[str]] = {}
+    for difference in differences:
+        shown = difference.expected if difference.change == "missing" else difference.found
+        if difference.change == "changed":
+            shown = f"{difference.expected} -> {difference.found}"
+        data.setdefault(difference.change, []).append(f"{difference.object}: {shown}")
+    summary = "; ".join(
+        f"{change}: {', '.join(item.partition(':')[0] for item in items)}" for change, items in data.items()
+    )
+    if "missing" in data:
+        hint = (
+            "its django_migrations records migrations whose objects are missing: find the migration that creates them, "
+            f"mark it unapplied (manage.py migrate_schemas --schema {schema} <app> <previous migration> --fake) and "
+            f"migrate again (manage.py migrate_schemas --schema {schema}); never fixed automatically"
+        )
+        return Finding("recorded_not_applied", summary, schema, slug, data=data, hint=hint)
+    hint = "correct it with a migration (compare with `migrate_schemas --verify`); never fixed automatically"
+    return Finding("schema_drift", summary, schema, slug, data=data, hint=hint)
 
 
 def schema_drift(schema_name: str) -> dict[str, list[str]]:
-    """How the tables and columns of `schema_name` differ from a schema built by migrations now (in a
-    savepoint that is rolled back): schema_compare's result, empty when they match. Used by adoption."""
-    findings = _check_drift([(schema_name, None)], reference=None)
+    """How the catalog of tenant schema `schema_name` differs from what the migration files build by the stock
+    path: {"missing" | "extra" | "changed": ["<object>: <definition>", ...]}, empty when they match.
+    Used by adoption."""
+    findings = _check_drift([(schema_name, None)])
     return findings[0].data if findings else {}
-
-
-def _drift_against(reference: str, candidates: list[tuple[str, str | None]]) -> list[Finding]:
-    expected = _columns([reference])[reference]
-    findings = []
-    for start in range(0, len(candidates), CHUNK_SIZE):
-        chunk = candidates[start : start + CHUNK_SIZE]
-        found = _columns([schema for schema, _ in chunk])
-        for schema, slug in chunk:
-            diff = schema_compare(expected, found[schema])
-            if diff:
-                summary = "; ".join(f"{key.replace('_', ' ')}: {', '.join(value)}" for key, value in diff.items())
-                hint = "correct it with a migration (compare with a spare schema); never fixed automatically"
-                findings.append(Finding("schema_drift", summary, schema, slug, data=diff, hint=hint))
-    return findings
 
 
 # --- repair ----------------------------------------------------------------------------------

@@ -83,8 +83,8 @@ _QUERIES = {
         "WHERE n.nspname = ANY(%s) AND NOT tg.tgisinternal"
     ),
     "view": (
-        "SELECT n.nspname, c.relname, pg_get_viewdef(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = ANY(%s) AND c.relkind IN ('v', 'm')"
+        "SELECT n.nspname, c.relname, pg_get_viewdef(c.oid) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(%s) AND c.relkind IN ('v', 'm')"
     ),
 }
 # With data=True: sequence positions and the rows Django keeps about migrations and models.
@@ -225,7 +225,9 @@ def _chunks(schemas: Sequence[str]) -> Iterator[list[str]]:
         yield list(schemas[start : start + CHUNK_SIZE])
 
 
-def fleet_verify(schemas: Sequence[str], *, references: dict[str, Catalog] | None = None) -> dict[str, list[Difference]]:
+def fleet_verify(
+    schemas: Sequence[str], *, references: dict[str, Catalog] | None = None
+) -> dict[str, list[Difference]]:
     """Compare every schema in `schemas` with the reference of its kind (the public schema with "public",
     every other with "tenant"); return {schema: differences} for the schemas that differ (empty: all
     match). references: from `reference_catalogs()`, built when not given. Reads the catalogs 1,000
