@@ -38,6 +38,7 @@ from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
 from {{ cookiecutter.project_slug }}.tenancy.pgtools import server_version
 from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
 from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop
+from {{ cookiecutter.project_slug }}.tenancy.verification import fleet_verify
 from config.devservices import postgres_bin_dir
 
 OWNER = "owner@bk-src.example"
@@ -408,6 +409,7 @@ def test_backup_behind_the_migrations_is_restored_then_migrated(committed, tmp_p
     assert tenant.status == "active"
     assert sql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'tenant_bk_new' "
                "AND table_name = 'bookings_booking'") == [(1,)]  # fmt: skip
+    assert fleet_verify(["tenant_bk_new"]) == {}  # the catalog stock django-tenants builds
 
 
 def test_restore_script_check_refuses_transaction_control_and_psql_commands(tmp_path):

@@ -18,6 +18,7 @@ from django.db import connection
 from {{ cookiecutter.project_slug }}.tenancy.fleet_migrate import fleet_migrate
 from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
 from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop
+from {{ cookiecutter.project_slug }}.tenancy.verification import catalog_read, fleet_verify
 from conftest import test_database_url
 
 SLUGS = ["fleet-a", "fleet-b", "fleet-c"]
@@ -64,24 +65,8 @@ def sql(statement, params=None):
 
 
 def catalog(schema):
-    """Everything migrations decide about a schema, with the schema name taken out."""
-
-    def strip(rows):
-        return sorted(tuple(str(value).replace(schema, "<schema>") for value in row) for row in rows)
-
-    return {
-        "tables": strip(sql("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [schema])),
-        "columns": strip(sql(
-            "SELECT table_name, column_name, data_type, character_maximum_length, numeric_precision, numeric_scale, "
-            "is_nullable, column_default, is_identity, identity_generation FROM information_schema.columns "
-            "WHERE table_schema = %s", [schema])),
-        "indexes": strip(sql("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s", [schema])),
-        "constraints": strip(sql(
-            "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
-            "JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = %s", [schema])),
-        "migrations": strip(sql(f'SELECT app, name FROM "{schema}".django_migrations')),
-        "content_types": strip(sql(f'SELECT app_label, model FROM "{schema}".django_content_type')),
-    }  # fmt: skip
+    """Everything migrations decide about a schema (tenancy.verification), with the schema name taken out."""
+    return catalog_read([schema], data=True)[schema]
 
 
 def test_project_executor_builds_exactly_what_stock_builds(committed):
@@ -92,9 +77,27 @@ def test_project_executor_builds_exactly_what_stock_builds(committed):
     assert [result.status for result in report.results] == ["migrated", "migrated"]
     assert report.results[0].applied == ["bookings.0001_initial", "bookings.0002_booking_created_by"]
     reference = catalog(stock)
-    assert any(table == ("bookings_booking",) for table in reference["tables"])
+    assert "table bookings_booking" in reference
+    assert "row django_migrations bookings.0002_booking_created_by" in reference
     for schema in project:
         assert catalog(schema) == reference
+
+
+def test_bare_migrate_schemas_runs_a_tenant_app_migration_pending_in_public_and_tenants(committed):
+    """`make migrate` runs the bare command; public records tenant-app migrations without running them (stock
+    django-tenants does the same), so public and the tenants have the same pending plan, and the tenants must
+    still get the migration's operations."""
+    for schema in committed:
+        migrate("--schema", schema, "bookings", "0001", "--verbosity", "0")
+    sql("DELETE FROM public.django_migrations WHERE app = 'bookings' AND name = '0002_booking_created_by'")
+
+    migrate("--noinput")
+
+    for schema in ["public", *committed]:
+        recorded = sql(f"SELECT name FROM \"{schema}\".django_migrations WHERE app = 'bookings' ORDER BY name")
+        assert recorded[-1:] == [("0002_booking_created_by",)]
+    assert sql("SELECT to_regclass('public.bookings_booking')") == [(None,)]
+    assert fleet_verify(["public", *committed]) == {}
 
 
 def test_a_failing_schema_is_recorded_and_the_rest_continue_then_a_rerun_resumes(committed):

@@ -17,6 +17,7 @@ from {{ cookiecutter.project_slug }}.tenancy.domain import InvalidSlug
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, SpareSchema, Tenant
 from {{ cookiecutter.project_slug }}.tenancy.provisioning import provisioning_step, spare_pool_fill
 from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop, tenant_status_set
+from {{ cookiecutter.project_slug }}.tenancy.verification import fleet_verify
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -112,6 +113,7 @@ def test_with_only_stale_spares_provisioning_runs_the_migrations():
     assert spares() == pool
     assert Tenant.objects.get(slug="initech").status == Tenant.Status.ACTIVE
     assert sql("SELECT to_regclass('tenant_initech.bookings_booking') IS NOT NULL") == [(True,)]
+    assert fleet_verify(["tenant_initech"]) == {}  # the catalog stock django-tenants builds
 
 
 @pytest.mark.django_db
@@ -122,6 +124,7 @@ def test_with_an_empty_pool_provisioning_runs_the_migrations():
 
     assert tenant.status == Tenant.Status.ACTIVE
     assert sql("SELECT count(*) > 0 FROM tenant_initech.django_migrations") == [(True,)]
+    assert fleet_verify(["tenant_initech"]) == {}  # the catalog stock django-tenants builds
 
 
 @pytest.mark.django_db
@@ -151,6 +154,7 @@ def test_refill_tops_the_pool_up_to_the_setting(settings):
     created = spares()[-1]
     assert created.startswith("spare_")
     assert sql(f'SELECT count(*) > 0 FROM "{created}".django_migrations') == [(True,)]
+    assert fleet_verify([created]) == {}  # the catalog stock django-tenants builds
 
 
 def test_refill_runs_in_a_background_thread_after_the_commit(settings, django_db_blocker, monkeypatch):
