@@ -21,8 +21,9 @@ Adoption, in ONE transaction after a pg_dump of the affected tables:
    to users left out and those a merge repeats, other tables refuse a merge that breaks a unique key;
    columns that referred to legacy content types (GenericForeignKeys) take the tenant's content type of the
    same app label and model (legacy ones the project lacks are added, as stale content types);
-8. check_schema: the new schema's tables and columns are compared with a schema built by migrations
-   (tenancy.doctor.schema_drift); any difference aborts.
+8. check_schema: the new schema's catalog (tables, columns, indexes, constraints, sequences, triggers) is
+   compared with what django-tenants' stock path builds from the migration files (tenancy.doctor.schema_drift);
+   a missing or changed object aborts; objects the legacy app added (an index of its own) are kept.
 
 Any error rolls everything back (PostgreSQL DDL is transactional). `adoption_step` names each step as it
 starts, for progress output and fault injection in tests.
