@@ -8,14 +8,16 @@ is a real CreateModel (tables, foreign keys, indexes, constraints) to apply.
 import io
 import threading
 import time
+import uuid
 
 import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, migrations, models
+from django.db.migrations.loader import MigrationLoader
 
-from {{ cookiecutter.project_slug }}.tenancy.fleet_migrate import fleet_migrate
+from {{ cookiecutter.project_slug }}.tenancy.fleet_migrate import fleet_migrate, prepare_group
 from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
 from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop
 from {{ cookiecutter.project_slug }}.tenancy.verification import catalog_read, fleet_verify
@@ -186,3 +188,35 @@ def test_parallel_workers_use_their_own_connections(committed):
     pids = {r.backend_pid for r in report.results}
     assert parent_pid not in pids
     assert len(pids) == 2
+
+
+def loader_with(*operations):
+    """The migration graph on disk plus one more products migration made of `operations`; returns (loader, key)."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    (leaf,) = loader.graph.leaf_nodes("products")
+    migration = migrations.Migration("9999_fleet_test", "products")
+    migration.operations = list(operations)
+    migration.dependencies = [leaf]
+    key = ("products", migration.name)
+    loader.graph.add_node(key, migration)
+    loader.graph.add_dependency(migration, key, leaf)
+    return loader, key
+
+
+def test_sql_is_shared_only_when_two_schemas_of_the_group_generate_the_same(committed):
+    deterministic = migrations.AddField("product", "fleet_note", models.IntegerField(null=True))
+    # A callable default is evaluated while the SQL is generated: every schema gets its own value, as with stock.
+    per_schema = migrations.AddField("product", "fleet_token", models.UUIDField(default=uuid.uuid4))
+    for operation, shared in ((deterministic, True), (per_schema, False)):
+        loader, key = loader_with(operation)
+        connection.set_schema(committed[0])
+
+        group = prepare_group(loader, committed[:2], [key], set())
+
+        assert (group.steps[0].sql is not None) is shared, operation
+
+
+def test_the_public_schema_never_shares_sql_with_tenant_schemas(committed):
+    loader, key = loader_with(migrations.AddField("product", "fleet_note", models.IntegerField(null=True)))
+    with pytest.raises(ValueError, match="public schema cannot share SQL"):
+        prepare_group(loader, ["public", committed[0]], [key], set())
