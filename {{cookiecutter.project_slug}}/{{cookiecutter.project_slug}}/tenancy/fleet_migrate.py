@@ -27,11 +27,13 @@ apply are not touched at all.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 from django.db import OperationalError, connection, connections, transaction
@@ -58,12 +60,49 @@ TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03"}
 DEFAULT_LOCK_TIMEOUT_MS = 10_000
 DEFAULT_RETRIES = 2
 BACKOFF_BASE_SECONDS = 0.5
+# Condition names of the retried SQLSTATEs (PostgreSQL appendix A), for retry messages.
+CONDITION_NAMES = {
+    "40001": "serialization_failure", "40P01": "deadlock_detected", "55P03": "lock_not_available",
+    "57P01": "admin_shutdown", "57P02": "crash_shutdown", "57P03": "cannot_connect_now",
+    "08000": "connection_exception", "08001": "sqlclient_unable_to_establish_sqlconnection",
+    "08003": "connection_does_not_exist", "08004": "sqlserver_rejected_establishment_of_sqlconnection",
+    "08006": "connection_failure", "08007": "transaction_resolution_unknown", "08P01": "protocol_violation",
+}  # fmt: skip
 BATCH_SIZE = 25  # schemas per worker task; a worker opens a fresh connection per batch
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """One transient failure of a schema, retried after `backoff_seconds`.
+
+    attempt: the failed attempt's number (1 = the first); sqlstate / condition: PostgreSQL's code and
+    condition name ("55P03", "lock_not_available"), None for a connection lost without one; error: the
+    error's first line. Prints as `attempt 1 failed (SQLSTATE 55P03 lock_not_available), retrying in 0.5 s`.
+    """
+
+    attempt: int
+    sqlstate: str | None
+    condition: str | None
+    backoff_seconds: float
+    error: str
+
+    def __str__(self) -> str:
+        cause = (
+            f"SQLSTATE {self.sqlstate} {self.condition or 'unknown condition'}" if self.sqlstate else "connection lost"
+        )
+        return f"attempt {self.attempt} failed ({cause}), retrying in {self.backoff_seconds:g} s"
 
 
 @dataclass
 class SchemaResult:
-    """What happened to one schema. status: migrated, up_to_date, failed or not_run."""
+    """What happened to one schema. status: migrated, up_to_date, failed or not_run.
+
+    applied: migration names ("app.name") applied in this run; attempts: 0 when not tried; seconds: wall
+    time over all attempts; retries: the transient failures that were retried. `dataclasses.asdict()`
+    gives JSON-serialisable fields (sent by the Celery task), `from_fields()` reads them back.
+    """
 
     schema: str
     status: str
@@ -72,6 +111,16 @@ class SchemaResult:
     attempts: int = 0
     seconds: float = 0.0
     backend_pid: int | None = None
+    retries: list[Retry] = field(default_factory=list)
+
+    @classmethod
+    def from_fields(cls, values: dict[str, Any]) -> SchemaResult:
+        """The SchemaResult whose `asdict()` is `values`; keys this version does not know are ignored (a worker
+        running another release may send them)."""
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in values.items() if key in known}
+        retries = [Retry(**retry) if isinstance(retry, dict) else retry for retry in values.pop("retries", [])]
+        return cls(**values, retries=retries)
 
 
 @dataclass
@@ -273,22 +322,60 @@ def _migrate_schema(group: Group, schema: str, lock_timeout_ms: int) -> tuple[li
     return applied, pid
 
 
-def _attempt_schema(group: Group, schema: str, *, retries: int, lock_timeout_ms: int) -> SchemaResult:
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The first SQLSTATE in `exc`'s chain (Django wraps the driver's error), or None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        sqlstate = getattr(current, "sqlstate", None) or getattr(getattr(current, "diag", None), "sqlstate", None)
+        if sqlstate:
+            return str(sqlstate)
+        current = current.__cause__ or current.__context__
+    return None
+
+
+RetryCallback = Callable[[str, Retry], None]
+
+
+def _attempt_schema(
+    group: Group, schema: str, *, retries: int, lock_timeout_ms: int, on_retry: RetryCallback | None = None
+) -> SchemaResult:
+    """Migrate `schema`, retrying transient errors up to `retries` times with exponential backoff.
+
+    Before each backoff the Retry is recorded in the result and passed to `on_retry(schema, retry)`, or,
+    without a callback, logged as a warning on this module's logger (workers, tasks).
+    """
     started = time.monotonic()
     applied: list[str] = []
+    notes: list[Retry] = []
     for attempt in range(1, retries + 2):
         try:
             done, pid = _migrate_schema(group, schema, lock_timeout_ms)
             applied.extend(done)
-            return SchemaResult(schema, "migrated", applied, None, attempt, time.monotonic() - started, pid)
+            return SchemaResult(schema, "migrated", applied, None, attempt, time.monotonic() - started, pid, notes)
         except Exception as exc:
             if not is_transient(exc) or attempt > retries:
                 error = f"{type(exc).__name__}: {str(exc).strip()}"
-                return SchemaResult(schema, "failed", applied, error, attempt, time.monotonic() - started)
+                return SchemaResult(schema, "failed", applied, error, attempt, time.monotonic() - started, None, notes)
             if connection.in_atomic_block:
                 raise  # an outer transaction cannot be retried from inside
             connection.close()
-            time.sleep(BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+            sqlstate = sqlstate_of(exc)
+            lines = str(exc).strip().splitlines()
+            note = Retry(
+                attempt=attempt,
+                sqlstate=sqlstate,
+                condition=CONDITION_NAMES.get(sqlstate or ""),
+                backoff_seconds=BACKOFF_BASE_SECONDS * 2 ** (attempt - 1),
+                error=f"{type(exc).__name__}: {lines[0] if lines else ''}",
+            )
+            notes.append(note)
+            if on_retry is not None:
+                on_retry(schema, note)
+            else:
+                logger.warning("%s: %s", schema, note)
+            time.sleep(note.backoff_seconds)
     raise AssertionError("unreachable")
 
 
@@ -303,7 +390,10 @@ _GROUPS: dict[int, Group] = {}
 
 
 def _run_batch(group_id: int, schemas: list[str], retries: int, lock_timeout_ms: int) -> list[SchemaResult]:
-    """Worker process: migrate `schemas` of group `group_id` on a fresh connection, closed afterwards."""
+    """Worker process: migrate `schemas` of group `group_id` on a fresh connection, closed afterwards.
+
+    Retries are logged here as they happen (the parent's callback cannot reach this process) and come
+    back to the parent in each SchemaResult's `retries`."""
     group = _GROUPS[group_id]
     results = []
     try:
@@ -323,6 +413,7 @@ def fleet_migrate(
     retries: int = DEFAULT_RETRIES,
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
     progress: Callable[[SchemaResult], None] | None = None,
+    on_retry: RetryCallback | None = None,
 ) -> FleetReport:
     """Migrate every (schema, tenant slug or None) in `schemas` to the latest migrations.
 
@@ -334,6 +425,9 @@ def fleet_migrate(
     - lock_timeout_ms: PostgreSQL `lock_timeout` while migrating, so a blocked schema fails (and is
       retried) instead of hanging the fleet.
     - progress: called with each schema's result as it finishes.
+    - on_retry: called with (schema, Retry) before each backoff, in this process; without it, and always
+      in worker processes (parallel > 1), each retry is logged as a warning on this module's logger.
+      Either way every result carries its retries (SchemaResult.retries).
 
     Returns a FleetReport; raises nothing for a failing schema (see FleetReport.failed).
     """
@@ -345,7 +439,8 @@ def fleet_migrate(
     groups: list[Group] = []
     announced: set[Migration] = set()
     for pending_plan, group_schemas in plan.groups(consistent_only=True):
-        connection.set_schema(group_schemas[0])  # type: ignore[attr-defined]  (pre_migrate handlers see it)
+        # pre_migrate handlers run with the connection in a schema of the group.
+        connection.set_schema(group_schemas[0])  # type: ignore[attr-defined]
         groups.append(prepare_group(loader, group_schemas, pending_plan, announced))
     group_of = {schema: index for index, group in enumerate(groups) for schema in group.schemas}
 
@@ -365,7 +460,8 @@ def fleet_migrate(
         canary_set, rest = [], []  # a broken history stops the run before any schema is touched
     try:
         for schema in canary_set:
-            result = _attempt_schema(groups[group_of[schema]], schema, retries=retries, lock_timeout_ms=lock_timeout_ms)
+            group = groups[group_of[schema]]
+            result = _attempt_schema(group, schema, retries=retries, lock_timeout_ms=lock_timeout_ms, on_retry=on_retry)
             finish(result)
             canary_failed = canary_failed or result.status == "failed"
         if not canary_failed:
@@ -374,7 +470,9 @@ def fleet_migrate(
             else:
                 for schema in rest:
                     group = groups[group_of[schema]]
-                    result = _attempt_schema(group, schema, retries=retries, lock_timeout_ms=lock_timeout_ms)
+                    result = _attempt_schema(
+                        group, schema, retries=retries, lock_timeout_ms=lock_timeout_ms, on_retry=on_retry
+                    )
                     finish(result)
                     if result.status == "failed" and not continue_on_error:
                         break

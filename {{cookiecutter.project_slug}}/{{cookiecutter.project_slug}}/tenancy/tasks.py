@@ -40,7 +40,10 @@ def migrate_schemas_batch(
     """Migrate the schemas named in `schemas` in this worker; return one dict per schema (SchemaResult fields).
 
     Sent in batches by `migrate_schemas --executor=celery`, from the public schema. The worker plans
-    its batch once and applies it like the in-process executor (tenancy/fleet_migrate.py).
+    its batch once and applies it like the in-process executor (tenancy/fleet_migrate.py). Retries are
+    logged here as they happen (a warning per retry, in the worker's log) and sent back in each dict's
+    `retries` (attempt, sqlstate, condition, backoff_seconds, error), which the command prints and puts
+    in its --report; read a dict back with `SchemaResult.from_fields`.
     """
     report = fleet_migrate(
         schemas=[(schema, None) for schema in schemas],
