@@ -24,9 +24,12 @@ import re
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
 from django.core.management.commands.migrate import Command as MigrateCommand
 from django.db import connection, transaction
+from django.db.migrations.loader import MigrationLoader
 from django.test.utils import override_settings
 from django_tenants.migration_executors.base import run_migrations
 from django_tenants.utils import get_public_schema_name
@@ -194,6 +197,10 @@ def _stock_migrate(schema: str) -> None:
 def reference_catalogs(*, data: bool = False) -> dict[str, Catalog]:
     """{"public": Catalog, "tenant": Catalog}: what stock django-tenants builds from the migration files on disk.
 
+    Built once per process for a given migration graph and app layout (the migrations' names, the
+    shared and tenant apps, the public schema's name): a process that loads other migration files
+    (a test's MIGRATION_MODULES) gets a new build. Callers get copies.
+
     Everything happens in one transaction (a savepoint inside the caller's) that is always rolled back,
     so nothing is left behind, not even when the process is killed: a scratch schema
     `verify_reference_<hex>_t` migrated as a tenant schema, and `..._p` migrated as the public schema
@@ -201,6 +208,24 @@ def reference_catalogs(*, data: bool = False) -> dict[str, Catalog]:
     operations there and the search_path holds it alone). data: as in `catalog_read`. Raises what the
     stock migration raises (the migration files are broken then, for every schema alike).
     """
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    key = (
+        data,
+        tuple(sorted(loader.graph.nodes)),
+        get_public_schema_name(),
+        tuple(settings.SHARED_APPS),
+        tuple(settings.TENANT_APPS),
+    )
+    if key not in _REFERENCES:
+        _REFERENCES.clear()
+        _REFERENCES[key] = _reference_build(data=data)
+    return {kind: dict(catalog) for kind, catalog in _REFERENCES[key].items()}
+
+
+_REFERENCES: dict[tuple[Any, ...], dict[str, Catalog]] = {}
+
+
+def _reference_build(*, data: bool) -> dict[str, Catalog]:
     token = secrets.token_hex(4)
     names = {"tenant": f"{REFERENCE_PREFIX}{token}_t", "public": f"{REFERENCE_PREFIX}{token}_p"}
     previous = connection.schema_name  # type: ignore[attr-defined]
