@@ -30,7 +30,7 @@ import contextlib
 import logging
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -168,18 +168,29 @@ class TransientError(Exception):
     """Wraps an error worth retrying."""
 
 
-def is_transient(exc: BaseException) -> bool:
-    """True for deadlocks, lock and statement timeouts on locks, serialization failures and lost connections."""
+def _error_chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then the errors it was raised from or while handling (Django wraps the driver's error), each once."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        sqlstate = getattr(current, "sqlstate", None) or getattr(getattr(current, "diag", None), "sqlstate", None)
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    sqlstate = getattr(error, "sqlstate", None) or getattr(getattr(error, "diag", None), "sqlstate", None)
+    return str(sqlstate) if sqlstate else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for deadlocks, lock and statement timeouts on locks, serialization failures and lost connections."""
+    for error in _error_chain(exc):
+        sqlstate = _sqlstate(error)
         if sqlstate and (sqlstate in TRANSIENT_SQLSTATES or sqlstate.startswith("08")):
             return True
-        if isinstance(current, OperationalError) and "connection" in str(current).lower():
+        if isinstance(error, OperationalError) and "connection" in str(error).lower():
             return True
-        current = current.__cause__ or current.__context__
     return False
 
 
@@ -324,15 +335,7 @@ def _migrate_schema(group: Group, schema: str, lock_timeout_ms: int) -> tuple[li
 
 def sqlstate_of(exc: BaseException) -> str | None:
     """The first SQLSTATE in `exc`'s chain (Django wraps the driver's error), or None."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        sqlstate = getattr(current, "sqlstate", None) or getattr(getattr(current, "diag", None), "sqlstate", None)
-        if sqlstate:
-            return str(sqlstate)
-        current = current.__cause__ or current.__context__
-    return None
+    return next((sqlstate for sqlstate in map(_sqlstate, _error_chain(exc)) if sqlstate), None)
 
 
 RetryCallback = Callable[[str, Retry], None]
