@@ -194,9 +194,8 @@ def loader_with(*operations):
     """The migration graph on disk plus one more products migration made of `operations`; returns (loader, key)."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
     (leaf,) = loader.graph.leaf_nodes("products")
-    migration = migrations.Migration("9999_fleet_test", "products")
-    migration.operations = list(operations)
-    migration.dependencies = [leaf]
+    body = {"operations": list(operations), "dependencies": [leaf]}
+    migration = type("Migration", (migrations.Migration,), body)("9999_fleet_test", "products")
     key = ("products", migration.name)
     loader.graph.add_node(key, migration)
     loader.graph.add_dependency(migration, key, leaf)

@@ -18,9 +18,10 @@ returns Findings of these kinds, in report order:
   belongs to an extension or another application. A note; never dropped.
 - `spare_without_schema`: a registered spare schema that does not exist. Fix: unregister it.
 - `stale_spare`: a spare schema with migrations pending (it is never claimed meanwhile). Fix: migrate it.
-- `pending_migrations`: a tenant schema (or the public schema) with migrations pending. Fix: migrate it
-  with the project's executor, unless its history is inconsistent or holds part of a squashed
-  migration (then `migrate_schemas` must decide).
+- `pending_migrations`: a tenant schema (or the public schema) with migrations pending, or with a
+  squashed migration not recorded although all it replaces is. Fix: migrate it with the project's
+  executor (which hands a schema holding part of a squashed migration to Django's own executor),
+  unless its history is inconsistent.
 - `recorded_not_applied` and `schema_drift`: the full catalog of every up-to-date schema (tables, columns
   with type, default, nullability, identity and collation, indexes, constraints, sequences, triggers,
   views) compared with a reference of its kind (public or tenant) built from the migration files by
@@ -287,12 +288,16 @@ def _check_pending(
     for plan in plans.values():
         if plan.up_to_date or plan.schema not in namespaces or plan.schema in skip:
             continue
-        fixable = plan.inconsistent is None and not plan.needs_stock_planning
+        fixable = plan.inconsistent is None
         if plan.inconsistent is not None:
             detail, hint = plan.inconsistent, "repair its django_migrations rows by hand, then migrate_schemas"
         elif plan.needs_stock_planning:
             detail = "holds part of a squashed migration"
-            hint = f"manage.py migrate_schemas --schema {plan.schema} --executor standard"
+            hint = "--fix migrates it through Django's own executor (as migrate_schemas does)"
+        elif not plan.pending:
+            names = _names(plan.unrecorded_replacements)
+            detail = f"squashed migration(s) {', '.join(names)} not recorded, although all they replace is"
+            hint = "--fix records them, as Django's migrate does"
         else:
             names = _names(plan.pending)
             detail = f"{len(names)} pending: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"

@@ -35,13 +35,21 @@ class SchemaPlan:
     # True when the schema holds part of a squashed migration's originals: Django then plans
     # with the originals for that schema only, so the stock per-schema path must decide.
     needs_stock_planning: bool = False
+    # Squashed migrations whose replaced migrations are all recorded but which are not recorded themselves:
+    # Django's `migrate` records them on every run (MigrationExecutor.check_replacements), so stock would.
+    unrecorded_replacements: tuple[Migration, ...] = ()
     # Set when a recorded migration's dependency is not recorded (Django's InconsistentMigrationHistory):
     # such a schema is reported, never migrated.
     inconsistent: str | None = None
 
     @property
     def up_to_date(self) -> bool:
-        return not self.pending and not self.needs_stock_planning and self.inconsistent is None
+        return (
+            not self.pending
+            and not self.needs_stock_planning
+            and not self.unrecorded_replacements
+            and self.inconsistent is None
+        )
 
 
 @dataclass(frozen=True)
@@ -61,16 +69,22 @@ class FleetPlan:
 
         The public schema is always a group of its own: django-tenants' router runs the shared apps'
         operations there and the tenant apps' operations everywhere else, so the same plan means
-        different SQL in public and in a tenant schema.
+        different SQL in public and in a tenant schema. Schemas that need Django's own planning
+        (`needs_stock_planning`) are left out: see `stock_planned`.
         """
         public = get_public_schema_name()
         grouped: dict[tuple[bool, tuple[Migration, ...]], list[str]] = {}
         for plan in self.pending:
-            if consistent_only and plan.inconsistent is not None:
+            if (consistent_only and plan.inconsistent is not None) or plan.needs_stock_planning:
                 continue
             grouped.setdefault((plan.schema == public, plan.pending), []).append(plan.schema)
         ordered = sorted(grouped.items(), key=lambda item: (-len(item[1]), not item[0][0], item[0][1]))
         return [(pending, schemas) for (_, pending), schemas in ordered]
+
+    def stock_planned(self) -> list[str]:
+        """Consistent schemas holding part of a squashed migration: only Django's executor, loading the graph
+        against that schema's own history, plans them right (it uses the replaced migrations there)."""
+        return [plan.schema for plan in self.pending if plan.needs_stock_planning and plan.inconsistent is None]
 
 
 def forward_plan(loader: MigrationLoader) -> list[Migration]:
@@ -191,6 +205,7 @@ def plan_fleet(schemas: Iterable[tuple[str, str | None]], *, chunk_size: int = C
     for schema, tenant in selected:
         applied = applied_by_schema[schema]
         recorded, partial_squash = recorded_with_replacements(loader, set(applied))
+        unrecorded = tuple(sorted(key for key in recorded - set(applied) if key in loader.replacements))
         result.append(
             SchemaPlan(
                 inconsistent=_inconsistency(loader, recorded, schema),
@@ -200,6 +215,7 @@ def plan_fleet(schemas: Iterable[tuple[str, str | None]], *, chunk_size: int = C
                 last_applied=max(applied.values(), default=None),
                 pending=tuple(node for node in plan if node not in recorded),
                 needs_stock_planning=partial_squash,
+                unrecorded_replacements=unrecorded,
             )
         )
     return FleetPlan(schemas=tuple(result), queries=queries)

@@ -35,6 +35,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from django.core.management.commands.migrate import Command as MigrateCommand
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 from django.db import OperationalError, connection, connections, transaction
 from django.db.migrations import operations as ops
@@ -43,6 +44,7 @@ from django.db.migrations.migration import Migration as DjangoMigration
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 from django.utils import timezone
+from django_tenants.migration_executors.base import run_migrations
 from django_tenants.utils import get_public_schema_name
 
 from .fleet import FleetPlan, Migration, forward_plan, plan_fleet
@@ -159,9 +161,13 @@ class Group:
 
     schemas: list[str]
     steps: list[Step]
-    start_state: ProjectState
-    final_state: ProjectState
+    start_state: ProjectState | None
+    final_state: ProjectState | None
     emit_post_migrate: bool
+    # squashed migration -> the migrations it replaces (MigrationLoader.replacements), for recording them
+    replacements: dict[Migration, list[Migration]] = field(default_factory=dict)
+    # Migrated one by one through django-tenants' own per-schema path (schemas holding part of a squash).
+    stock: bool = False
 
 
 class TransientError(Exception):
@@ -272,7 +278,11 @@ def prepare_group(
     emit = not share or any(
         step.sql is None or any(isinstance(op, MODEL_OPERATIONS) for op in step.migration.operations) for step in steps
     )
-    return Group(schemas=schemas, steps=steps, start_state=start, final_state=state, emit_post_migrate=emit)
+    replacements = {key: list(migration.replaces) for key, migration in loader.replacements.items()}
+    return Group(
+        schemas=schemas, steps=steps, start_state=start, final_state=state, emit_post_migrate=emit,
+        replacements=replacements,
+    )  # fmt: skip
 
 
 def _state_before(group: Group, index: int) -> ProjectState:
@@ -280,23 +290,61 @@ def _state_before(group: Group, index: int) -> ProjectState:
     prepared = group.steps[index].state_before
     if prepared is not None:
         return prepared.clone()
+    assert group.start_state is not None
     state = group.start_state.clone()
     for earlier in group.steps[:index]:
         state = earlier.migration.mutate_state(state, preserve=False)
     return state
 
 
-def _record(key: Migration) -> None:
+def _record(keys: Sequence[Migration]) -> None:
+    now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, %s)", [key[0], key[1], timezone.now()]
+        cursor.executemany(
+            "INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, %s)", [(*key, now) for key in keys]
         )
+
+
+def _replacements_to_record(group: Group, recorded: set[Migration]) -> list[Migration]:
+    """Squashed migrations whose replaced migrations are all in `recorded` but which are not recorded
+    themselves. Django's `migrate` records them at the end of every run (MigrationExecutor.check_replacements)."""
+    return sorted(
+        key for key, replaced in group.replacements.items() if key not in recorded and set(replaced) <= recorded
+    )
+
+
+def stock_migrate(schema: str) -> None:
+    """Migrate `schema` to the latest migrations by django-tenants' own per-schema step (what its standard
+    executor runs for each schema: Django's `migrate` with the connection in that schema), silently. Commits
+    and closes the connection when called outside a transaction, as django-tenants does."""
+    parser = MigrateCommand().create_parser("manage.py", "migrate")
+    options = vars(parser.parse_args(["--noinput", "--verbosity", "0", "--skip-checks"]))
+    run_migrations([], options, "standard", schema)
+
+
+def _recorded(schema: str) -> set[Migration]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT app, name FROM {connection.ops.quote_name(schema)}.django_migrations")  # noqa: S608
+        return {(app, name) for app, name in cursor.fetchall()}
+
+
+def _migrate_schema_stock(schema: str) -> tuple[list[str], int]:
+    """A schema of a stock group: django-tenants' per-schema `migrate`; return (newly recorded names, pid)."""
+    before = _recorded(schema)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = int(cursor.fetchone()[0])
+    stock_migrate(schema)
+    added = sorted(_recorded(schema) - before)
+    return [f"{app}.{name}" for app, name in added], pid
 
 
 def _migrate_schema(group: Group, schema: str, lock_timeout_ms: int) -> tuple[list[str], int]:
     """Apply the group's pending steps that `schema` has not recorded yet; return (applied names, backend pid)."""
     with connection.cursor() as cursor:  # per attempt: a retry may be on a new connection
         cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{lock_timeout_ms}ms"])
+    if group.stock:
+        return _migrate_schema_stock(schema)
     connection.set_schema(schema, include_public=False)  # type: ignore[attr-defined]
     MigrationRecorder(connection).ensure_schema()
     connection.set_schema(schema)  # type: ignore[attr-defined]
@@ -324,11 +372,19 @@ def _migrate_schema(group: Group, schema: str, lock_timeout_ms: int) -> tuple[li
                 # before closing its own atomic block, which would stay open when that SQL fails.
                 with connection.schema_editor(atomic=False) as editor:
                     state = step.migration.apply(state, editor)
-            _record(step.key)
+            # As Django's executor records a squashed migration: the migrations it replaces (the squashed
+            # one itself is recorded below, once all it replaces is).
+            _record(group.replacements.get(step.key) or [step.key])
+        recorded.update(group.replacements.get(step.key) or [step.key])
         applied.append(f"{step.key[0]}.{step.key[1]}")
+    squashed = _replacements_to_record(group, recorded)
+    if squashed:
+        with transaction.atomic():
+            _record(squashed)
     if applied and group.emit_post_migrate:
         plan = [(step.migration, False) for step in group.steps]
         final = state if lone and state is not None else group.final_state
+        assert final is not None
         emit_post_migrate_signal(0, False, connection.alias, apps=final.apps, plan=plan)
     return applied, pid
 
@@ -445,6 +501,9 @@ def fleet_migrate(
         # pre_migrate handlers run with the connection in a schema of the group.
         connection.set_schema(group_schemas[0])  # type: ignore[attr-defined]
         groups.append(prepare_group(loader, group_schemas, pending_plan, announced))
+    stock_schemas = plan.stock_planned()
+    if stock_schemas:
+        groups.append(Group(stock_schemas, [], None, None, emit_post_migrate=False, stock=True))
     group_of = {schema: index for index, group in enumerate(groups) for schema in group.schemas}
 
     def finish(result: SchemaResult) -> None:

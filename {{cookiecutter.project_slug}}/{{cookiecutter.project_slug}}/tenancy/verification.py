@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.management.commands.migrate import Command as MigrateCommand
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.test.utils import override_settings
-from django_tenants.migration_executors.base import run_migrations
 from django_tenants.utils import get_public_schema_name
+
+from .fleet_migrate import stock_migrate
 
 Catalog = dict[str, str]  # object ("column products_product.note") -> its definition, schema name replaced
 CHUNK_SIZE = 1000  # schemas per catalog query (see tenancy/fleet.py for the measurement behind it)
@@ -63,9 +63,8 @@ _QUERIES = {
         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(%s)"
     ),
     "constraint": (
+        # pg_get_constraintdef includes DEFERRABLE / INITIALLY DEFERRED.
         "SELECT n.nspname, t.relname || '.' || con.conname, pg_get_constraintdef(con.oid) "
-        "|| CASE WHEN con.condeferrable THEN ' DEFERRABLE' ELSE '' END "
-        "|| CASE WHEN con.condeferred THEN ' INITIALLY DEFERRED' ELSE '' END "
         "FROM pg_constraint con JOIN pg_class t ON t.oid = con.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
         "WHERE n.nspname = ANY(%s)"
     ),
@@ -186,14 +185,6 @@ def catalog_diff(schema: str, reference: Catalog, found: Catalog) -> list[Differ
     return differences
 
 
-def _stock_migrate(schema: str) -> None:
-    """Migrate `schema` by django-tenants' own per-schema step (what its standard executor runs for each
-    schema), silently, in the caller's transaction."""
-    parser = MigrateCommand().create_parser("manage.py", "migrate")
-    options = vars(parser.parse_args(["--noinput", "--verbosity", "0", "--skip-checks"]))
-    run_migrations([], options, "standard", schema)
-
-
 def reference_catalogs(*, data: bool = False) -> dict[str, Catalog]:
     """{"public": Catalog, "tenant": Catalog}: what stock django-tenants builds from the migration files on disk.
 
@@ -234,9 +225,9 @@ def _reference_build(*, data: bool) -> dict[str, Catalog]:
             with connection.cursor() as cursor:
                 for name in names.values():
                     cursor.execute(f"CREATE SCHEMA {connection.ops.quote_name(name)}")
-            _stock_migrate(names["tenant"])
+            stock_migrate(names["tenant"])
             with override_settings(PUBLIC_SCHEMA_NAME=names["public"]):
-                _stock_migrate(names["public"])
+                stock_migrate(names["public"])
                 connection.set_schema(names["public"])  # type: ignore[attr-defined]
                 catalogs = catalog_read(list(names.values()), data=data)
             transaction.set_rollback(True)

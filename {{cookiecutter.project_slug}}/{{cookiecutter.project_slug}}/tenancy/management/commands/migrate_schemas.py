@@ -659,6 +659,9 @@ class Command(MigrateSchemasCommand):
                 lines.append(f"{plan.schema}: will not be migrated: {plan.inconsistent}")
             if plan.needs_stock_planning:
                 lines.append(f"{plan.schema}: holds part of a squashed migration; planned by Django when migrated")
+            if plan.unrecorded_replacements:
+                names = ", ".join(_names(plan.unrecorded_replacements))
+                lines.append(f"{plan.schema}: will record {names} (all the migrations they replace are applied)")
         return "\n".join(lines)
 
     @staticmethod
