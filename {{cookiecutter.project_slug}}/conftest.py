@@ -24,6 +24,7 @@ of tenant rows made after requests in `tenant_context(...)`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -159,6 +160,25 @@ def test_database_url() -> str:
 
 
 test_database_url.__test__ = False  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def committed_tenants(django_db_blocker, slugs: list[str]) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+    """Create tenants `slugs` outside any test transaction (for a module's tests that need committed schemas);
+    yield their schema names; drop them afterwards and refill the spare pool they claimed from."""
+    from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
+    from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop
+
+    with django_db_blocker.unblock():
+        schemas = [tenant_create(name=slug.title(), slug=slug).schema_name for slug in slugs]
+    try:
+        yield schemas
+    finally:
+        with django_db_blocker.unblock():
+            connection.set_schema_to_public()
+            for slug in slugs:
+                tenant_drop(slug=slug)
+            spare_pool_fill()  # later tests expect a full pool
 
 
 @pytest.fixture(scope="session")

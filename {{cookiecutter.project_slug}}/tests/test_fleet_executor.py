@@ -18,10 +18,8 @@ from django.db import connection, migrations, models
 from django.db.migrations.loader import MigrationLoader
 
 from {{ cookiecutter.project_slug }}.tenancy.fleet_migrate import fleet_migrate, prepare_group
-from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
-from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop
 from {{ cookiecutter.project_slug }}.tenancy.verification import catalog_read, fleet_verify
-from conftest import test_database_url
+from conftest import committed_tenants, test_database_url
 
 SLUGS = ["fleet-a", "fleet-b", "fleet-c"]
 SCHEMAS = [f"tenant_fleet_{slug[-1]}" for slug in SLUGS]
@@ -29,15 +27,9 @@ SCHEMAS = [f"tenant_fleet_{slug[-1]}" for slug in SLUGS]
 
 @pytest.fixture(scope="module")
 def fleet(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        for slug in SLUGS:
-            tenant_create(name=slug.title(), slug=slug)
-    yield SCHEMAS
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        for slug in SLUGS:
-            tenant_drop(slug=slug)
-        spare_pool_fill()  # the tenants claimed spares; later tests expect a full pool
+    with committed_tenants(django_db_blocker, SLUGS) as schemas:
+        assert schemas == SCHEMAS
+        yield schemas
 
 
 @pytest.fixture

@@ -21,9 +21,7 @@ from django.db import connection
 
 from {{ cookiecutter.project_slug }}.tenancy.fleet import select_schemas
 from {{ cookiecutter.project_slug }}.tenancy.fleet_migrate import Retry, SchemaResult, fleet_migrate
-from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
-from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop
-from conftest import test_database_url
+from conftest import committed_tenants, test_database_url
 
 SLUGS = ["report-a", "report-b", "report-c"]
 SCHEMAS = [f"tenant_report_{slug[-1]}" for slug in SLUGS]
@@ -33,15 +31,9 @@ RETRY_LINE = re.compile(r"^(\S+): attempt (\d+) failed \(SQLSTATE (\w+) (\w+)\),
 
 @pytest.fixture(scope="module")
 def fleet(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        for slug in SLUGS:
-            tenant_create(name=slug.title(), slug=slug)
-    yield SCHEMAS
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        for slug in SLUGS:
-            tenant_drop(slug=slug)
-        spare_pool_fill()  # the tenants claimed spares; later tests expect a full pool
+    with committed_tenants(django_db_blocker, SLUGS) as schemas:
+        assert schemas == SCHEMAS
+        yield schemas
 
 
 @pytest.fixture
