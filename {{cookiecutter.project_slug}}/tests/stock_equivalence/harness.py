@@ -28,8 +28,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
 from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.state import StateApps
 from django_tenants.migration_executors.standard import StandardExecutor
-from django_tenants.utils import get_public_schema_name
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from {{ cookiecutter.project_slug }}.tenancy.fleet import select_schemas
 from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
@@ -186,15 +188,15 @@ def _step(schema: str, step: tuple[str, str]) -> None:
     call_command("migrate_schemas", *args, stdout=io.StringIO(), stderr=io.StringIO())
 
 
-def _products(schema: str) -> None:
-    """A category and two products in `schema`, so that column changes meet rows."""
-    quoted = connection.ops.quote_name(schema)
-    sql(f"INSERT INTO {quoted}.products_category (name) VALUES ('Rooms')")
-    sql(
-        f"INSERT INTO {quoted}.products_product (name, sku, price, active, stock, low_stock, image, created, updated, "
-        "category_id) SELECT n, n, 10, true, 1, false, '', now(), now(), "
-        f"(SELECT max(id) FROM {quoted}.products_category) FROM unnest(ARRAY['small', 'large']) n"
-    )
+def _products(schema: str, apps: StateApps) -> None:
+    """A category and two products in `schema`, so that column changes meet rows. Written through `apps`, the
+    models as the project's migrations leave them, so fields the project added get their defaults."""
+    category_model, product_model = apps.get_model("products", "Category"), apps.get_model("products", "Product")
+    with schema_context(schema):
+        category = category_model.objects.create(name="Rooms")
+        product_model.objects.bulk_create(
+            [product_model(name=name, sku=name, price=10, stock=1, category=category) for name in ("small", "large")]
+        )
 
 
 def fleet_build(databases: Databases, release: Release, spec: FleetSpec) -> Fleet:
@@ -204,9 +206,10 @@ def fleet_build(databases: Databases, release: Release, spec: FleetSpec) -> Flee
     with databases.on(database):
         call_command("migrate_schemas", "--noinput", "--verbosity", "0", stdout=io.StringIO())  # with spares
         public_tenant_ensure(domain="localhost")
+        apps = MigrationLoader(None, ignore_no_migrations=True).project_state().apps
         for slug in spec.tenants:
             tenant_create(name=slug.title(), slug=slug)
-            _products(f"tenant_{slug.replace('-', '_')}")
+            _products(f"tenant_{slug.replace('-', '_')}", apps)
         spare_pool_fill()  # the tenants claimed spares
         selected = select_schemas()
         tenants = {slug: f"tenant_{slug.replace('-', '_')}" for slug in spec.tenants}

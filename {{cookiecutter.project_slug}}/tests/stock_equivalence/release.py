@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from importlib import import_module
 from pathlib import Path
 
+from django.db.migrations.loader import MigrationLoader
 from django.test.utils import override_settings
 
 from {{ cookiecutter.project_slug }}.tenancy.fleet import current_graph
@@ -43,34 +44,34 @@ FK = "django.db.models.deletion"
 # Sources of the release's migrations (the Migration class and its helpers; HEADER holds the imports).
 ACCOUNTS_0004 = """
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0003_team_accounts")]
+    dependencies = [("accounts", "@@accounts_leaf@@")]
     operations = [
-        migrations.AddField("user", "nickname", models.CharField(max_length=30, default="")),
-        migrations.AddIndex("user", models.Index(fields=["nickname"], name="acc_user_nickname_idx")),
-        migrations.AddField("membership", "note", models.TextField(blank=True, default="")),
+        migrations.AddField("user", "vm_nickname", models.CharField(max_length=30, default="")),
+        migrations.AddIndex("user", models.Index(fields=["vm_nickname"], name="acc_user_nickname_idx")),
+        migrations.AddField("membership", "vm_note", models.TextField(blank=True, default="")),
     ]
 """
 
 PRODUCTS_0004 = f"""
 class Migration(migrations.Migration):
     dependencies = [
-        ("products", "0003_product_image"),
+        ("products", "@@products_leaf@@"),
         ("accounts", "0004_release_user_fields"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
     operations = [
-        migrations.AddField("product", "note", models.CharField(max_length=40, default="n/a")),
-        migrations.AddField("product", "weight", models.IntegerField(null=True)),
-        migrations.AddField("product", "shelf_category", models.ForeignKey(
+        migrations.AddField("product", "vm_note", models.CharField(max_length=40, default="n/a")),
+        migrations.AddField("product", "vm_weight", models.IntegerField(null=True)),
+        migrations.AddField("product", "vm_shelf_category", models.ForeignKey(
             null=True, on_delete={FK}.SET_NULL, related_name="+", to="products.category")),
-        migrations.AddField("product", "buyer", models.ForeignKey(
+        migrations.AddField("product", "vm_buyer", models.ForeignKey(
             null=True, on_delete={FK}.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL)),
-        migrations.AddField("product", "similar", models.ManyToManyField(
+        migrations.AddField("product", "vm_similar", models.ManyToManyField(
             blank=True, related_name="+", to="products.category")),
-        migrations.AddField("product", "code", models.CharField(max_length=20, null=True, unique=True)),
-        migrations.AddField("product", "ean", models.CharField(max_length=13, db_index=True, default="")),
-        migrations.AddField("product", "attributes", models.JSONField(default=dict)),
-        migrations.AddField("product", "cost", models.DecimalField(max_digits=8, decimal_places=3, null=True)),
+        migrations.AddField("product", "vm_code", models.CharField(max_length=20, null=True, unique=True)),
+        migrations.AddField("product", "vm_ean", models.CharField(max_length=13, db_index=True, default="")),
+        migrations.AddField("product", "vm_attributes", models.JSONField(default=dict)),
+        migrations.AddField("product", "vm_cost", models.DecimalField(max_digits=8, decimal_places=3, null=True)),
     ]
 """
 
@@ -78,26 +79,26 @@ PRODUCTS_0005 = """
 class Migration(migrations.Migration):
     dependencies = [("products", "0004_release_fields")]
     operations = [
-        migrations.CreateModel("Tag", fields=[
+        migrations.CreateModel("VmTag", fields=[
             ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False)),
             ("name", models.CharField(max_length=50, unique=True)),
-            ("products", models.ManyToManyField(related_name="tags", to="products.product")),
+            ("products", models.ManyToManyField(related_name="vm_tags", to="products.product")),
         ]),
-        migrations.CreateModel("Shelf", fields=[
+        migrations.CreateModel("VmShelf", fields=[
             ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False)),
             ("label", models.CharField(max_length=20)),
-            ("products", models.ManyToManyField(related_name="shelves", to="products.product")),
+            ("products", models.ManyToManyField(related_name="vm_shelves", to="products.product")),
         ]),
-        migrations.AddIndex("product", models.Index(fields=["name", "ean"], name="prod_name_ean_idx")),
+        migrations.AddIndex("product", models.Index(fields=["name", "vm_ean"], name="prod_name_ean_idx")),
         migrations.AddConstraint("product", models.CheckConstraint(
-            condition=models.Q(weight__gte=0), name="prod_weight_not_negative")),
+            condition=models.Q(vm_weight__gte=0), name="prod_weight_not_negative")),
         migrations.AddConstraint("product", models.UniqueConstraint(
-            fields=["name", "shelf_category"], name="prod_name_per_category")),
+            fields=["name", "vm_shelf_category"], name="prod_name_per_category")),
         migrations.AddConstraint("product", models.UniqueConstraint(
-            fields=["ean"], condition=models.Q(active=True) & ~models.Q(ean=""), name="prod_active_ean_unique")),
+            fields=["vm_ean"], condition=models.Q(active=True) & ~models.Q(vm_ean=""), name="prod_active_ean_unique")),
         migrations.RunSQL(
-            "CREATE VIEW products_active AS SELECT id, name FROM products_product WHERE active",
-            reverse_sql="DROP VIEW products_active",
+            "CREATE VIEW vm_products_active AS SELECT id, name FROM products_product WHERE active",
+            reverse_sql="DROP VIEW vm_products_active",
         ),
     ]
 """
@@ -105,19 +106,21 @@ class Migration(migrations.Migration):
 PRODUCTS_0006 = """
 def notes_fill(apps, schema_editor):
     Product = apps.get_model("products", "Product")
-    Product.objects.using(schema_editor.connection.alias).update(note="filled")
+    Product.objects.using(schema_editor.connection.alias).update(vm_note="filled")
 
 
 class Migration(migrations.Migration):
     dependencies = [("products", "0005_release_tags")]
     operations = [
         migrations.RemoveConstraint("product", "prod_weight_not_negative"),
-        migrations.AlterField("product", "note", models.CharField(max_length=80, default="none")),
-        migrations.AlterField("product", "weight", models.BigIntegerField(null=True)),
-        migrations.AlterField("product", "ean", models.CharField(max_length=13, db_index=True, null=True, default="")),
-        migrations.AlterField("product", "cost", models.DecimalField(max_digits=10, decimal_places=3, default=0)),
-        migrations.RenameField("product", "weight", "grams"),
-        migrations.RemoveField("product", "code"),
+        migrations.AlterField("product", "vm_note", models.CharField(max_length=80, default="none")),
+        migrations.AlterField("product", "vm_weight", models.BigIntegerField(null=True)),
+        migrations.AlterField(
+            "product", "vm_ean", models.CharField(max_length=13, db_index=True, null=True, default="")
+        ),
+        migrations.AlterField("product", "vm_cost", models.DecimalField(max_digits=10, decimal_places=3, default=0)),
+        migrations.RenameField("product", "vm_weight", "vm_grams"),
+        migrations.RemoveField("product", "vm_code"),
         migrations.RunPython(notes_fill, migrations.RunPython.noop),
     ]
 """
@@ -125,17 +128,17 @@ class Migration(migrations.Migration):
 ACCOUNTS_0005 = """
 class Migration(migrations.Migration):
     dependencies = [("accounts", "0004_release_user_fields")]
-    operations = [migrations.RenameField("user", "nickname", "handle")]
+    operations = [migrations.RenameField("user", "vm_nickname", "vm_handle")]
 """
 
 PRODUCTS_0007 = """
 def tags_create(apps, schema_editor):
-    Tag = apps.get_model("products", "Tag")
+    Tag = apps.get_model("products", "VmTag")
     Tag.objects.using(schema_editor.connection.alias).bulk_create([Tag(name="new"), Tag(name="sale")])
 
 
 def tags_delete(apps, schema_editor):
-    Tag = apps.get_model("products", "Tag")
+    Tag = apps.get_model("products", "VmTag")
     Tag.objects.using(schema_editor.connection.alias).filter(name__in=["new", "sale"]).delete()
 
 
@@ -143,9 +146,9 @@ class Migration(migrations.Migration):
     dependencies = [("products", "0006_release_alter"), ("accounts", "0005_release_rename")]
     operations = [
         migrations.RunPython(tags_create, tags_delete),
-        migrations.RenameModel("Tag", "Label"),
+        migrations.RenameModel("VmTag", "Label"),
         migrations.RemoveIndex("product", "prod_name_ean_idx"),
-        migrations.DeleteModel("Shelf"),
+        migrations.DeleteModel("VmShelf"),
     ]
 """
 
@@ -155,21 +158,21 @@ class Migration(migrations.Migration):
     operations = [
         migrations.SeparateDatabaseAndState(
             database_operations=[migrations.RunSQL(
-                "ALTER TABLE products_product ADD COLUMN legacy_code varchar(10) NULL",
-                reverse_sql="ALTER TABLE products_product DROP COLUMN legacy_code",
+                "ALTER TABLE products_product ADD COLUMN vm_legacy_code varchar(10) NULL",
+                reverse_sql="ALTER TABLE products_product DROP COLUMN vm_legacy_code",
             )],
             state_operations=[
-                migrations.AddField("product", "legacy_code", models.CharField(max_length=10, null=True)),
+                migrations.AddField("product", "vm_legacy_code", models.CharField(max_length=10, null=True)),
             ],
         ),
         migrations.RunSQL(
             [
-                "CREATE FUNCTION products_touch() RETURNS trigger LANGUAGE plpgsql AS "
+                "CREATE FUNCTION vm_products_touch() RETURNS trigger LANGUAGE plpgsql AS "
                 "$$ BEGIN NEW.updated := now(); RETURN NEW; END $$",
-                "CREATE TRIGGER products_touch BEFORE UPDATE ON products_product "
-                "FOR EACH ROW EXECUTE FUNCTION products_touch()",
+                "CREATE TRIGGER vm_products_touch BEFORE UPDATE ON products_product "
+                "FOR EACH ROW EXECUTE FUNCTION vm_products_touch()",
             ],
-            reverse_sql=["DROP TRIGGER products_touch ON products_product", "DROP FUNCTION products_touch()"],
+            reverse_sql=["DROP TRIGGER vm_products_touch ON products_product", "DROP FUNCTION vm_products_touch()"],
         ),
     ]
 """
@@ -178,22 +181,24 @@ PRODUCTS_0009 = """
 class Migration(migrations.Migration):
     dependencies = [("products", "0008_release_separate")]
     operations = [
-        migrations.AddField("product", "sale_price", models.DecimalField(max_digits=10, decimal_places=2, null=True)),
+        migrations.AddField(
+            "product", "vm_sale_price", models.DecimalField(max_digits=10, decimal_places=2, null=True)
+        ),
     ]
 """
 
 PRODUCTS_0010 = """
 class Migration(migrations.Migration):
     dependencies = [("products", "0009_release_sale")]
-    operations = [migrations.AddIndex("product", models.Index(fields=["sale_price"], name="prod_sale_price_idx"))]
+    operations = [migrations.AddIndex("product", models.Index(fields=["vm_sale_price"], name="prod_sale_price_idx"))]
 """
 
 PRODUCTS_0011 = """
 class Migration(migrations.Migration):
     dependencies = [("products", "0010_release_sale_index")]
     operations = [
-        migrations.AddField("product", "rank", models.PositiveSmallIntegerField(default=0)),
-        migrations.AlterField("product", "note", models.CharField(max_length=80, default="rank")),
+        migrations.AddField("product", "vm_rank", models.PositiveSmallIntegerField(default=0)),
+        migrations.AlterField("product", "vm_note", models.CharField(max_length=80, default="vm_rank")),
     ]
 """
 
@@ -217,11 +222,26 @@ class Migration(migrations.Migration):
     replaces = [("products", "0009_release_sale"), ("products", "0010_release_sale_index")]
     dependencies = [("products", "0008_release_separate")]
     operations = [
-        migrations.AddField("product", "sale_price", models.DecimalField(max_digits=10, decimal_places=2, null=True)),
-        migrations.AddIndex("product", models.Index(fields=["sale_price"], name="prod_sale_price_idx")),
+        migrations.AddField(
+            "product", "vm_sale_price", models.DecimalField(max_digits=10, decimal_places=2, null=True)
+        ),
+        migrations.AddIndex("product", models.Index(fields=["vm_sale_price"], name="prod_sale_price_idx")),
     ]
 """
 SQUASHED = ("products", "0009_squashed_0010_release_sale", PRODUCTS_SQUASHED)
+
+
+def shipped_leaves() -> dict[str, str]:
+    """The latest migration of each app of APPS as the project has it now (its own migrations included): the
+    release starts from there. Raises RuntimeError when an app has more than one (run makemigrations --merge)."""
+    graph = MigrationLoader(None, ignore_no_migrations=True).graph
+    leaves = {}
+    for app in APPS:
+        nodes = graph.leaf_nodes(app)
+        if len(nodes) != 1:
+            raise RuntimeError(f"app {app!r} has {len(nodes)} latest migrations {nodes}; expected one (merge them)")
+        leaves[app] = nodes[0][1]
+    return leaves
 
 
 class Release:
@@ -237,6 +257,7 @@ class Release:
         self.root = Path(tempfile.mkdtemp(prefix="diffmig_"))
         self.token = secrets.token_hex(4)
         self.migrations = MIGRATIONS if full else MIGRATIONS[:SMALL]
+        self.leaves = shipped_leaves()
         sys.path.insert(0, str(self.root))
         variants = ("release", "squashed") if full else ("release",)
         self.packages = {variant: self._write(variant) for variant in variants}
@@ -257,6 +278,8 @@ class Release:
             shutil.copytree(shipped, target, ignore=shutil.ignore_patterns("__pycache__"))
             for migration_app, name, body in [*self.migrations, *extra]:
                 if migration_app == app:
+                    for leaf_app, leaf in self.leaves.items():
+                        body = body.replace(f"@@{leaf_app}_leaf@@", leaf)
                     (target / f"{name}.py").write_text(HEADER + body.lstrip("\n"))
         return package
 
