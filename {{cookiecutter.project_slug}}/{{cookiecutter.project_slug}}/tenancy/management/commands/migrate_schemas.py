@@ -95,7 +95,8 @@ def _capped(names: Sequence[str], shown: int = SHOWN_SCHEMAS) -> str:
 
 
 def _schema_line(result: SchemaResult) -> str:
-    detail = ", ".join(result.applied) or "-"
+    # A new database applies dozens of migrations to public: name a few (--report lists them all).
+    detail = _capped(result.applied, 5) or "-"
     attempts = f" after {result.attempts} attempts" if result.attempts > 1 else ""
     error = f" error: {result.error}" if result.error else ""
     return f"{result.schema}: {result.status} [{detail}] in {result.seconds:.2f} s{attempts}{error}"
