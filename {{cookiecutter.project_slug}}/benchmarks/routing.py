@@ -13,8 +13,8 @@ times, interleaved (stock, project, then project, stock, ...), each run in a fre
 1. warm-up: `--warmup` seconds of requests over `--hosts` tenants' hosts (the project's per-process directory
    and the backends' catalog caches fill);
 2. statements at the server: the benchmark's own PostgreSQL logs every statement (log_statement = all) while
-   requests are served for `--count-seconds` (longer than the project's directory expiry without Redis,
-   TENANCY_ROUTING_CACHE_SECONDS); statements per request, and beyond the view's own statement (routing);
+   requests are served for `--count-seconds`; statements per request, and beyond the view's own statement
+   (routing: the project's reads the routing version and sets the search path in one);
 3. req/s: `--connections` HTTP/1.1 connections at once send requests for `--seconds`, round-robin over the hosts;
    each connection carries `--per-connection` requests, then the client opens a new one, which either gunicorn
    worker may accept (with endless keep-alive, how a few connections split between the workers is left to chance,

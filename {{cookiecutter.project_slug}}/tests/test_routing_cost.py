@@ -13,6 +13,7 @@ from django.core.checks import run_checks
 from django.db import connection, connections
 from django.test import Client
 
+from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
 from {{ cookiecutter.project_slug }}.tenancy.routing import TenantDirectory, connection_schema_visited, directory
 
 pytestmark = pytest.mark.django_db
@@ -36,20 +37,22 @@ def wire_statements():
 
 
 def routing_statements(client, path="/products/"):
-    """The routing statements one request sends: `SET search_path`, the domain lookup (which sets the search
-    path itself with set_config), as opposed to the view's own queries."""
+    """The routing statements one request sends: `SET search_path`, the routing version read that sets the search
+    path, the domain lookup (which does both too), as opposed to the view's own queries."""
     with wire_statements() as sent:
         response = client.get(path)
     assert response.status_code == 200, response
-    return [
-        sql for sql in sent if sql.startswith("SET search_path") or ("tenancy_domain" in sql and "set_config" in sql)
-    ]
+    return [sql for sql in sent if sql.startswith("SET search_path") or "tenancy_routingversion" in sql]
 
 
-def test_a_warm_request_costs_one_routing_statement(client_for, tenant, member_user):
+def test_a_warm_request_costs_one_routing_statement_that_reads_the_version_and_sets_the_search_path(
+    client_for, tenant, member_user
+):
     client = client_for(tenant, member_user)
     routing_statements(client)  # fills the directory
-    assert routing_statements(client) == ['SET search_path = "tenant_acme","public"']
+    statements = routing_statements(client)
+    assert len(statements) == 1, statements
+    assert "set_config('search_path'" in statements[0] and "tenancy_domain" not in statements[0]
 
 
 def test_a_cold_request_costs_one_statement_too_the_lookup_that_sets_the_search_path(client_for, tenant, member_user):
@@ -81,37 +84,23 @@ def test_unknown_hosts_are_remembered_too(db):
     for _ in range(3):
         assert Client(HTTP_HOST="nobody.localhost").get("/").status_code == 404
     assert directory.queries == before + 1
-{%- if cookiecutter.use_celery == "y" %}
 
 
-def test_a_domain_change_reaches_this_process_at_once_and_others_at_commit(tenant, django_capture_on_commit_callbacks):
-    from {{ cookiecutter.project_slug }}.tenancy.models import Domain
-
-    elsewhere = TenantDirectory()  # another process's directory: it hears of changes only through Redis
-    assert elsewhere.lookup("acme-shop.localhost") is None
-    assert directory.lookup("acme-shop.localhost") is None
-    with django_capture_on_commit_callbacks(execute=True) as announced:
-        Domain.objects.create(domain="acme-shop.localhost", tenant=tenant, is_primary=False)
-        assert directory.lookup("acme-shop.localhost").slug == "acme"  # this process: at once
-        assert elsewhere.lookup("acme-shop.localhost") is None  # others: not before the commit
-    assert len(announced) == 1
-    assert elsewhere.lookup("acme-shop.localhost").slug == "acme"  # after it, through Redis
-{%- endif %}
-
-
-def test_without_redis_entries_expire_after_the_configured_seconds(settings, tenant, monkeypatch):
-    settings.REDIS_URL = ""
-    settings.TENANCY_ROUTING_CACHE_SECONDS = 5
-    clock = [1000.0]
-    monkeypatch.setattr("{{ cookiecutter.project_slug }}.tenancy.routing.time.monotonic", lambda: clock[0])
-    local = TenantDirectory()
-    local.lookup("acme.localhost")
-    clock[0] += 4.9
-    local.lookup("acme.localhost")
-    assert local.queries == 1
-    clock[0] += 0.2
-    local.lookup("acme.localhost")
-    assert local.queries == 2
+def test_a_change_without_any_announcement_reaches_another_processs_directory_at_its_next_route(tenant):
+    elsewhere = TenantDirectory()  # another process's directory: it hears of nothing but the routing version
+    assert elsewhere.route("acme-shop.localhost", connection) is None
+    assert elsewhere.route("acme-shop.localhost", connection) is None  # cached as unknown
+    lookups = elsewhere.queries
+    with connection.cursor() as cursor:  # raw SQL: no signal, no tenants_changed()
+        cursor.execute(
+            "INSERT INTO public.tenancy_domain (domain, tenant_id, is_primary) "
+            "VALUES ('acme-shop.localhost', %s, false)",
+            [tenant.id],
+        )
+    assert elsewhere.route("acme-shop.localhost", connection).slug == "acme"
+    assert elsewhere.queries == lookups + 1
+    Tenant.objects.filter(id=tenant.id).update(status=Tenant.Status.SUSPENDED)  # QuerySet.update: no signal
+    assert elsewhere.route("acme-shop.localhost", connection).status == Tenant.Status.SUSPENDED
 
 
 def test_the_directory_hands_out_copies(tenant):

@@ -119,10 +119,9 @@ def database_settings(url: str) -> dict:
 # django-tenants issues `SET search_path` only when the schema changes, not before every cursor:
 # with the routing below, a request costs at most one routing statement (tenancy/routing.py).
 TENANT_LIMIT_SET_CALLS = True
-# Host name -> tenant directory, per process (tenancy/routing.py): host names kept, and seconds an
-# entry lives when no Redis tells processes about tenant and domain changes.
+# Host name -> tenant directory, per process (tenancy/routing.py): host names kept. Entries need no expiry:
+# each request compares the routing version that database triggers bump with every tenant or domain change.
 TENANCY_ROUTING_CACHE_SIZE = 10_000
-TENANCY_ROUTING_CACHE_SECONDS = env.int("TENANCY_ROUTING_CACHE_SECONDS", default=5)
 # A database connection that served this many distinct tenant schemas is closed after the request or
 # task, bounding the catalog cache a PostgreSQL backend keeps per schema (0: never).
 TENANCY_CONNECTION_MAX_SCHEMAS = env.int("TENANCY_CONNECTION_MAX_SCHEMAS", default=200)

@@ -56,3 +56,16 @@ class SpareSchema(models.Model):
 
     def __str__(self) -> str:
         return self.schema_name
+
+
+class RoutingVersion(models.Model):
+    """One row (id 1) whose `version` moves with every committed change to tenants or domains: statement-level
+    triggers on both tables bump it in the writing transaction (migration 0003), whatever wrote the rows
+    (ORM save, QuerySet.update, raw SQL, psql, a restore). Processes that cache routing or tenant state
+    compare it instead of trusting an announcement that some write path could skip."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"routing version {self.version}"

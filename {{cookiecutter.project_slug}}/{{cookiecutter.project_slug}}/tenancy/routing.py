@@ -2,15 +2,15 @@
 
 **Directory.** TenantRoutingMiddleware resolves a request's host through `directory`, an LRU of
 settings.TENANCY_ROUTING_CACHE_SIZE host names (unknown ones included, so a flood of random Host headers
-costs one query per name, not per request). Every save or delete of a Tenant or Domain calls
-`tenants_changed`, which empties this process's directory and increments TENANTS_VERSION_KEY in Redis
-when the project has Redis (settings.REDIS_URL); other processes read that counter once per request
-(one Redis GET, no SQL) and empty theirs when it moved. Without Redis, or while Redis is unreachable,
-entries expire after settings.TENANCY_ROUTING_CACHE_SECONDS instead. Routing costs at most one SQL
-statement per request (TenantDirectory.route): for a known host the `SET search_path` django-tenants
-issues before the request's first query (settings.TENANT_LIMIT_SET_CALLS), for an unknown one a lookup
-that sets the search path in the same statement. The stock middleware issues three (a `SET search_path`
-to public, the domain lookup, then the tenant's `SET search_path`).
+costs one lookup per name, not per request). Each entry holds the routing version it was loaded at
+(tenancy.models.RoutingVersion): database triggers on the tenant and domain tables bump it in the writing
+transaction, whatever wrote the rows (ORM save, QuerySet.update, raw SQL, psql, a restore, another host),
+and every request reads it in the same statement that sets the search path. The first request that
+starts after a change commits therefore routes by the new state, in every process, with or without
+Redis. Routing costs one SQL statement per request for a known host (version and search path together)
+and one for an unknown one (the domain lookup, which reads the version and sets the search path too);
+two on the request after a change. The stock middleware issues three (a `SET search_path` to public, the
+domain lookup, then the tenant's `SET search_path`).
 
 **Wandering connections.** PostgreSQL keeps catalog entries for every schema a backend touched, for the
 life of the connection: a persistent connection (CONN_MAX_AGE, a Celery worker) that serves thousands of
@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -40,119 +39,136 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TENANTS_VERSION_KEY = "tenancy:tenants-version"
-_UNREACHABLE = b"unreachable"  # version while Redis does not answer: entries then expire by age
+TENANTS_VERSION_KEY = "tenancy:tenants-version"  # Redis counter that Celery workers watch (celery_tenancy)
+NO_VERSION = -1  # the version row is missing: every request looks its host up
 
 
 @dataclass
 class _Entry:
     tenant: Tenant | None
-    loaded: float
+    version: int
 
 
 class TenantDirectory:
     """Host name (normalised, see TenantRoutingMiddleware.hostname_from_request) -> Tenant, per process.
 
-    Thread-safe. `lookup` returns a copy of the cached tenant (the middleware sets `domain_url` on it), or
-    None for a host no domain names. `queries` counts database lookups made to fill it.
+    Thread-safe. Entries are valid for one routing version (tenancy.models.RoutingVersion, bumped by database
+    triggers with every committed change to tenants or domains); the version is read with every `route`, in
+    the statement that sets the search path, so no write path can leave an entry stale. `queries` counts the
+    domain lookups made to fill it.
     """
 
     def __init__(self) -> None:
         self._items: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
-        self._version: bytes | None = None
-        self._redis: Any = None
-        self._redis_url: str | None = None
         self.queries = 0
 
     def clear(self) -> None:
-        """Forget every host (this process only; `tenants_changed` tells the others)."""
+        """Forget every host (this process only; the routing version tells the others)."""
         with self._lock:
             self._items.clear()
 
-    def _shared_version(self) -> bytes | None:
-        """TENANTS_VERSION_KEY from Redis; None without Redis, _UNREACHABLE when Redis does not answer."""
-        url = getattr(settings, "REDIS_URL", "") or ""
-        if not url:
-            return None
-        if self._redis is None or self._redis_url != url:
-            import redis
-
-            self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-            self._redis_url = url
-        try:
-            value = self._redis.get(TENANTS_VERSION_KEY)
-        except Exception:  # any Redis failure: fall back to expiry by age, never fail the request
-            return _UNREACHABLE
-        return value if isinstance(value, bytes) else b"0"
-
-    _MISS = object()
-
-    def _cached(self, hostname: str) -> Any:
-        """The cached tenant (a copy) or None for `hostname`, or _MISS when it must be looked up."""
-        version = self._shared_version()
-        # With a shared version, entries live until it moves; otherwise for TENANCY_ROUTING_CACHE_SECONDS.
-        max_age = None if version not in (None, _UNREACHABLE) else float(settings.TENANCY_ROUTING_CACHE_SECONDS)
+    def _cached(self, hostname: str) -> _Entry | None:
         with self._lock:
-            # While Redis does not answer, keep the last version seen: entries expire by age meanwhile.
-            if version != self._version and version is not _UNREACHABLE:
-                self._items.clear()
-                self._version = version
             entry = self._items.get(hostname)
-            if entry is not None and (max_age is None or time.monotonic() - entry.loaded < max_age):
+            if entry is not None:
                 self._items.move_to_end(hostname)
-                return copy.copy(entry.tenant)
-        return self._MISS
+            return entry
 
-    def _store(self, hostname: str, tenant: Tenant | None, loaded: float) -> None:
+    def _store(self, hostname: str, tenant: Tenant | None, version: int) -> None:
         with self._lock:
-            self._items[hostname] = _Entry(tenant=copy.copy(tenant), loaded=loaded)
+            self._items[hostname] = _Entry(tenant=copy.copy(tenant), version=version)
             self._items.move_to_end(hostname)
             while len(self._items) > int(settings.TENANCY_ROUTING_CACHE_SIZE):
                 self._items.popitem(last=False)
 
     def lookup(self, hostname: str) -> Tenant | None:
-        """The tenant whose Domain is `hostname` (a copy), or None. Costs no SQL when cached (at most one
-        Redis GET); on a miss one ORM query of the public schema (call it with the connection there)."""
-        cached = self._cached(hostname)
-        if cached is not self._MISS:
-            return cached
-        loaded = time.monotonic()
-        tenant = self._query(hostname)
-        self._store(hostname, tenant, loaded)
-        return copy.copy(tenant)
-
-    def _query(self, hostname: str) -> Tenant | None:
+        """The tenant whose Domain is `hostname` (a copy), or None, for code outside a request (call it with the
+        connection in the public schema). One query for the routing version, and one ORM query on a miss."""
+        version = self._version_read()
+        entry = self._cached(hostname)
+        if entry is not None and entry.version == version:
+            return copy.copy(entry.tenant)
         from .models import Domain
 
         self.queries += 1
         domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
-        return domain.tenant if domain is not None else None
+        tenant = domain.tenant if domain is not None else None
+        self._store(hostname, tenant, version)
+        return copy.copy(tenant)
+
+    @staticmethod
+    def _version_read() -> int:
+        from .models import RoutingVersion
+
+        value = RoutingVersion.objects.filter(id=1).values_list("version", flat=True).first()
+        return NO_VERSION if value is None else int(value)
 
     def route(self, hostname: str, connection: Any) -> Tenant | None:
-        """Resolve `hostname` for a request and point `connection` at the tenant's schema, in at most one
-        SQL statement: none when the host is cached (the `SET search_path` comes with the first query), and
-        on a miss one statement that both looks the domain up and sets the search path (`set_config`).
+        """Resolve `hostname` for a request and point `connection` at the tenant's schema, in one SQL statement
+        while the host's entry is current: it reads the routing version and sets the search path together. When
+        the version moved, or the host is not cached, one more (or only one) statement looks the domain up,
+        reads the version and sets the search path (`set_config`).
 
         Returns the tenant (a copy), or None for an unknown host. `connection` is django-tenants' database
-        wrapper; it is left set to the tenant (`set_tenant`).
+        wrapper; it is left set to the tenant (`set_tenant`), or to public for an unknown host.
         """
-        cached = self._cached(hostname)
-        if cached is not self._MISS:
-            if cached is not None:
-                connection.set_tenant(cached)
-            return cached
-        loaded = time.monotonic()
-        tenant = self._query_and_switch(hostname, connection)
-        self._store(hostname, tenant, loaded)
+        entry = self._cached(hostname)
+        if entry is not None and self._switch_and_read_version(entry.tenant, connection) == entry.version:
+            return copy.copy(entry.tenant)
+        tenant, version = self._query_and_switch(hostname, connection)
+        self._store(hostname, tenant, version)
         return tenant
 
-    def _query_and_switch(self, hostname: str, connection: Any) -> Tenant | None:
-        """One statement: the tenant of `hostname` from the public schema's tables (schema-qualified, so the
-        connection's current search path does not matter), with the search path set to that tenant's schema
-        and public in the same SELECT. django-tenants is then told the path is set (TENANT_LIMIT_SET_CALLS),
-        so it does not issue its own `SET search_path` before the request's first query."""
-        from .models import Domain, Tenant
+    def _execute(self, connection: Any, sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+        connection.ensure_connection()
+        # The driver's own cursor: Django's would first issue django-tenants' `SET search_path`.
+        with connection.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        return tuple(row) if row is not None else None
+
+    def _mark_search_path(self, tenant: Tenant | None, connection: Any) -> None:
+        """Point django-tenants at `tenant` (public for None) and tell it the search path is already set
+        (TENANT_LIMIT_SET_CALLS), so it issues no `SET search_path` of its own."""
+        if tenant is None:
+            connection.set_schema_to_public()  # the search path is untouched: the next query sets it
+            return
+        connection.set_tenant(tenant)
+        public = get_public_schema_name()
+        expected = [tenant.schema_name] if tenant.schema_name == public else [tenant.schema_name, public]
+        if connection._get_cursor_search_paths() == expected:  # no PG_EXTRA_SEARCH_PATHS to add
+            connection.search_path_set_schemas = expected
+
+    def _switch_and_read_version(self, tenant: Tenant | None, connection: Any) -> int:
+        """One statement: the routing version, with the search path set to `tenant`'s schema and public (left
+        alone for None). Returns the version (NO_VERSION without the row)."""
+        from .models import RoutingVersion
+
+        quote = connection.ops.quote_name
+        table = f"{quote(get_public_schema_name())}.{quote(RoutingVersion._meta.db_table)}"
+        if tenant is None:
+            row = self._execute(connection, f"SELECT (SELECT version FROM {table} WHERE id = 1)", [])  # noqa: S608
+        else:
+            public = get_public_schema_name()
+            path = (
+                quote(tenant.schema_name)
+                if tenant.schema_name == public
+                else f"{quote(tenant.schema_name)},{quote(public)}"
+            )
+            row = self._execute(
+                connection,
+                f"SELECT (SELECT version FROM {table} WHERE id = 1), set_config('search_path', %s, false)",  # noqa: S608
+                [path],
+            )
+        self._mark_search_path(tenant, connection)
+        return NO_VERSION if row is None or row[0] is None else int(row[0])
+
+    def _query_and_switch(self, hostname: str, connection: Any) -> tuple[Tenant | None, int]:
+        """One statement: the routing version and the tenant of `hostname` from the public schema's tables
+        (schema-qualified, so the connection's current search path does not matter), with the search path set
+        to that tenant's schema and public in the same SELECT. Returns (tenant or None, version)."""
+        from .models import Domain, RoutingVersion, Tenant
 
         self.queries += 1
         quote = connection.ops.quote_name
@@ -160,42 +176,37 @@ class TenantDirectory:
         columns = [field.column for field in Tenant._meta.concrete_fields]
         # Quoted names of our own tables and columns; the host is a parameter.
         sql = (
-            "SELECT "  # noqa: S608
+            f"SELECT (SELECT version FROM {quote(public)}.{quote(RoutingVersion._meta.db_table)} WHERE id = 1), "  # noqa: S608
             + ", ".join(f"t.{quote(column)}" for column in columns)
-            + ", set_config('search_path', CASE WHEN t.schema_name = %s THEN quote_ident(%s)"
-            " ELSE quote_ident(t.schema_name) || ',' || quote_ident(%s) END, false)"
-            f" FROM {quote(public)}.{quote(Domain._meta.db_table)} d"
-            f" JOIN {quote(public)}.{quote(Tenant._meta.db_table)} t ON t.id = d.tenant_id"
-            " WHERE d.domain = %s"
+            + ", CASE WHEN t.id IS NULL THEN NULL ELSE set_config('search_path', CASE WHEN t.schema_name = %s"
+            " THEN quote_ident(%s) ELSE quote_ident(t.schema_name) || ',' || quote_ident(%s) END, false) END"
+            " FROM (SELECT 1) one"
+            f" LEFT JOIN ({quote(public)}.{quote(Domain._meta.db_table)} d"
+            f" JOIN {quote(public)}.{quote(Tenant._meta.db_table)} t ON t.id = d.tenant_id) ON d.domain = %s"
         )
-        connection.ensure_connection()
-        # The driver's own cursor: Django's would first issue django-tenants' `SET search_path`.
-        with connection.connection.cursor() as cursor:
-            cursor.execute(sql, [public, public, public, hostname])
-            row = cursor.fetchone()
-        if row is None:
-            connection.set_schema_to_public()  # the search path is untouched: the next query sets it
-            return None
-        tenant = Tenant.from_db(connection.alias, [field.attname for field in Tenant._meta.concrete_fields], row[:-1])
-        connection.set_tenant(tenant)
-        expected = [tenant.schema_name] if tenant.schema_name == public else [tenant.schema_name, public]
-        if connection._get_cursor_search_paths() == expected:  # no PG_EXTRA_SEARCH_PATHS to add
-            connection.search_path_set_schemas = expected
-        return tenant
+        row = self._execute(connection, sql, [public, public, public, hostname])
+        assert row is not None  # one row always: the version, and the tenant's columns or NULLs
+        version = NO_VERSION if row[0] is None else int(row[0])
+        values = row[1:-1]
+        if values[[field.attname for field in Tenant._meta.concrete_fields].index("id")] is None:
+            self._mark_search_path(None, connection)
+            return None, version
+        tenant = Tenant.from_db(connection.alias, [field.attname for field in Tenant._meta.concrete_fields], values)
+        self._mark_search_path(tenant, connection)
+        return tenant, version
 
 
 directory = TenantDirectory()
 
 
 def tenants_changed(**_: Any) -> None:
-    """Announce that tenants or domains changed: empty this process's directory at once, and once the
-    transaction commits (at once outside one) empty it again and increment TENANTS_VERSION_KEY in Redis
-    (when the project has Redis), so that every other web process and Celery worker empties its caches
-    before its next request or task. Announcing before the commit would let them reload the old rows.
+    """Tell Celery workers early that tenants or domains changed: empty this process's directory, and once the
+    transaction commits increment TENANTS_VERSION_KEY in Redis (when the project has Redis), which workers
+    compare before each task (tenancy.celery_tenancy). Web routing does not need it: the routing version
+    moves by trigger with every committed change (see the module docstring).
 
-    Connected to post_save / post_delete of Tenant and Domain; call it after bulk changes that skip
-    signals (QuerySet.update, raw SQL). Never raises: a Redis outage must not fail a tenant change
-    (other processes then see it within TENANCY_ROUTING_CACHE_SECONDS).
+    Connected to post_save / post_delete of Tenant and Domain. Never raises: a Redis outage must not fail a
+    tenant change.
     """
     directory.clear()
     transaction.on_commit(_announce, robust=True)
@@ -211,8 +222,7 @@ def _announce() -> None:
 
         redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).incr(TENANTS_VERSION_KEY)
     except Exception:
-        logger.warning("could not announce a tenant change through Redis; other processes see it within %s s",
-                       settings.TENANCY_ROUTING_CACHE_SECONDS)  # fmt: skip
+        logger.warning("could not announce a tenant change to Celery workers through Redis")
 
 
 def connect_signals() -> None:
