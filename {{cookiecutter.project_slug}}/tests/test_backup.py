@@ -8,6 +8,7 @@ version) to check that the binaries of the server's version are chosen.
 """
 
 import datetime as dt
+import hashlib
 import io
 import re
 import subprocess
@@ -193,18 +194,32 @@ def test_tools_of_another_major_version_are_refused_naming_server_version_and_fo
 # --- backup_tenant ---------------------------------------------------------------------------------------
 
 
-def test_backup_tenant_writes_the_default_file_and_prints_its_path(committed, settings, tmp_path):
+def test_backup_tenant_writes_the_default_file_with_its_checksum_and_prints_its_path(committed, settings, tmp_path):
     settings.TENANCY_BACKUP_DIR = str(tmp_path / "backups")
 
     code, out = command("backup_tenant", "--tenant", "bk-src")
 
     assert code == 0, out
-    [dump] = (tmp_path / "backups").iterdir()
+    [dump, sums] = sorted((tmp_path / "backups").iterdir())
     assert re.fullmatch(r"bk-src-\d{8}T\d{6}Z\.dump", dump.name)
     assert out.strip() == str(dump)
     assert dump.read_bytes()[:5] == b"PGDMP" and dump.stat().st_mode & 0o777 == 0o600
+    assert sums.name == dump.name + ".sha256" and sums.stat().st_mode & 0o777 == 0o600
+    assert sums.read_text() == f"{hashlib.sha256(dump.read_bytes()).hexdigest()}  {dump.name}\n"
+    check = subprocess.run(["sha256sum", "-c", sums.name], cwd=dump.parent, capture_output=True, text=True)
+    assert check.returncode == 0 and check.stdout.strip() == f"{dump.name}: OK", check
     code, message = command("backup_tenant", "--tenant", "bk-src", "--output", str(dump))
     assert code == 2 and str(dump) in message  # an existing file is never overwritten
+
+
+def test_backup_tenant_refuses_an_output_whose_checksum_file_exists_and_writes_nothing(committed, tmp_path):
+    stale = tmp_path / "bk-src.dump.sha256"
+    stale.write_text("left from an earlier backup\n")
+
+    code, message = command("backup_tenant", "--tenant", "bk-src", "--output", str(tmp_path / "bk-src.dump"))
+
+    assert code == 2 and f"checksum file {stale} already exists" in message
+    assert list(tmp_path.iterdir()) == [stale] and stale.read_text() == "left from an earlier backup\n"
 
 
 @pytest.mark.django_db
@@ -268,8 +283,9 @@ def test_drop_schema_leaves_a_backup_that_restore_tenant_brings_back(committed, 
     code, out = command("drop_schema", "--tenant", "bk-drop", "--force")
 
     assert code == 0, out
-    [dump] = (tmp_path / "backups").iterdir()
+    [dump] = (tmp_path / "backups").glob("*.dump")
     assert str(dump) in out and re.fullmatch(r"bk-drop-\d{8}T\d{6}Z\.dump", dump.name)
+    assert sorted(path.name for path in (tmp_path / "backups").iterdir()) == [dump.name, dump.name + ".sha256"]
     assert not schema_exists("tenant_bk_drop") and not Tenant.objects.filter(slug="bk-drop").exists()
 
     code, out = command("restore_tenant", "--input", str(dump), "--slug", "bk-drop", "--domain", "bk-drop.localhost",
@@ -383,21 +399,6 @@ def test_failure_inside_the_restore_transaction_changes_nothing(committed):
     assert sql("SELECT oid FROM pg_namespace WHERE nspname = 'tenant_bk_src'") == oid
 
 
-def test_corrupted_archive_is_not_restored_and_changes_nothing(committed, tmp_path):
-    data = bytearray(committed.dump.read_bytes())
-    middle = len(data) // 2
-    data[middle:] = bytes(len(data) - middle)  # the second half (table data) zeroed
-    broken = tmp_path / "broken.dump"
-    broken.write_bytes(bytes(data))
-    before, original = fleet(), snapshot("tenant_bk_src")
-
-    code, message = command("restore_tenant", "--input", str(broken), "--slug", "bk-broken")
-
-    assert code in (1, 2), message
-    assert str(broken) in message
-    assert fleet() == before and snapshot("tenant_bk_src") == original
-
-
 def test_backup_behind_the_migrations_is_restored_then_migrated(committed, tmp_path):
     tenant_restore(input_path=committed.dump, slug="bk-old")
     call_command("migrate_schemas", "--schema", "tenant_bk_old", "bookings", "zero", verbosity=0)
@@ -410,6 +411,133 @@ def test_backup_behind_the_migrations_is_restored_then_migrated(committed, tmp_p
     assert sql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'tenant_bk_new' "
                "AND table_name = 'bookings_booking'") == [(1,)]  # fmt: skip
     assert fleet_verify(["tenant_bk_new"]) == {}  # the catalog stock django-tenants builds
+
+
+# --- verified before anything is restored ----------------------------------------------------------------
+
+
+def copy_with_checksum(dump, folder, data=None):
+    """A copy of backup `dump` and its checksum file, same names, in the new `folder`; bytes `data` if given."""
+    folder.mkdir()
+    copy = folder / dump.name
+    copy.write_bytes(dump.read_bytes() if data is None else data)
+    (folder / f"{dump.name}.sha256").write_bytes((dump.parent / f"{dump.name}.sha256").read_bytes())
+    return copy
+
+
+def restore_refused(*args):
+    """Run restore_tenant with `args`; return its message after checking that it exited 2 and changed nothing."""
+    before, original = fleet(), snapshot("tenant_bk_src")
+    code, message = command("restore_tenant", *args)
+    assert code == 2, message
+    assert fleet() == before and snapshot("tenant_bk_src") == original  # no tenant, domain or schema, not even staging
+    return message
+
+
+@pytest.mark.parametrize(
+    "damage", ["8 bytes at 1/4", "8 bytes at 1/2", "8 bytes at 3/4", "8 bytes at 7/8", "truncated at 1/2"]
+)
+def test_archive_damaged_after_backup_is_refused_by_its_checksum_with_exit_2_and_nothing_created(
+    committed, tmp_path, damage
+):
+    data = bytearray(committed.dump.read_bytes())
+    numerator, denominator = int(damage[-3]), int(damage[-1])
+    at = len(data) * numerator // denominator
+    if damage.startswith("truncated"):
+        del data[at:]
+    else:
+        data[at : at + 8] = bytes(byte ^ 0xFF for byte in data[at : at + 8])
+    broken = copy_with_checksum(committed.dump, tmp_path / "copy", bytes(data))
+
+    message = restore_refused("--input", str(broken), "--slug", "bk-broken")
+
+    assert f"backup file {broken} does not match its checksum file {broken}.sha256" in message
+    original = hashlib.sha256(committed.dump.read_bytes()).hexdigest()
+    assert f"sha256 {hashlib.sha256(data).hexdigest()}, expected {original}" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        (f"{'0' * 64}  bk-src.dump\n", "expected 0000000000000000000000000000000000000000000000000000000000000000"),
+        ("not a checksum\n", "holds 'not a checksum'; expected one line '<64 hex digits>  bk-src.dump'"),
+    ],
+)
+def test_checksum_file_that_does_not_match_or_is_no_checksum_is_refused(committed, tmp_path, content, named):
+    copy = copy_with_checksum(committed.dump, tmp_path / "copy")
+    (tmp_path / "copy" / "bk-src.dump.sha256").write_text(content)
+
+    message = restore_refused("--input", str(copy), "--slug", "bk-badsum")
+
+    assert f"{copy}.sha256" in message and named in message
+
+
+def test_archive_without_checksum_file_is_refused_unless_no_checksum_is_given(committed, tmp_path):
+    copy = copy_with_checksum(committed.dump, tmp_path / "copy")
+    (tmp_path / "copy" / "bk-src.dump.sha256").unlink()
+
+    message = restore_refused("--input", str(copy), "--slug", "bk-nosum")
+    assert f"backup file {copy} has no checksum file {copy}.sha256" in message and "--no-checksum" in message
+
+    code, out = command("restore_tenant", "--input", str(copy), "--slug", "bk-nosum", "--no-checksum")
+    assert code == 0, out
+    assert Tenant.objects.get(slug="bk-nosum").status == "active"
+    assert snapshot("tenant_bk_nosum") == snapshot("tenant_bk_src")
+
+
+@pytest.mark.parametrize("cut", ["1/2", "3/4"])
+def test_truncated_archive_restored_without_checksum_is_refused_by_pg_restore(committed, tmp_path, cut):
+    data = committed.dump.read_bytes()
+    broken = tmp_path / "truncated.dump"
+    broken.write_bytes(data[: len(data) * int(cut[0]) // int(cut[-1])])
+
+    message = restore_refused("--input", str(broken), "--slug", "bk-cut", "--no-checksum")
+
+    assert f"backup file {broken} is damaged: pg_restore cannot" in message
+
+
+def test_backup_of_a_schema_that_lost_its_primary_key_is_refused_by_the_catalog_comparison(committed, tmp_path):
+    tenant_restore(input_path=committed.dump, slug="bk-nopk")
+    sql("ALTER TABLE tenant_bk_nopk.django_admin_log DROP CONSTRAINT django_admin_log_pkey")
+    dump = tenant_backup(slug="bk-nopk", output=tmp_path / "nopk.dump")  # a valid checksum: the schema was wrong
+
+    message = restore_refused("--input", str(dump), "--slug", "bk-nopk-copy")
+
+    assert f"backup file {dump} does not restore what its migrations build" in message
+    assert "missing constraint django_admin_log.django_admin_log_pkey (expected 'PRIMARY KEY (id)')" in message
+    assert "missing index django_admin_log_pkey" in message and "nothing was restored" in message
+
+
+def test_archive_whose_primary_key_was_edited_into_unique_is_refused_by_the_catalog_comparison(committed, tmp_path):
+    data = committed.dump.read_bytes()
+    primary = b"ADD CONSTRAINT django_admin_log_pkey PRIMARY KEY (id);"
+    unique = b"ADD CONSTRAINT django_admin_log_pkey UNIQUE (id);     "  # same length: the archive stays readable
+    assert data.count(primary) == 1
+    edited = tmp_path / "edited.dump"
+    edited.write_bytes(data.replace(primary, unique))
+
+    message = restore_refused("--input", str(edited), "--slug", "bk-edited", "--no-checksum")
+
+    assert f"backup file {edited} does not restore what its migrations build" in message
+    assert (
+        "changed constraint django_admin_log.django_admin_log_pkey (expected 'PRIMARY KEY (id)', found 'UNIQUE (id)')"
+        in message
+    )
+
+
+def test_backup_with_an_extra_index_is_restored_keeping_it(committed, tmp_path):
+    tenant_restore(input_path=committed.dump, slug="bk-extra")
+    sql("CREATE INDEX bk_extra_product_name ON tenant_bk_extra.products_product (name)")
+    dump = tenant_backup(slug="bk-extra", output=tmp_path / "extra.dump")
+
+    code, out = command("restore_tenant", "--input", str(dump), "--slug", "bk-extra-copy")
+
+    assert code == 0, out
+    assert Tenant.objects.get(slug="bk-extra-copy").status == "active"
+    assert sql(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'tenant_bk_extra_copy' AND tablename = 'products_product' "
+        "AND indexname = 'bk_extra_product_name'"
+    ) == [("bk_extra_product_name",)]
 
 
 def test_restore_script_check_refuses_transaction_control_and_psql_commands(tmp_path):

@@ -229,7 +229,8 @@ def test_acceptance_create_route_list_drop_as_separate_processes(client, tmp_pat
     finally:
         code, out, err = manage("drop_schema", "--tenant", "initech", "--force", "--backup-output", str(tmp_path))
     assert code == 0, err
-    [backup] = tmp_path.iterdir()  # written before the drop, named <slug>-<UTC time>.dump
+    [backup] = tmp_path.glob("*.dump")  # written before the drop, named <slug>-<UTC time>.dump
+    assert (tmp_path / f"{backup.name}.sha256").is_file()
     assert backup.name.startswith("initech-") and backup.stat().st_size > 0 and str(backup) in out
     assert not schema_exists("tenant_initech")
     assert not Tenant.objects.filter(slug="initech").exists()

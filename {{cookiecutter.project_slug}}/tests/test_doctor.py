@@ -350,7 +350,8 @@ def test_an_orphan_tenant_schema_is_backed_up_then_dropped(committed_orphan, set
     assert code == 0, report
     [repair] = report["repairs"]
     assert repair["outcome"] == "fixed"
-    [dump] = list(tmp_path.iterdir())
+    [dump] = list(tmp_path.glob("*.dump"))
+    assert sorted(path.name for path in tmp_path.iterdir()) == [dump.name, f"{dump.name}.sha256"]
     assert dump.name.startswith("tenant_orphan_doc-") and dump.stat().st_size > 0 and str(dump) in repair["message"]
     assert not schema_exists(committed_orphan)
 

@@ -13,11 +13,13 @@ class Command(ProjectCommand):
         "Back up the schema of tenant S with pg_dump (custom format, that schema only: its tables, rows, "
         "sequence positions) and print the path of the file. Default path "
         "<TENANCY_BACKUP_DIR>/<slug>-<UTC time YYYYmmddTHHMMSSZ>.dump; --output PATH writes there instead (an "
-        "existing folder gets the default file name; an existing file is refused). The tenant, domain and "
+        "existing folder gets the default file name; an existing file is refused). Beside it goes PATH.sha256, "
+        "its checksum in the format `sha256sum -c` reads; restore_tenant verifies it, so keep the two files "
+        "together. The tenant, domain and "
         "membership rows of the public schema are not in the file: restore_tenant recreates them. pg_dump must "
         "be of the server's major version (TENANCY_PG_BIN_DIR, else found automatically). "
-        "Exit codes: 0 written, 1 pg_dump missing or failed (no file is left), 2 unknown slug, public, or "
-        "existing output file."
+        "Exit codes: 0 written, 1 pg_dump missing or failed, or the checksum file not writable (no file is left), "
+        "2 unknown slug, public, or existing output or checksum file."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

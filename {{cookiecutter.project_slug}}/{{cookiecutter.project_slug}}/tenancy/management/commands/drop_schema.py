@@ -16,7 +16,8 @@ class Command(ProjectCommand):
     help = (
         "Delete the tenant with slug S: its domains, memberships, tenant row and schema (DROP SCHEMA ... CASCADE), "
         "in one transaction. First writes a backup of the schema (pg_dump, custom format) to "
-        "<TENANCY_BACKUP_DIR>/<slug>-<UTC time>.dump (or --backup-output PATH) and prints its path; drops only "
+        "<TENANCY_BACKUP_DIR>/<slug>-<UTC time>.dump (or --backup-output PATH) with its checksum file "
+        "<file>.sha256 beside it, and prints its path; drops only "
         "after the backup succeeded, and writers to the tenant's tables wait from the start of the backup until "
         "the drop, so nothing written in between is lost. --no-backup skips the backup. restore_tenant brings "
         "a backup back as a new tenant. Asks the operator to type the slug unless --force; with no terminal and "
