@@ -157,6 +157,24 @@ def test_each_kind_of_damage_is_reported_by_name_and_exits_1():
 
 
 @pytest.mark.django_db
+def test_a_staging_schema_left_by_a_killed_restore_is_dropped_unless_a_restore_holds_it():
+    sql("CREATE SCHEMA restore_staging_0123456789abcdef; CREATE SCHEMA restore_staging_fedcba9876543210")
+    findings = [f for f in fleet_diagnose() if f.kind == "orphan_schema"]
+    assert {(f.schema, f.fixable) for f in findings} == {
+        ("restore_staging_0123456789abcdef", True),
+        ("restore_staging_fedcba9876543210", True),
+    }
+    assert all("restore_tenant that was killed" in f.detail for f in findings)
+
+    with lock_held_elsewhere("restore_staging_fedcba9876543210"):  # a restore still running
+        outcomes = {repair.finding.schema: repair.outcome for repair in fleet_repair(findings)}
+
+    assert outcomes == {"restore_staging_0123456789abcdef": "fixed", "restore_staging_fedcba9876543210": "skipped"}
+    assert not schema_exists("restore_staging_0123456789abcdef")
+    assert schema_exists("restore_staging_fedcba9876543210")
+
+
+@pytest.mark.django_db
 def test_fix_repairs_the_fixable_damage_then_exits_0():
     pool = spares()
     Tenant.objects.create(name="Half", slug="half", schema_name="tenant_half", status=Tenant.Status.PROVISIONING)

@@ -242,11 +242,13 @@ def tenant_restore(
     archive = Path(input_path).absolute()
     archived = archive_verify(archive, checksum=checksum)
     staging = f"{STAGING_PREFIX}{secrets.token_hex(8)}"
-    try:
-        applied = _restore_to_staging(archive, archived, staging)
-        return _staging_adopt(archive, staging, request=request, owner_id=owner_id, applied=applied)
-    finally:
-        _schema_drop_if_exists(staging)
+    # Held while the staging schema exists: tenants_doctor --fix drops a leftover one only when its lock is free.
+    with provisioning_lock(staging):
+        try:
+            applied = _restore_to_staging(archive, archived, staging)
+            return _staging_adopt(archive, staging, request=request, owner_id=owner_id, applied=applied)
+        finally:
+            _schema_drop_if_exists(staging)
 
 
 def _restore_to_staging(archive: Path, archived: str, staging: str) -> set[tuple[str, str]]:

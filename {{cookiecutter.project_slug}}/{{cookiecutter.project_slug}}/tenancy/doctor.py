@@ -12,8 +12,10 @@ returns Findings of these kinds, in report order:
 - `tenant_without_schema`: an active, suspended or archived tenant whose schema is gone. Its data is
   gone too, so it is never fixed automatically (restore a backup, or drop the tenant).
 - `orphan_schema`: a schema named `tenant_*` or `spare_*` with no tenant row and no pool
-  registration. Fix: a `spare_*` schema is dropped; a `tenant_*` schema may hold data, so it is
-  dropped only after `tenancy.backup.schema_backup` wrote a backup of it.
+  registration, or a `restore_staging_*` schema a killed `restore_tenant` left. Fix: a `spare_*` or
+  `restore_staging_*` schema is dropped (a running restore holds its lock, so it is skipped); a
+  `tenant_*` schema may hold data, so it is dropped only after `tenancy.backup.schema_backup` wrote a
+  backup of it.
 - `foreign_schema`: any other schema that is neither public, PostgreSQL's own nor a tenant's: it
   belongs to an extension or another application. A note; never dropped.
 - `spare_without_schema`: a registered spare schema that does not exist. Fix: unregister it.
@@ -34,7 +36,7 @@ returns Findings of these kinds, in report order:
 `fleet_repair(findings)` fixes what it may, each fix in its own transaction, after re-checking the
 state under the schema's provisioning lock (taken without waiting: a schema someone is working on
 is skipped), because the diagnosis may be stale by then. Every schema it drops goes through
-`schema_drop`, which refuses any name without the `tenant_` or `spare_` prefix: other schemas
+`schema_drop`, which refuses any name without the `tenant_`, `spare_` or `restore_staging_` prefix: other schemas
 belong to extensions and other applications.
 """
 
@@ -54,6 +56,7 @@ from django_tenants.signals import schema_migrated
 from django_tenants.utils import get_public_schema_name, quote_schema_name, schema_context
 
 from ..errors import Conflict, NotFound
+from .backup import STAGING_PREFIX
 from .fleet import SchemaPlan, plan_fleet, read_applied, select_schemas
 from .fleet_migrate import fleet_migrate
 from .models import SpareSchema, Tenant
@@ -73,9 +76,9 @@ KINDS: dict[str, tuple[str, bool]] = {
     "recorded_not_applied": ("Recorded migrations whose tables, columns, indexes or constraints are missing", True),
     "schema_drift": ("Schema drift from the stock-built reference", True),
 }
-DROPPABLE_PREFIXES = (TENANT_PREFIX, SPARE_PREFIX)
+DROPPABLE_PREFIXES = (TENANT_PREFIX, SPARE_PREFIX, STAGING_PREFIX)
 # Names the doctor may drop: a droppable prefix, then what tenant and spare schema names are made of.
-_DROPPABLE_RE = re.compile(r"^(?:tenant|spare)_[a-z0-9_]{1,56}$")
+_DROPPABLE_RE = re.compile(r"^(?:tenant|spare|restore_staging)_[a-z0-9_]{1,56}$")
 
 
 @dataclass(frozen=True)
@@ -132,8 +135,8 @@ class DropRefused(Conflict):
 
 
 def schema_droppable(schema_name: str) -> bool:
-    """True when `schema_name` is one the doctor may drop: `tenant_` or `spare_` followed by lowercase
-    letters, digits and underscores (what tenancy names its schemas). Every other schema (public,
+    """True when `schema_name` is one the doctor may drop: `tenant_`, `spare_` or `restore_staging_` followed by
+    lowercase letters, digits and underscores (what tenancy names its schemas). Every other schema (public,
     pg_*, extensions' and other applications' schemas) is never dropped."""
     return bool(_DROPPABLE_RE.match(schema_name)) and schema_name.startswith(DROPPABLE_PREFIXES)
 
@@ -146,8 +149,9 @@ def schema_drop(schema_name: str) -> None:
     """
     if not schema_droppable(schema_name):
         raise DropRefused(
-            f"refusing to drop schema {schema_name!r}: only tenant_<name> and spare_<name> schemas (lowercase "
-            "letters, digits, underscores) are dropped; other schemas belong to extensions or other applications"
+            f"refusing to drop schema {schema_name!r}: only tenant_<name>, spare_<name> and restore_staging_<name> "
+            "schemas (lowercase letters, digits, underscores) are dropped; other schemas belong to extensions or "
+            "other applications"
         )
     with connection.cursor() as cursor:
         cursor.execute(f"DROP SCHEMA IF EXISTS {quote_schema_name(schema_name)} CASCADE")
@@ -255,6 +259,8 @@ def _check_unowned(namespaces: dict[str, list[str]], owned: set[str]) -> list[Fi
         if name.startswith(DROPPABLE_PREFIXES):
             is_tenant = name.startswith(TENANT_PREFIX)
             detail = "no tenant row" if is_tenant else "not registered in the spare pool"
+            if name.startswith(STAGING_PREFIX):
+                detail = "left by a restore_tenant that was killed (the backup file still holds its data)"
             if not schema_droppable(name):
                 hint = "its name has characters tenancy never uses: inspect it and drop it by hand"
             else:
