@@ -14,8 +14,9 @@ It measures, in one run and on the same PostgreSQL and Redis (REDIS_URL, else th
    The messages go to a queue of the benchmark's own that no worker consumes; the benchmark checks
    that it holds exactly one message per tenant with that tenant's schema, then deletes it.
 2. Finding the tenant of a task on the worker, per task:
-   - project: `TenantCache.tenant(schema)` with a warm cache: one Redis GET (the tenants version),
-     no SQL;
+   - project: `TenantCache.tenant(schema)` with a warm cache: no SQL (a worker's `TenantCache.route` adds
+     the statement that sets the search path and reads the routing version with it, in place of the
+     `SET search_path` a stock worker issues too);
    - stock: tenant-schemas-celery's `TenantTask.get_tenant_for_schema(schema)` with its default
      `task_tenant_cache_seconds` (0): one SQL query per task.
    SQL statements are counted around each (django.test.utils.CaptureQueriesContext).

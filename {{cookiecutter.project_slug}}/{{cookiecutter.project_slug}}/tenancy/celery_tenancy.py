@@ -10,9 +10,11 @@ The project builds on tenant-schemas-celery (the app puts the sender's schema in
   Tasks that work on the platform itself (migrating schemas, the spare pool) are declared
   with `base=PlatformTask` and always run in the public schema.
 - The tenant of a task is resolved from a bounded in-process cache (TENANT_CACHE_SIZE entries),
-  not by a query per task. Whenever a tenant or domain is saved or deleted, a counter in Redis
-  (TENANTS_VERSION_KEY) is incremented; a worker compares it (one Redis GET, no SQL) before each
-  task and empties its cache when it moved, so a suspended or deleted tenant is refused at once.
+  not by a query per task. Each entry holds the routing version it was loaded at; the statement that
+  points the connection at the task's schema reads the current version too (the one statement
+  django-tenants would issue anyway), and a moved version empties the cache. Database triggers move
+  the version with every committed change to tenants or domains, whatever wrote it, so a tenant
+  suspended, archived or deleted after a task was queued is refused by the next task, Redis or not.
 - Periodic tasks (ActiveTenantScheduler) go to active tenants only, never to one that is still
   provisioning, suspended or archived.
 
@@ -28,14 +30,13 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-import redis
-from django.conf import settings
 from django.db import connection
+from django.db.models import Subquery
 from django_tenants.utils import get_public_schema_name
 from tenant_schemas_celery.scheduler import TenantAwarePersistentScheduler
 from tenant_schemas_celery.task import TenantTask
 
-from .routing import TENANTS_VERSION_KEY, connection_schema_visited
+from .routing import NO_VERSION, connection_schema_visited, routing_version_switch
 
 logger = logging.getLogger(__name__)
 
@@ -54,49 +55,63 @@ def _schema_of(request: Any) -> str | None:
 
 
 class TenantCache:
-    """schema name -> active Tenant, least recently used first out, emptied when TENANTS_VERSION_KEY moves.
+    """schema name -> active Tenant, least recently used first out, each entry valid for the routing version it
+    was loaded at (tenancy.models.RoutingVersion, moved by database triggers with every committed change to
+    tenants or domains, whatever wrote it).
 
     One per worker process (thread-safe). `lookups` counts database queries made to fill it.
     """
 
     def __init__(self, size: int = TENANT_CACHE_SIZE) -> None:
         self.size = size
-        self._items: OrderedDict[str, Any] = OrderedDict()
-        self._version: bytes | None = None
+        self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
-        self._redis: redis.Redis | None = None
         self.lookups = 0
 
-    def _current_version(self) -> bytes | None:
-        if self._redis is None:
-            self._redis = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-        value = self._redis.get(TENANTS_VERSION_KEY)
-        return value if isinstance(value, bytes) else None
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
     def tenant(self, schema_name: str) -> Any:
-        """Return the active tenant whose schema is `schema_name`; raise TenantTaskRejected when there is
-        none (unknown, deleted) or it is not active."""
-        from .models import Tenant
+        """Return the active tenant whose schema is `schema_name`, from the cache when it holds it (whatever its
+        version: `route` checks that), else from the database; raise TenantTaskRejected when there is none
+        (unknown, deleted) or it is not active."""
+        return self._entry(schema_name)[0]
 
-        version = self._current_version()
+    def _entry(self, schema_name: str) -> tuple[Any, int]:
+        from .models import RoutingVersion, Tenant
+
         with self._lock:
-            if version != self._version:
-                self._items.clear()
-                self._version = version
-            tenant = self._items.get(schema_name)
-            if tenant is not None:
+            entry = self._items.get(schema_name)
+            if entry is not None:
                 self._items.move_to_end(schema_name)
-                return tenant
+                return entry
         self.lookups += 1
-        tenant = Tenant.objects.filter(schema_name=schema_name).first()
+        version = RoutingVersion.objects.filter(id=1).values("version")
+        tenant = Tenant.objects.filter(schema_name=schema_name).annotate(routing_version=Subquery(version[:1])).first()
         if tenant is None:
             raise TenantTaskRejected(f"tenant with schema {schema_name!r} does not exist (deleted?)")
         if tenant.status != Tenant.Status.ACTIVE:
             raise TenantTaskRejected(f"tenant {tenant.slug!r} (schema {schema_name!r}) is {tenant.status}, not active")
+        entry = (tenant, NO_VERSION if tenant.routing_version is None else int(tenant.routing_version))
         with self._lock:
-            self._items[schema_name] = tenant
+            self._items[schema_name] = entry
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+        return entry
+
+    def route(self, schema_name: str, connection: Any) -> Any:
+        """The active tenant for a task sent from `schema_name`, with `connection` pointed at its schema. While the
+        cached entry is current this costs one statement, the one that sets the search path and reads the routing
+        version with it (routing.routing_version_switch); when the version moved, the cache is emptied and the
+        tenant looked up again, so a tenant suspended, archived or deleted after the task was queued is refused
+        (TenantTaskRejected) by the next task, whatever wrote the change."""
+        tenant, loaded = self._entry(schema_name)
+        if routing_version_switch(tenant, connection) == loaded:
+            return tenant
+        self.clear()
+        tenant, _ = self._entry(schema_name)
+        connection.set_tenant(tenant)
         return tenant
 
 
@@ -123,11 +138,10 @@ class TenantScopedTask(TenantTask):
                         f"task {self.name} needs a tenant, but was sent from the public schema; send it inside "
                         "a tenant (a request on its host, `shell --tenant`, tenant_context) or use tenants_fan_out"
                     )
-                tenant = tenant_cache.tenant(schema)
+                tenant_cache.route(schema, connection)
             except TenantTaskRejected as exc:
                 logger.error("rejected task %s[%s]: %s", self.name, self.request.id, exc)
                 raise
-            connection.set_tenant(tenant)  # type: ignore[attr-defined]
         try:
             return super().__call__(*args, **kwargs)
         finally:

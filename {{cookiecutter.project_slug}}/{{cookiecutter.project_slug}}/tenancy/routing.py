@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TENANTS_VERSION_KEY = "tenancy:tenants-version"  # Redis counter that Celery workers watch (celery_tenancy)
 NO_VERSION = -1  # the version row is missing: every request looks its host up
 
 
@@ -47,6 +46,49 @@ NO_VERSION = -1  # the version row is missing: every request looks its host up
 class _Entry:
     tenant: Tenant | None
     version: int
+
+
+def _fetch_one(connection: Any, sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    connection.ensure_connection()
+    # The driver's own cursor: Django's would first issue django-tenants' `SET search_path`.
+    with connection.connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return tuple(row) if row is not None else None
+
+
+def _search_path_mark(tenant: Tenant | None, connection: Any) -> None:
+    """Point django-tenants at `tenant` (public for None) and tell it the search path is already set
+    (TENANT_LIMIT_SET_CALLS), so it issues no `SET search_path` of its own."""
+    if tenant is None:
+        connection.set_schema_to_public()  # the search path is untouched: the next query sets it
+        return
+    connection.set_tenant(tenant)
+    public = get_public_schema_name()
+    expected = [tenant.schema_name] if tenant.schema_name == public else [tenant.schema_name, public]
+    if connection._get_cursor_search_paths() == expected:  # no PG_EXTRA_SEARCH_PATHS to add
+        connection.search_path_set_schemas = expected
+
+
+def routing_version_switch(tenant: Tenant | None, connection: Any) -> int:
+    """Read the routing version (tenancy.models.RoutingVersion) and point `connection` (django-tenants' database
+    wrapper) at `tenant`'s schema and public, in one statement that replaces django-tenants' `SET search_path`;
+    for None the search path is left to the next query (public). Returns the version, NO_VERSION when the row
+    is missing. For web requests (TenantDirectory.route) and Celery tasks (tenancy.celery_tenancy)."""
+    from .models import RoutingVersion
+
+    quote = connection.ops.quote_name
+    public = get_public_schema_name()
+    table = f"{quote(public)}.{quote(RoutingVersion._meta.db_table)}"
+    if tenant is None:
+        row = _fetch_one(connection, f"SELECT (SELECT version FROM {table} WHERE id = 1)", [])  # noqa: S608
+    else:
+        schema = quote(tenant.schema_name)
+        path = schema if tenant.schema_name == public else f"{schema},{quote(public)}"
+        sql = f"SELECT (SELECT version FROM {table} WHERE id = 1), set_config('search_path', %s, false)"  # noqa: S608
+        row = _fetch_one(connection, sql, [path])
+    _search_path_mark(tenant, connection)
+    return NO_VERSION if row is None or row[0] is None else int(row[0])
 
 
 class TenantDirectory:
@@ -114,55 +156,11 @@ class TenantDirectory:
         wrapper; it is left set to the tenant (`set_tenant`), or to public for an unknown host.
         """
         entry = self._cached(hostname)
-        if entry is not None and self._switch_and_read_version(entry.tenant, connection) == entry.version:
+        if entry is not None and routing_version_switch(entry.tenant, connection) == entry.version:
             return copy.copy(entry.tenant)
         tenant, version = self._query_and_switch(hostname, connection)
         self._store(hostname, tenant, version)
         return tenant
-
-    def _execute(self, connection: Any, sql: str, params: list[Any]) -> tuple[Any, ...] | None:
-        connection.ensure_connection()
-        # The driver's own cursor: Django's would first issue django-tenants' `SET search_path`.
-        with connection.connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        return tuple(row) if row is not None else None
-
-    def _mark_search_path(self, tenant: Tenant | None, connection: Any) -> None:
-        """Point django-tenants at `tenant` (public for None) and tell it the search path is already set
-        (TENANT_LIMIT_SET_CALLS), so it issues no `SET search_path` of its own."""
-        if tenant is None:
-            connection.set_schema_to_public()  # the search path is untouched: the next query sets it
-            return
-        connection.set_tenant(tenant)
-        public = get_public_schema_name()
-        expected = [tenant.schema_name] if tenant.schema_name == public else [tenant.schema_name, public]
-        if connection._get_cursor_search_paths() == expected:  # no PG_EXTRA_SEARCH_PATHS to add
-            connection.search_path_set_schemas = expected
-
-    def _switch_and_read_version(self, tenant: Tenant | None, connection: Any) -> int:
-        """One statement: the routing version, with the search path set to `tenant`'s schema and public (left
-        alone for None). Returns the version (NO_VERSION without the row)."""
-        from .models import RoutingVersion
-
-        quote = connection.ops.quote_name
-        table = f"{quote(get_public_schema_name())}.{quote(RoutingVersion._meta.db_table)}"
-        if tenant is None:
-            row = self._execute(connection, f"SELECT (SELECT version FROM {table} WHERE id = 1)", [])  # noqa: S608
-        else:
-            public = get_public_schema_name()
-            path = (
-                quote(tenant.schema_name)
-                if tenant.schema_name == public
-                else f"{quote(tenant.schema_name)},{quote(public)}"
-            )
-            row = self._execute(
-                connection,
-                f"SELECT (SELECT version FROM {table} WHERE id = 1), set_config('search_path', %s, false)",  # noqa: S608
-                [path],
-            )
-        self._mark_search_path(tenant, connection)
-        return NO_VERSION if row is None or row[0] is None else int(row[0])
 
     def _query_and_switch(self, hostname: str, connection: Any) -> tuple[Tenant | None, int]:
         """One statement: the routing version and the tenant of `hostname` from the public schema's tables
@@ -184,15 +182,15 @@ class TenantDirectory:
             f" LEFT JOIN ({quote(public)}.{quote(Domain._meta.db_table)} d"
             f" JOIN {quote(public)}.{quote(Tenant._meta.db_table)} t ON t.id = d.tenant_id) ON d.domain = %s"
         )
-        row = self._execute(connection, sql, [public, public, public, hostname])
+        row = _fetch_one(connection, sql, [public, public, public, hostname])
         assert row is not None  # one row always: the version, and the tenant's columns or NULLs
         version = NO_VERSION if row[0] is None else int(row[0])
         values = row[1:-1]
         if values[[field.attname for field in Tenant._meta.concrete_fields].index("id")] is None:
-            self._mark_search_path(None, connection)
+            _search_path_mark(None, connection)
             return None, version
         tenant = Tenant.from_db(connection.alias, [field.attname for field in Tenant._meta.concrete_fields], values)
-        self._mark_search_path(tenant, connection)
+        _search_path_mark(tenant, connection)
         return tenant, version
 
 
@@ -200,29 +198,14 @@ directory = TenantDirectory()
 
 
 def tenants_changed(**_: Any) -> None:
-    """Tell Celery workers early that tenants or domains changed: empty this process's directory, and once the
-    transaction commits increment TENANTS_VERSION_KEY in Redis (when the project has Redis), which workers
-    compare before each task (tenancy.celery_tenancy). Web routing does not need it: the routing version
-    moves by trigger with every committed change (see the module docstring).
+    """Empty this process's directory now and again when the transaction commits: a fast path for the process
+    that made a change. Nothing depends on it: every other process (and this one) follows the routing version
+    that database triggers move with every committed change (see the module docstring).
 
-    Connected to post_save / post_delete of Tenant and Domain. Never raises: a Redis outage must not fail a
-    tenant change.
+    Connected to post_save / post_delete of Tenant and Domain.
     """
     directory.clear()
-    transaction.on_commit(_announce, robust=True)
-
-
-def _announce() -> None:
-    directory.clear()
-    url = getattr(settings, "REDIS_URL", "") or ""
-    if not url:
-        return
-    try:
-        import redis
-
-        redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).incr(TENANTS_VERSION_KEY)
-    except Exception:
-        logger.warning("could not announce a tenant change to Celery workers through Redis")
+    transaction.on_commit(directory.clear, robust=True)
 
 
 def connect_signals() -> None:
