@@ -7,11 +7,13 @@ the only thing that can tell the server.
 """
 
 import http.client
+import io
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
@@ -55,6 +57,11 @@ def live_tenant(django_db_blocker) -> Iterator[Tenant]:  # type: ignore[no-untyp
 WritePath = Callable[[Tenant], None]
 
 
+def suspend_by_model_save(tenant: Tenant) -> None:
+    tenant.status = Tenant.Status.SUSPENDED
+    tenant.save(update_fields=["status"])
+
+
 def suspend_by_queryset_update(tenant: Tenant) -> None:
     Tenant.objects.filter(id=tenant.id).update(status=Tenant.Status.SUSPENDED)
 
@@ -69,8 +76,13 @@ def archive_by_raw_sql(tenant: Tenant) -> None:
 
 @pytest.mark.parametrize(
     ("change", "expected"),
-    [(suspend_by_queryset_update, 403), (suspend_by_raw_sql, 403), (archive_by_raw_sql, 404)],
-    ids=["queryset-update-suspends", "raw-sql-suspends", "raw-sql-archives"],
+    [
+        (suspend_by_model_save, 403),
+        (suspend_by_queryset_update, 403),
+        (suspend_by_raw_sql, 403),
+        (archive_by_raw_sql, 404),
+    ],
+    ids=["model-save-suspends", "queryset-update-suspends", "raw-sql-suspends", "raw-sql-archives"],
 )
 def test_the_next_request_after_a_status_change_sees_it(
     server_url: str,
@@ -108,3 +120,40 @@ def test_a_domain_added_and_removed_by_raw_sql_routes_at_the_next_request(
     assert status_of(server_url, host) == 404
     with django_db_blocker.unblock():
         assert not Domain.objects.filter(domain=host).exists()
+
+
+def test_a_domain_added_and_removed_by_django_tenants_own_commands_routes_at_the_next_request(
+    server_url: str,
+    live_tenant: Tenant,
+    django_db_blocker,  # type: ignore[no-untyped-def]
+) -> None:
+    host = f"{SLUG}-cmd.localhost"
+    assert status_of(server_url, host) == 404
+    with django_db_blocker.unblock():
+        call_command("create_domain", "--schema_name", live_tenant.schema_name, "--domain-domain", host,
+                     "--domain-is_primary", "False", "--noinput", stdout=io.StringIO())  # fmt: skip
+    assert status_of(server_url, host) in (200, 302)
+    with django_db_blocker.unblock():
+        call_command("delete_domain", "--schema_name", live_tenant.schema_name, "--domain-domain", host,
+                     "--noinput", stdout=io.StringIO())  # fmt: skip
+    assert status_of(server_url, host) == 404
+
+
+def test_a_tenant_dropped_then_restored_under_its_old_slug_answers_at_once(
+    server_url: str,
+    live_tenant: Tenant,
+    django_db_blocker,
+    settings,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    settings.TENANCY_BACKUP_DIR = str(tmp_path)
+    host = f"{SLUG}.localhost"
+    assert status_of(server_url, host) in (200, 302)
+    with django_db_blocker.unblock():
+        call_command("drop_schema", "--tenant", SLUG, "--force", stdout=io.StringIO())
+    assert status_of(server_url, host) == 404
+    [dump] = tmp_path.glob("*.dump")
+
+    with django_db_blocker.unblock():
+        call_command("restore_tenant", "--input", str(dump), "--slug", SLUG, "--domain", host, stdout=io.StringIO())
+    assert status_of(server_url, host) in (200, 302)
