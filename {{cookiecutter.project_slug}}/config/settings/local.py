@@ -27,6 +27,11 @@ EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.c
 REDIS_URL = env("REDIS_URL", default="") or devservices.redis_url()
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
+# A worker that lost its broker (`make services-down`) reconnects to the same URL (the port is kept,
+# config/devservices.py) when Redis is back, trying after 2, 4, ... 30 s and then every 30 s, for as long as
+# it takes: Celery's default gives up after 100 tries (about 45 min), and honcho then stops `make dev`.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-connection-max-retries
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Shared by every process; keys carry the tenant's schema (base.py, Cache).
 CACHES = cache_settings(REDIS_URL)
 # The console email backend prints from inside the worker: show it as INFO, not as a warning.
