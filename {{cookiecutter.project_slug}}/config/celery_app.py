@@ -6,14 +6,23 @@ worker runs it in that schema, or rejects it when there is no such active tenant
 (tenancy/celery_tenancy.py: tasks never fall back to the public schema). Tasks
 about the platform itself use `base=PlatformTask` and run in the public schema.
 
+Tasks that are safe to run twice (a second run changes nothing) declare `**IDEMPOTENT` and get
+at-least-once delivery: the message is acknowledged only after the task returns, it goes back to
+the queue when the pool process running it dies (`WorkerLostError`), the broker redelivers it when
+the whole worker died (after CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"], base.py), and a
+lost or refused database connection (a PostgreSQL restart or failover) is retried with exponential
+backoff instead of failing the task.
+
 Start a worker with `celery -A config.celery_app worker` and the scheduler of
 periodic per-tenant tasks with `celery -A config.celery_app beat` (`make dev`
 starts both).
 """
 
 import os
+from typing import Any
 
 from celery.signals import task_postrun, task_prerun
+from django.db import InterfaceError, OperationalError
 from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -28,3 +37,26 @@ TASK_CLASS = "{{ cookiecutter.project_slug }}.tenancy.celery_tenancy:TenantScope
 app = CeleryApp("{{ cookiecutter.project_slug }}", task_cls=TASK_CLASS)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Errors of a database connection that a later attempt may not meet: the server restarted, failed
+# over or ended the backend (OperationalError), or the connection was already closed (InterfaceError).
+# Also deadlocks and lock timeouts (OperationalError too), which a retry of an idempotent task resolves.
+DATABASE_CONNECTION_ERRORS = (OperationalError, InterfaceError)
+
+#: Options of every idempotent task: `@app.task(name=..., **IDEMPOTENT)`. Retries wait about 1, 2, 4,
+#: ... s (at most RETRY_BACKOFF_MAX, with jitter so a fleet of tenant tasks does not reconnect at once)
+#: and give up after 8 retries (an outage of about 1.5 min on average, 3 min at most). Keep every
+#: such task's hard time limit below the broker's visibility timeout (base.py), or it is redelivered
+#: while it still runs (tests/test_celery_faults.py checks it). The price of requeueing on a lost process:
+#: a task that kills its process every time (out of memory) is requeued every time; look for repeated
+#: WorkerLostError lines in the worker's log.
+RETRY_BACKOFF_MAX = 60
+IDEMPOTENT: dict[str, Any] = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": DATABASE_CONNECTION_ERRORS,
+    "retry_backoff": 1,
+    "retry_backoff_max": RETRY_BACKOFF_MAX,
+    "retry_jitter": True,
+    "max_retries": 8,
+}

@@ -105,6 +105,17 @@ def test_reminders_run_in_acme_never_include_globex_bookings(tenant: object, oth
     assert "Globex Corporation" in mail.outbox[1].body and "Hammock" in mail.outbox[1].subject
 
 
+def test_a_rerun_sends_only_the_reminders_not_sent_yet(tenant: object) -> None:
+    early = book("Anvil", start=local(DAY, 9))
+    assert reminders_send(day=DAY) == 1
+    late = book("Rocket Skates", start=local(DAY, 18))  # booked after the first run
+
+    assert reminders_send(day=DAY) == 1
+    assert reminders_send(day=DAY) == 0
+    assert [message.to for message in mail.outbox] == [[early], [late]]
+    assert Booking.objects.filter(customer__email__in=[early, late], reminder_sent_at__isnull=True).count() == 0
+
+
 def test_a_day_without_bookings_sends_nothing(tenant: object) -> None:
     assert reminders_send(day=dt.date(2041, 6, 4)) == 0
     assert mail.outbox == []

@@ -321,9 +321,17 @@ CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # One message at a time per worker process: a long task never holds others back. Idempotent
-# tasks (migrations, the spare pool, low-stock flags) set acks_late=True themselves, so a
-# worker that dies mid-task leaves the message for another worker.
+# tasks (migrations, the spare pool, low-stock flags, reminders) declare config.celery_app.IDEMPOTENT:
+# acknowledged after they return, requeued when the pool process running them dies, retried with
+# backoff when the database connection is lost.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Seconds a message taken by a worker may stay unacknowledged before Redis hands it to another worker
+# (https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout):
+# how long a late-acknowledged task waits after its whole worker was killed (SIGKILL, lost machine).
+# Trade-off: a task still running after this long is redelivered and runs twice at once, and so is a
+# task waiting for its countdown or ETA; keep it above the hard time limit of every idempotent task
+# (tenancy.migrate_schemas_batch: 25 min). Celery's default is one hour.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=30 * 60)}
 # Periodic per-tenant work (`celery -A config.celery_app beat`): an entry without
 # `tenant_schemas` runs once in every ACTIVE tenant; `tenant_schemas: ["public"]` runs once,
 # for platform tasks. Tenants still provisioning, suspended or archived get nothing.

@@ -19,6 +19,11 @@ class Booking(models.Model):
     end = models.DateTimeField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONFIRMED)
     created = models.DateTimeField(auto_now_add=True)
+    # Set in the transaction that sends the reminder (bookings.services.reminders_send), so a rerun of
+    # the reminders task, a redelivered message or a concurrent run never sends it twice.
+    reminder_sent_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the booking's reminder email went out (none yet: empty)."
+    )
     # Users live in the public schema, bookings in each tenant's schema. accounts.services.user_delete
     # reassigns these rows to the placeholder account before deleting a user (it finds every cross-schema
     # foreign key to the user table in the catalog); DO_NOTHING keeps Django's delete collector from

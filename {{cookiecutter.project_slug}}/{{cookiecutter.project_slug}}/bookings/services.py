@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core import mail
 from django.db import connection, transaction
+from django.utils import timezone
 
 from .domain import BookingNotFound, BookingStatus, Slot, SlotTaken, UnknownCustomer, UnknownProduct
 from .models import Booking as BookingRow
@@ -68,22 +69,38 @@ def reminders_send(*, day: dt.date | None = None) -> int:
     its start falls on in that zone. Cancelled bookings and bookings of other days get nothing. Works in
     the current tenant's schema; the subject and body name the product, the local start time and the
     tenant. Mail goes through the configured EMAIL_BACKEND from DEFAULT_FROM_EMAIL, in one connection.
-    A run sends again what an earlier run sent (nothing records that a reminder went out), so schedule it
-    once a day. Errors of the email backend (SMTPException, OSError) propagate.
+
+    Idempotent: a booking gets one reminder however often this runs. Each booking is locked, sent and
+    marked (Booking.reminder_sent_at) in a transaction of its own, and a booking already marked is
+    skipped, so a rerun, a redelivered task or a concurrent run (which waits for the lock, then sees the
+    mark) sends nothing twice. Only a crash between the mail server accepting a message and the commit
+    can repeat that one reminder. Errors of the email backend (SMTPException, OSError) propagate; the
+    reminders sent before the error stay marked, the failed one is sent by the next run.
     """
     zone = ZoneInfo(settings.TIME_ZONE)
     if day is None:
         day = dt.datetime.now(zone).date() + dt.timedelta(days=1)
     starting_from = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
     starting_before = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
-    bookings = booking_list(
+    due = booking_list(
         status=BookingStatus.CONFIRMED, starting_from=starting_from, starting_before=starting_before
-    )
-    tenant_name = _tenant_name()
-    messages = [_reminder(booking, zone=zone, tenant_name=tenant_name) for booking in bookings]
-    if not messages:
+    ).filter(reminder_sent_at__isnull=True)
+    due_ids = list(due.values_list("pk", flat=True))
+    if not due_ids:
         return 0
-    return mail.get_connection().send_messages(messages) or 0
+    tenant_name = _tenant_name()
+    sent = 0
+    with mail.get_connection() as mailer:
+        for booking_id in due_ids:
+            with transaction.atomic():
+                # The lock makes a concurrent run wait here; PostgreSQL then re-reads the row, which no longer
+                # matches once the other run marked it (or the booking was cancelled meanwhile).
+                booking = due.select_for_update(of=("self",)).filter(pk=booking_id).first()
+                if booking is None:
+                    continue
+                sent += mailer.send_messages([_reminder(booking, zone=zone, tenant_name=tenant_name)]) or 0
+                BookingRow.objects.filter(pk=booking_id).update(reminder_sent_at=timezone.now())
+    return sent
 
 
 def _tenant_name() -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import connection
 
-from config.celery_app import app
+from config.celery_app import IDEMPOTENT, app
 
 from .celery_tenancy import PlatformTask
 from .fleet_migrate import fleet_migrate
@@ -31,8 +31,10 @@ def tenant_ping(self: Any, retries: int = 0) -> str:
     return schema
 
 
+# Hard time limits of idempotent tasks stay below the broker's visibility timeout (30 min by default,
+# CELERY_BROKER_TRANSPORT_OPTIONS in base.py), or the broker redelivers them while they still run.
 @app.task(
-    name="tenancy.migrate_schemas_batch", base=PlatformTask, acks_late=True, time_limit=60 * 60, soft_time_limit=59 * 60
+    name="tenancy.migrate_schemas_batch", base=PlatformTask, time_limit=25 * 60, soft_time_limit=24 * 60, **IDEMPOTENT
 )
 def migrate_schemas_batch(
     schemas: list[str], *, continue_on_error: bool, retries: int, lock_timeout_ms: int
@@ -55,7 +57,7 @@ def migrate_schemas_batch(
 
 
 @app.task(
-    name="tenancy.spare_pool_refill", base=PlatformTask, acks_late=True, time_limit=30 * 60, soft_time_limit=29 * 60
+    name="tenancy.spare_pool_refill", base=PlatformTask, time_limit=20 * 60, soft_time_limit=19 * 60, **IDEMPOTENT
 )
 def spare_pool_refill() -> int:
     """Create spare schemas until the pool holds settings.TENANCY_SPARE_SCHEMAS; return how many were created.
