@@ -29,6 +29,7 @@ def remove_celery_files() -> None:
     remove_paths(
         [
             "config/celery_app.py",
+            "config/redis_cache.py",
             f"{PROJECT_SLUG}/*/tasks.py",
             f"{PROJECT_SLUG}/*/celery_*.py",
             "tests/**/test_celery_*.py",

@@ -35,7 +35,7 @@ def test_host_is_normalised_before_routing(tenant):
 def test_healthz_answers_on_any_host_and_checks_the_database(host):
     response = Client(HTTP_HOST=host).get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok"{% if cookiecutter.use_celery == "y" %}, "redis": "ok"{% endif %}}
 
 
 def test_tenant_pages_require_login(client_for, tenant):

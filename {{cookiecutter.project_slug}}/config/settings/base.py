@@ -141,15 +141,44 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # tenants never read each other's entries, even for the same key or the same URL (a domain moved from
 # one tenant to another). Environment modules call cache_settings(); this default is in-process.
 CACHE_KEY_FUNCTION = "django_tenants.cache.make_key"
+{%- if cookiecutter.use_celery == "y" %}
+# Redis may be down or frozen without a page answering 5xx (config/redis_cache.py; README, "Redis outages").
+# Seconds to connect and per call (redis-py's socket_connect_timeout, socket_timeout): the most a frozen
+# Redis adds to a request. After a failure a process leaves Redis alone for REDIS_BREAKER_SECONDS, its cache
+# answering misses, except django-allauth's rate-limit counters ("allauth:rl:" keys: logins, password
+# resets, sign-ups), which it keeps in its own memory meanwhile: limits then hold per process.
+REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=0.05)
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.1)
+REDIS_BREAKER_SECONDS = env.float("REDIS_BREAKER_SECONDS", default=5.0)
+CACHE_LOCAL_KEY_PREFIXES = ["allauth:rl:"]
 
 
 def cache_settings(redis_url: str = "") -> dict:
-    """Return Django's CACHES: Redis at `redis_url` when given, else an in-process cache; keys are per tenant."""
+    """Return Django's CACHES: Redis at `redis_url` when given, else an in-process cache; keys are per tenant.
+
+    The Redis cache is config.redis_cache.ResilientRedisCache: a Redis outage is a cache miss, never an error.
+    """
     if redis_url:
-        default = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+        default = {
+            "BACKEND": "config.redis_cache.ResilientRedisCache",
+            "LOCATION": redis_url,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+                "socket_timeout": REDIS_TIMEOUT,
+                "BREAKER_SECONDS": REDIS_BREAKER_SECONDS,
+                "LOCAL_KEY_PREFIXES": CACHE_LOCAL_KEY_PREFIXES,
+            },
+        }
     else:
         default = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     return {"default": {**default, "KEY_FUNCTION": CACHE_KEY_FUNCTION}}
+{%- else %}
+
+
+def cache_settings() -> dict:
+    """Return Django's CACHES: an in-process cache (each process has its own); keys are per tenant."""
+    return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_FUNCTION": CACHE_KEY_FUNCTION}}
+{%- endif %}
 
 
 CACHES = cache_settings()

@@ -29,7 +29,13 @@ TENANCY_SPARE_REFILL = "off"
 MEDIA_ROOT = env("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / ".pytest-media"))
 # In-process cache with the tenant-aware key function of every environment (base.py, Cache): each test
 # empties it (conftest.py), which on Redis would also empty the Celery broker's database.
+{%- if cookiecutter.use_celery == "y" %}
+# A server process started by a test may put its cache on a Redis of that test's own, with the settings of
+# every other environment (TEST_CACHE_REDIS_URL; tests/test_redis_outage.py stops and freezes it).
+CACHES = cache_settings(env("TEST_CACHE_REDIS_URL", default=""))
+{%- else %}
 CACHES = cache_settings()
+{%- endif %}
 {%- if cookiecutter.use_celery == "y" %}
 
 REDIS_URL = env("REDIS_URL", default="") or devservices.redis_url()

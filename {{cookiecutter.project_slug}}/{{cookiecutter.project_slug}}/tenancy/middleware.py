@@ -1,5 +1,11 @@
 """Tenant routing: the request's host selects the tenant and its schema (state in tenancy/routing.py)."""
 
+{% if cookiecutter.use_celery == "y" -%}
+import functools
+
+import redis
+from django.conf import settings
+{% endif -%}
 from django.core.exceptions import DisallowedHost
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseNotFound, JsonResponse
@@ -24,7 +30,8 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
       connection is back in the public schema. A connection that served more than
       TENANCY_CONNECTION_MAX_SCHEMAS distinct schemas is closed (tenancy.routing.connection_schema_visited).
     - **Health:** `/healthz` answers on any Host (load balancers probe by IP address) before host validation,
-      with 200 when the database answers `SELECT 1` and 503 otherwise.
+      with 200 when the database answers `SELECT 1` and 503 otherwise{% if cookiecutter.use_celery == "y" %}; it also names Redis "ok" or "down",
+      which never changes the status (pages work without Redis){% endif %}.
     - **Host names:** they are normalised before the lookup: lowercase, port and one trailing dot removed
       (`ACME.localhost.:8000` routes like `acme.localhost`). An unknown host gets the project's 404 page,
       never the public site.
@@ -67,14 +74,43 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
 
 
 def health_response() -> HttpResponse:
-    """Return 200 `{"status": "ok"}` when the database answers, else 503 with the error class."""
+    """Return 200 `{"status": "ok", "database": "ok"{% if cookiecutter.use_celery == "y" %}, "redis": "ok" | "down"{% endif %}}` when the database answers,
+    else 503 `{"status": "error", "database": <error class>{% if cookiecutter.use_celery == "y" %}, "redis": ...{% endif %}}`.{% if cookiecutter.use_celery == "y" %}
+
+    Redis is reported, not required: the cache falls back without it (config/redis_cache.py), and a frozen
+    Redis costs this probe at most settings.REDIS_CONNECT_TIMEOUT + REDIS_TIMEOUT.{% endif %}
+    """
+{%- if cookiecutter.use_celery == "y" %}
+    services = {"redis": redis_state()}
+{%- else %}
+    services: dict[str, str] = {}
+{%- endif %}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:
-        return JsonResponse({"status": "error", "database": type(exc).__name__}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+        return JsonResponse({"status": "error", "database": type(exc).__name__, **services}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok", **services})
+{%- if cookiecutter.use_celery == "y" %}
+
+
+@functools.lru_cache(maxsize=1)
+def _redis_client(url: str) -> redis.Redis:
+    # One connection pool per process; no retries: a dead Redis answers "down" after one attempt.
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT, socket_timeout=settings.REDIS_TIMEOUT
+    )
+
+
+def redis_state() -> str:
+    """Return "ok" when Redis at settings.REDIS_URL answers PING within the Redis timeouts, else "down"."""
+    try:
+        _redis_client(settings.REDIS_URL).ping()
+    except redis.RedisError:
+        return "down"
+    return "ok"
+{%- endif %}
 
 
 def lifecycle_response(tenant: object) -> HttpResponse | None:
