@@ -281,6 +281,36 @@ def test_a_task_whose_database_connection_is_ended_mid_task_is_retried_and_compl
         assert Product.objects.get(pk=product.pk).low_stock
 
 
+def test_a_tenant_task_that_starts_while_postgresql_refuses_connections_is_retried_and_completes(
+    worker: Worker, faults: Tenant, database_url: str
+) -> None:
+    """Finding the task's tenant needs the database before the body runs: a refused connection there is
+    retried with the task's backoff too, not a permanent failure."""
+    name = database_url.rsplit("/", 1)[1]
+    with tenant_context(faults):
+        product = product_create(name="Empty again", sku=f"R-{uuid.uuid4().hex[:8].upper()}", price="1.00")
+    # From another database: PostgreSQL refuses to change the current one's ALLOW_CONNECTIONS.
+    with psycopg.connect(f"{database_url.rsplit('/', 1)[0]}/postgres", autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        try:
+            # Connections already open keep working; the worker closes its connection after each task, so the
+            # next task opens one and is refused.
+            offset = len(worker.log_path.read_text())
+            with tenant_context(faults):
+                result = flag_low_stock.apply_async(queue=worker.queue)
+            deadline = time.monotonic() + WAIT
+            while "Retry in" not in worker.log_since(offset) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+    assert result.get(timeout=WAIT)["flagged"] >= 1
+    log = worker.log_since(offset)
+    assert "Retry in" in log and "rejected task" not in log, log
+    with tenant_context(faults):
+        assert Product.objects.get(pk=product.pk).low_stock
+
+
 def test_a_message_left_unacknowledged_by_a_killed_worker_is_redelivered_after_the_visibility_timeout(
     worker: Worker, database_url: str, faults: Tenant, locker: psycopg.Connection[Any]
 ) -> None:

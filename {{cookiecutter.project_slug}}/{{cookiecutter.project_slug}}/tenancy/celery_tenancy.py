@@ -30,6 +30,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
+from celery.utils.time import get_exponential_backoff_interval
 from django.db import connection
 from django.db.models import Subquery
 from django_tenants.utils import get_public_schema_name
@@ -142,6 +143,15 @@ class TenantScopedTask(TenantTask):
             except TenantTaskRejected as exc:
                 logger.error("rejected task %s[%s]: %s", self.name, self.request.id, exc)
                 raise
+            except tuple(self.autoretry_for or ()) as exc:
+                # Finding the tenant needs the database before the body runs, outside Celery's autoretry,
+                # which wraps the body only: retry here with the task's own backoff (config.celery_app).
+                connection.close()
+                countdown = get_exponential_backoff_interval(
+                    factor=int(self.retry_backoff), retries=self.request.retries,
+                    maximum=int(self.retry_backoff_max), full_jitter=bool(self.retry_jitter),
+                )  # fmt: skip
+                raise self.retry(exc=exc, countdown=countdown) from exc
         try:
             return super().__call__(*args, **kwargs)
         finally:
