@@ -400,7 +400,6 @@ def report(
 def machine_facts(args: argparse.Namespace, pg: DedicatedPostgres, setup_seconds: float) -> dict[str, str]:
     from django.conf import settings
 
-    redis = getattr(settings, "REDIS_URL", "") or ""
     return {
         "routing": f"stock {STOCK_MIDDLEWARE}, project {PROJECT_MIDDLEWARE}; MIDDLEWARE[0], nothing else differs",
         "cores (usable / total)": f"{usable_cores()} / {os.cpu_count()}",
@@ -413,7 +412,7 @@ def machine_facts(args: argparse.Namespace, pg: DedicatedPostgres, setup_seconds
         "settings": f"benchmarks.loadsite.settings (production), CONN_MAX_AGE=600, "
         f"TENANT_LIMIT_SET_CALLS={getattr(settings, 'TENANT_LIMIT_SET_CALLS', False)}, "
         f"TENANCY_CONNECTION_MAX_SCHEMAS={getattr(settings, 'TENANCY_CONNECTION_MAX_SCHEMAS', '-')}, "
-        f"directory invalidation: {'Redis' if redis else 'expiry only (no Redis)'}",
+        "directory invalidation: the routing version (database triggers), read with the search path",
         "versions": (
             f"Python {platform.python_version()}, Django {version('django')}, "
             f"django-tenants {version('django-tenants')}, gunicorn {version('gunicorn')}, psycopg {version('psycopg')}"
