@@ -23,9 +23,10 @@ PROVISIONING_RETRY_AFTER = 5
 class TenantRoutingMiddleware(TenantMainMiddleware):
     """Routes a request to its tenant by host name, like django-tenants' TenantMainMiddleware, with these changes.
 
-    - **Cost:** the host is resolved through a per-process directory (tenancy.routing.directory), invalidated
-      across processes through Redis when tenants or domains change. Routing costs at most one SQL statement
-      per request (the `SET search_path` before the first query); stock costs three.
+    - **Cost:** the host is resolved through a per-process directory (tenancy.routing.directory) whose entries
+      hold the routing version they were loaded at; database triggers move it with every committed change to
+      tenants or domains. Routing costs one SQL statement per request (the routing version read together with
+      setting the search path; two on the first request after a change); stock costs three.
     - **No leaks between requests:** after every request, whether it succeeded or failed mid-transaction, the
       connection is back in the public schema. A connection that served more than
       TENANCY_CONNECTION_MAX_SCHEMAS distinct schemas is closed (tenancy.routing.connection_schema_visited).
