@@ -8,6 +8,7 @@ the only thing that can tell the server.
 
 import http.client
 import io
+import uuid
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -15,7 +16,9 @@ import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 
+from {{ cookiecutter.project_slug }}.accounts.models import User
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
 from conftest import test_database_url
 
@@ -62,6 +65,17 @@ def suspend_by_model_save(tenant: Tenant) -> None:
     tenant.save(update_fields=["status"])
 
 
+def suspend_by_platform_admin_bulk_action(tenant: Tenant) -> None:
+    staff = User.objects.create_superuser(email=f"ops-{uuid.uuid4().hex[:8]}@example.com", password="ops-password")
+    try:
+        admin = Client(HTTP_HOST="localhost")
+        admin.force_login(staff)
+        response = admin.post("/admin/tenancy/tenant/", {"action": "suspend", "_selected_action": [str(tenant.pk)]})
+        assert response.status_code == 302, response
+    finally:
+        User.objects.filter(pk=staff.pk).delete()
+
+
 def suspend_by_queryset_update(tenant: Tenant) -> None:
     Tenant.objects.filter(id=tenant.id).update(status=Tenant.Status.SUSPENDED)
 
@@ -78,11 +92,12 @@ def archive_by_raw_sql(tenant: Tenant) -> None:
     ("change", "expected"),
     [
         (suspend_by_model_save, 403),
+        (suspend_by_platform_admin_bulk_action, 403),
         (suspend_by_queryset_update, 403),
         (suspend_by_raw_sql, 403),
         (archive_by_raw_sql, 404),
     ],
-    ids=["model-save-suspends", "queryset-update-suspends", "raw-sql-suspends", "raw-sql-archives"],
+    ids=["model-save", "admin-bulk-action", "queryset-update", "raw-sql", "raw-sql-archives"],
 )
 def test_the_next_request_after_a_status_change_sees_it(
     server_url: str,
