@@ -24,7 +24,7 @@ It measures, in one run and on the same PostgreSQL and Redis (REDIS_URL, else th
 Tenant rows are enough (their schemas need not exist): the benchmark inserts `--tenants` rows with
 slugs `fbench-*` inside a transaction that is rolled back at the end, so nothing stays behind; a
 killed run leaves nothing in the database either (an interrupted transaction rolls back). Each
-figure is the median of `--runs` runs, stock and project interleaved. Target P5 (BENCHMARKS.md):
+figure is the median of `--runs` runs, stock and project interleaved. Target P5:
 10,000 tenants enqueued in at most 3 s, and no database query per task to find the tenant.
 """
 

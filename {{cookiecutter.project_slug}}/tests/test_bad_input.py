@@ -432,7 +432,7 @@ def test_api_good_payloads_are_accepted(api_client, api_rows, booking_refs):
 {%- endif %}
 
 
-# --- the count the issue asks for ------------------------------------------------------------------------
+# --- the count required ---------------------------------------------------------------------------------
 
 
 def test_at_least_30_distinct_bad_values_and_5_of_each_kind():

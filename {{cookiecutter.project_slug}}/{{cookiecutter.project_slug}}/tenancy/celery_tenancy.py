@@ -185,7 +185,7 @@ def tenants_fan_out(
 
     Provisioning, suspended and archived tenants and the public tenant are skipped. Messages go out
     through one broker connection in pipelined batches of FAN_OUT_BATCH; their results are not
-    stored. `make benchmark-fanout` measures it against BENCHMARKS.md P5 (10,000 tenants in at
+    stored. `make benchmark-fanout` measures it against target P5 (10,000 tenants in at
     most 3 s; 1.9 s measured on 2 cores).
     """
     from celery.utils import uuid

@@ -2,7 +2,7 @@
 
 The migration graph is loaded once from disk; the applied migrations of all schemas are
 read with `UNION ALL` queries over their `django_migrations` tables, 1,000 schemas per
-query (BENCHMARKS.md: 4.0 s for 10,000 schemas in chunks of 1,000, against 7.8 s in
+query (measured on PostgreSQL 15: 4.0 s for 10,000 schemas in chunks of 1,000, against 7.8 s in
 chunks of 500 and 11.8 s in chunks of 2,500). Each schema's pending list is the graph's
 forward plan minus what that schema recorded, so a schema that lost a row is found:
 there is no cached "fleet version".

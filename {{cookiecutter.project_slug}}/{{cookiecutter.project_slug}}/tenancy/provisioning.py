@@ -1,7 +1,7 @@
 """Schemas for new tenants: the spare-schema pool, building a schema, and provisioning locks.
 
 Creating a tenant schema by running every migration takes hundreds of milliseconds for a small
-project and tens of seconds for a large one (BENCHMARKS.md). The pool keeps
+project and tens of seconds for a large one (reported by django-tenants users). The pool keeps
 `settings.TENANCY_SPARE_SCHEMAS` schemas named `spare_<hex>`, already migrated; provisioning
 claims one with `SELECT ... FOR UPDATE SKIP LOCKED` (concurrent claims never wait for each
 other) and renames it to `tenant_<slug>` inside the transaction that creates the tenant row,
