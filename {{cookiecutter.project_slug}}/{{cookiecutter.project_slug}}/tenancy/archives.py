@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InvalidValue, NotFound, shown
-from .pgtools import BackupError, pg_binary, pg_run
+from .pgtools import BackupError, file_complete_or_absent, pg_binary, pg_run
 
 ARCHIVE_MAGIC = b"PGDMP"  # first bytes of a pg_dump custom-format archive
 CHECKSUM_SUFFIX = ".sha256"
@@ -59,15 +59,8 @@ def checksum_write(archive: Path) -> Path:
     folder) readable by its owner only; return its path. The file appears only when complete (written as
     `.partial`, then renamed). Raises BackupError naming the file when it cannot be written."""
     target = checksum_path(archive)
-    partial = target.with_name(target.name + ".partial")
-    try:
+    with file_complete_or_absent(target, failure=f"cannot write checksum file {target} of backup {archive}") as partial:
         partial.write_text(f"{file_sha256(archive)}  {archive.name}\n", encoding="utf-8")
-        partial.chmod(0o600)
-        partial.replace(target)
-    except OSError as exc:
-        raise BackupError(f"cannot write checksum file {target} of backup {archive}: {exc}") from exc
-    finally:
-        partial.unlink(missing_ok=True)
     return target
 
 

@@ -8,9 +8,11 @@ major version (`pg_binary`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -159,16 +161,25 @@ def pg_dump_to_file(selection: list[str], output: Path, *, action: str) -> Path:
         output.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise BackupError(f"cannot create backup folder {output.parent}: {exc}") from exc
-    partial = output.with_name(output.name + ".partial")
-    args = ["--format=custom", f"--file={partial}", "--no-password", f"--lock-wait-timeout={LOCK_WAIT_TIMEOUT}"]
-    try:
+    with file_complete_or_absent(output, failure=f"{action} failed") as partial:
+        args = ["--format=custom", f"--file={partial}", "--no-password", f"--lock-wait-timeout={LOCK_WAIT_TIMEOUT}"]
         pg_run(pg_binary("pg_dump"), [*args, *selection], action=action)
         if not partial.is_file() or partial.stat().st_size == 0:
             raise BackupError(f"{action}: pg_dump exited 0 but wrote no data to {partial}")
+    return output
+
+
+@contextlib.contextmanager
+def file_complete_or_absent(target: Path, *, failure: str) -> Iterator[Path]:
+    """Yield `<target>.partial` to write; when the block succeeds, make it readable by its owner only and rename
+    it to `target`, so `target` never exists half-written. The partial file is removed in every case. Raises
+    BackupError starting with `failure` on an OSError."""
+    partial = target.with_name(target.name + ".partial")
+    try:
+        yield partial
         partial.chmod(0o600)
-        partial.replace(output)
+        partial.replace(target)
     except OSError as exc:
-        raise BackupError(f"{action} failed: {exc}") from exc
+        raise BackupError(f"{failure}: {exc}") from exc
     finally:
         partial.unlink(missing_ok=True)
-    return output
