@@ -35,6 +35,14 @@ def test_bake_is_ruff_formatted(bakery: Bakery, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", CONFIGURATIONS)
+def test_bake_keeps_its_package_layering(bakery: Bakery, name: str) -> None:
+    """`make lint`'s import contracts (pyproject.toml [tool.importlinter]): layers, no cycles, plain domain modules."""
+    result = run(["uv", "run", "--no-sync", "lint-imports"], cwd=bakery.synced(name))
+    assert result.returncode == 0, describe(result)
+    assert re.search(r"Contracts: \d+ kept, 0 broken", result.stdout), describe(result)
+
+
+@pytest.mark.parametrize("name", CONFIGURATIONS)
 def test_bake_passes_mypy_with_django_stubs(bakery: Bakery, name: str) -> None:
     # Dummy URLs: the django-stubs plugin imports the settings, which would
     # otherwise start the embedded servers.

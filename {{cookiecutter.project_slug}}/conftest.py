@@ -56,9 +56,9 @@ def django_db_setup(request, django_test_environment, django_db_blocker) -> Iter
     """
     from django.test.utils import setup_databases, teardown_databases
 
-    from {{ cookiecutter.project_slug }}.tenancy.demo import demo_seed
-    from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
-    from {{ cookiecutter.project_slug }}.tenancy.services import public_tenant_ensure
+    from {{ cookiecutter.project_slug }}.demo.seed import demo_seed
+    from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
+    from {{ cookiecutter.project_slug }}.lifecycle.services import public_tenant_ensure
 
     keepdb = bool(request.config.getvalue("reuse_db")) and not request.config.getvalue("create_db")
     verbosity = request.config.option.verbose
@@ -166,8 +166,8 @@ test_database_url.__test__ = False  # type: ignore[attr-defined]
 def committed_tenants(django_db_blocker, slugs: list[str]) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
     """Create tenants `slugs` outside any test transaction (for a module's tests that need committed schemas);
     yield their schema names; drop them afterwards and refill the spare pool they claimed from."""
-    from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
-    from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop
+    from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
+    from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create, tenant_drop
 
     with django_db_blocker.unblock():
         schemas = [tenant_create(name=slug.title(), slug=slug).schema_name for slug in slugs]

@@ -44,6 +44,8 @@ from importlib.metadata import version
 from rich.console import Console
 from rich.table import Table
 
+from config.devservices import environ_ensure
+
 console = Console()
 TARGET_SECONDS = 3.0
 TARGET_TENANTS = 10_000
@@ -106,7 +108,7 @@ def fan_out_stock(task: object, queue: str) -> int:
 
 
 def measure_fan_out(runs: int, expected: list[str]) -> dict[str, list[float]]:
-    from {{ cookiecutter.project_slug }}.tenancy.tasks import tenant_ping
+    from {{ cookiecutter.project_slug }}.lifecycle.tasks import tenant_ping
 
     times: dict[str, list[float]] = {"stock": [], "project": []}
     paths = {"stock": fan_out_stock, "project": fan_out_project}
@@ -208,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; return the exit code (0 done, 1 failed, 130 interrupted)."""
     args = parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    environ_ensure()  # embedded servers for the URLs left unset, as manage.py does
     import django
 
     django.setup()

@@ -85,9 +85,9 @@ def create_marked_tenants(count: int, *, slug_format: str, name_format: str) -> 
     from django.db import transaction
     from django_tenants.utils import schema_context
 
+    from {{ cookiecutter.project_slug }}.lifecycle.pgtools import BackupError, pg_binary
     from {{ cookiecutter.project_slug }}.products.models import Product
     from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
-    from {{ cookiecutter.project_slug }}.tenancy.pgtools import BackupError, pg_binary
 
     started = time.perf_counter()
     slugs = [slug_format.format(number) for number in range(1, count + 1)]
@@ -119,7 +119,7 @@ def create_marked_tenants(count: int, *, slug_format: str, name_format: str) -> 
 def schema_script(schema: str) -> str:
     """SQL that recreates schema `schema` with its tables, sequences, indexes, constraints and rows (pg_dump of the
     server's major version, `--inserts`), every object qualified by the schema name; no session settings."""
-    from {{ cookiecutter.project_slug }}.tenancy.pgtools import pg_binary, pg_run
+    from {{ cookiecutter.project_slug }}.lifecycle.pgtools import pg_binary, pg_run
 
     dump = pg_run(
         pg_binary("pg_dump"),
@@ -137,9 +137,9 @@ def clone_tenants(template_slug: str, tenants: Sequence[tuple[str, str]]) -> Non
     and holds the tenant apps' tables (benchmarks/provisioning.py's check)."""
     from django.db import connection, transaction
 
+    from {{ cookiecutter.project_slug }}.lifecycle.services import default_domain_for
     from {{ cookiecutter.project_slug }}.tenancy.domain import schema_name_for
     from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
-    from {{ cookiecutter.project_slug }}.tenancy.services import default_domain_for
 
     template = Tenant.objects.get(slug=template_slug).schema_name
     script = schema_script(template)

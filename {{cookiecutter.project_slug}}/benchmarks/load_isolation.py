@@ -60,6 +60,7 @@ from benchmarks.migrate_fleet import (
     timed_run,
 )
 from benchmarks.stock_manage import usable_cores
+from config.devservices import environ_ensure
 
 SCRATCH_SUFFIX = "_load_bench"
 SLUG_FORMAT = "lbench-{:05d}"
@@ -174,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    environ_ensure()  # embedded servers for the URLs left unset, as manage.py does
     import django
 
     django.setup()

@@ -18,7 +18,7 @@ and `--runs` times each:
 for (a) nothing to apply and (b) one pending `AddField` migration (a temporary
 `products/migrations/9999_bench_addfield.py` adding a nullable column to `products.Product`; after each run
 the column and its `django_migrations` row must be in every benchmark schema and the catalog of every benchmark
-schema and of public must equal the reference django-tenants' stock path builds (tenancy.verification), then the
+schema and of public must equal the reference django-tenants' stock path builds (fleet.verification), then the
 column and the rows are removed again with SQL). It prints the medians, the stock/project ratios and the
 performance targets P2 and P3, met or not.
 
@@ -49,6 +49,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from benchmarks.stock_manage import PROJECT_DIR, usable_cores
+from config.devservices import environ_ensure
 
 SLUG_FORMAT = "bench-{:05d}"
 SLUG_REGEX = r"^bench-[0-9]{5}$"
@@ -209,7 +210,7 @@ def progress() -> Progress:
 
 def create_bench_tenants(count: int) -> list[str]:
     """Create tenants bench-00001 .. bench-<count> with the project's `tenant_create`; return their schema names."""
-    from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create
+    from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create
 
     schemas = []
     started = time.perf_counter()
@@ -226,7 +227,7 @@ def create_bench_tenants(count: int) -> list[str]:
 
 def drop_bench_tenants() -> None:
     """Drop every benchmark tenant (row, domains, schema) with the project's `tenant_drop`."""
-    from {{ cookiecutter.project_slug }}.tenancy.services import tenant_drop
+    from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_drop
 
     tenants = bench_tenants()
     if not tenants:
@@ -303,8 +304,8 @@ def expect_addfield(schemas: Sequence[str], *, applied: bool, after: str) -> Non
 
 def expect_stock_catalog(schemas: Sequence[str], references: dict[str, dict[str, str]], *, after: str) -> None:
     """Raise BenchmarkError unless public and every schema in `schemas` have the catalog that django-tenants' stock
-    path builds from the migration files (`references`, from tenancy.verification.reference_catalogs)."""
-    from {{ cookiecutter.project_slug }}.tenancy.verification import fleet_verify
+    path builds from the migration files (`references`, from fleet.verification.reference_catalogs)."""
+    from {{ cookiecutter.project_slug }}.fleet.verification import fleet_verify
 
     drift = fleet_verify(["public", *schemas], references=references)
     if drift:
@@ -502,7 +503,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     if args.runs < 3:
         console.print("[yellow]fewer than 3 runs: comparable figures are medians of at least 3")
 
-    from {{ cookiecutter.project_slug }}.tenancy.verification import reference_catalogs
+    from {{ cookiecutter.project_slug }}.fleet.verification import reference_catalogs
 
     before = reference_catalogs()
     results = {
@@ -527,6 +528,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     remove_migration_file()  # left over by a killed run
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    environ_ensure()  # embedded servers for the URLs left unset, as manage.py does
     import django
 
     django.setup()

@@ -7,7 +7,7 @@ Command line, from the project root::
 It times provisioning for an existing user, from the call to a committed, active tenant (password hashing
 and HTTP are outside the timer), `--creations` times per path, round-robin, for three paths:
 
-- warm pool: `tenancy.services.tenant_create(name, slug, owner_email)` with one current spare schema in the
+- warm pool: `lifecycle.services.tenant_create(name, slug, owner_email)` with one current spare schema in the
   pool (built before the timer starts, on another connection; the pool refill after the claim is off in this
   process);
 - empty pool: the same call with no spare, so the schema is built by migrations;
@@ -19,7 +19,7 @@ After each creation, outside the timer, a request for the tenant's host goes thr
 middleware and must reach the tenant's schema; the tenant must be active, its schema must hold exactly the
 tables of the tenant apps and record every migration. The tenant is then dropped again, so the number of
 existing tenants stays fixed. Everything runs at 0 benchmark tenants, then at `--tenants` (real schemas,
-migrated in groups by `tenancy.fleet_migrate.fleet_migrate`). It prints p50 and p95 per path and
+migrated in groups by `fleet.executor.fleet_migrate`). It prints p50 and p95 per path and
 size, the ratios stock / warm and stock / empty, and target P1 (warm-pool p50 <= 25 ms at 0 and 1,000
 tenants, >= 15x the stock path), met or not.
 
@@ -61,6 +61,7 @@ from benchmarks.migrate_fleet import (
     timed_run,
 )
 from benchmarks.stock_manage import usable_cores
+from config.devservices import environ_ensure
 
 SLUG_PREFIX = "pbench-"
 SLUG_REGEX = r"^pbench-"
@@ -112,8 +113,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def demo_slugs() -> set[str]:
-    """Return the slugs of the demo tenants (tenancy/demo.py), which may share the database with the benchmark."""
-    from {{ cookiecutter.project_slug }}.tenancy.demo import DEMO_TENANTS
+    """Return the slugs of the demo tenants (demo/seed.py), which may share the database with the benchmark."""
+    from {{ cookiecutter.project_slug }}.demo.seed import DEMO_TENANTS
 
     return {demo.slug for demo in DEMO_TENANTS}
 
@@ -142,8 +143,8 @@ def drop_bench_tenants() -> None:
     the schemas with the benchmark prefix that have no tenant row (a killed fleet set-up leaves those)."""
     from django.db import connection
 
+    from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_drop
     from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
-    from {{ cookiecutter.project_slug }}.tenancy.services import tenant_drop
 
     slugs = list(Tenant.objects.filter(slug__regex=SLUG_REGEX).order_by("slug").values_list("slug", flat=True))
     if slugs:
@@ -181,8 +182,8 @@ def drop_spares(keep: int = 0) -> int:
     """
     from django.db import connection, transaction
 
+    from {{ cookiecutter.project_slug }}.lifecycle.provisioning import SPARE_PREFIX
     from {{ cookiecutter.project_slug }}.tenancy.models import SpareSchema
-    from {{ cookiecutter.project_slug }}.tenancy.provisioning import SPARE_PREFIX
 
     with transaction.atomic():
         spares = list(SpareSchema.objects.select_for_update().order_by("id")[keep:])
@@ -200,7 +201,7 @@ def restore_spare_pool(before: int) -> None:
     was short of them (a killed run leaves it short). Drops the spares beyond, builds the missing ones."""
     from django.conf import settings
 
-    from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
+    from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
 
     size = max(before, settings.TENANCY_SPARE_SCHEMAS)
     drop_spares(keep=size)
@@ -262,10 +263,10 @@ def create_fleet(
     """
     from django.db import connection, transaction
 
+    from {{ cookiecutter.project_slug }}.fleet.executor import SchemaResult, fleet_migrate
+    from {{ cookiecutter.project_slug }}.lifecycle.services import default_domain_for
     from {{ cookiecutter.project_slug }}.tenancy.domain import schema_name_for
-    from {{ cookiecutter.project_slug }}.tenancy.fleet_migrate import SchemaResult, fleet_migrate
     from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
-    from {{ cookiecutter.project_slug }}.tenancy.services import default_domain_for
 
     setup = FleetSetup(tenants=count, parallel=usable_cores())
     slugs = [slug_format.format(number) for number in range(1, count + 1)]
@@ -317,7 +318,7 @@ def expect_fleet_complete(schemas: Sequence[str]) -> None:
     """Raise BenchmarkError unless every schema records every migration and holds the tenant apps' tables."""
     from django.db import connection
 
-    from {{ cookiecutter.project_slug }}.tenancy.fleet import is_current, read_applied
+    from {{ cookiecutter.project_slug }}.fleet.plan import is_current, read_applied
 
     applied, _ = read_applied(schemas)
     stale = [schema for schema in schemas if not is_current(applied[schema])]
@@ -417,7 +418,7 @@ def stock_migrate_schemas() -> Iterator[None]:
 
 def create_warm_or_empty(slug: str, owner_email: str) -> None:
     """The project's path: `tenant_create` for an existing user (a spare is claimed when the pool has one)."""
-    from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create
+    from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create
 
     tenant_create(name=f"Benchmark {slug}", slug=slug, owner_email=owner_email)
 
@@ -426,9 +427,9 @@ def create_stock(slug: str, owner_email: str) -> None:
     """The stock django-tenants path: tenant row with auto_create_schema (schema + stock migrate_schemas, verbosity
     0 as tenant_create's default), then the primary domain and the owner membership, each committed on its own."""
     from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
+    from {{ cookiecutter.project_slug }}.lifecycle.services import default_domain_for
     from {{ cookiecutter.project_slug }}.tenancy.domain import schema_name_for
     from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
-    from {{ cookiecutter.project_slug }}.tenancy.services import default_domain_for
 
     tenant = Tenant(name=f"Benchmark {slug}", slug=slug, schema_name=schema_name_for(slug), status=Tenant.Status.ACTIVE)
     tenant.auto_create_schema = True
@@ -460,7 +461,7 @@ def expect_routable(slug: str, expected_tables: set[str]) -> None:
     from django.http import HttpRequest, HttpResponse
     from django.test import RequestFactory, override_settings
 
-    from {{ cookiecutter.project_slug }}.tenancy.fleet import is_current, read_applied
+    from {{ cookiecutter.project_slug }}.fleet.plan import is_current, read_applied
     from {{ cookiecutter.project_slug }}.tenancy.middleware import TenantRoutingMiddleware
     from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
 
@@ -528,7 +529,7 @@ def fill_pool_to_one(failure: list[BaseException]) -> None:
     is appended to `failure`."""
     from django.db import connection
 
-    from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
+    from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
 
     try:
         spare_pool_fill(target=1)
@@ -568,8 +569,8 @@ class Creator:
         """Create tenant `slug` by `path`, check it and drop it again; return the creation's seconds."""
         from django.db import connection
 
+        from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_drop
         from {{ cookiecutter.project_slug }}.tenancy.domain import schema_name_for
-        from {{ cookiecutter.project_slug }}.tenancy.services import tenant_drop
 
         self.prepare(path)
         connection.set_schema_to_public()  # type: ignore[attr-defined]
@@ -766,7 +767,7 @@ def run(args: argparse.Namespace, state: RunState) -> None:
             f"this database has {len(others)} tenants besides the demo ones ({shown}); the figures at 0 tenants "
             "would not be at 0. Rerun with --scratch-db, or point DATABASE_URL at a database without other tenants."
         )
-    from {{ cookiecutter.project_slug }}.tenancy import provisioning
+    from {{ cookiecutter.project_slug }}.lifecycle import provisioning
 
     # One "spare schema created" line per warm-pool creation would bury the progress bars.
     logging.getLogger(provisioning.__name__).setLevel(logging.WARNING)
@@ -804,6 +805,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    environ_ensure()  # embedded servers for the URLs left unset, as manage.py does
     # Read by config/settings/base.py: no spare-pool refill after a claim, so none runs inside the timer.
     os.environ["TENANCY_SPARE_REFILL"] = "off"
     import django

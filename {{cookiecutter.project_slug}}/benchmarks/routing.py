@@ -69,6 +69,7 @@ from benchmarks.harness import (
 from benchmarks.loadsite import MARKER_PATH, PROJECT_MIDDLEWARE, STOCK_MIDDLEWARE, TABLES_PATH
 from benchmarks.migrate_fleet import SHARED_MIGRATE, BenchmarkError, Contender, child_environment, console, timed_run
 from benchmarks.stock_manage import usable_cores
+from config.devservices import environ_ensure
 
 STOCK, PROJECT = "stock", "project"
 LABEL = {STOCK: "stock", PROJECT: "project"}
@@ -462,6 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         url = pg.create_database(DATABASE)
         os.environ["DATABASE_URL"] = url
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+        environ_ensure()  # embedded servers for the URLs left unset, as manage.py does
         import django
 
         django.setup()

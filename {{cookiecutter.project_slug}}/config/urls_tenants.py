@@ -6,13 +6,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 {%- endif %}
 
 from {{ cookiecutter.project_slug }}.accounts import views as accounts_views
+from {{ cookiecutter.project_slug }}.accounts.admin_site import tenant_admin_site
 from {{ cookiecutter.project_slug }}.dashboard import dashboard
-from {{ cookiecutter.project_slug }}.tenancy.admin_site import tenant_admin_site
 from {{ cookiecutter.project_slug }}.tenancy.media import tenant_media
 
 urlpatterns = [
     path("", dashboard, name="home"),
-    # One-time login from another host (sign-up, tenant picker, switcher): accounts.services.login_token_consume.
+    # One-time login from another host (sign-up, tenant picker, switcher): accounts.login_tokens.login_token_consume.
     path("accounts/token/<str:token>/", accounts_views.login_token_login, name="login_token"),
     path("accounts/switch/", accounts_views.tenant_switch, name="tenant_switch"),
     # django-allauth: login (members of this tenant only), logout, password reset, email verification.

@@ -27,19 +27,19 @@ from django_tenants.utils import schema_exists, tenant_context
 from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
 from {{ cookiecutter.project_slug }}.bookings.models import Booking
 from {{ cookiecutter.project_slug }}.customers.models import Customer
-from {{ cookiecutter.project_slug }}.products.models import Category, Product
-from {{ cookiecutter.project_slug }}.tenancy.backup import (
+from {{ cookiecutter.project_slug }}.fleet.verification import fleet_verify
+from {{ cookiecutter.project_slug }}.lifecycle.backup import (
     BackupError,
     pg_binary,
     restore_script_check,
     tenant_backup,
     tenant_restore,
 )
+from {{ cookiecutter.project_slug }}.lifecycle.pgtools import server_version
+from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
+from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create, tenant_drop
+from {{ cookiecutter.project_slug }}.products.models import Category, Product
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
-from {{ cookiecutter.project_slug }}.tenancy.pgtools import server_version
-from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
-from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop
-from {{ cookiecutter.project_slug }}.tenancy.verification import fleet_verify
 from config.devservices import postgres_bin_dir
 
 OWNER = "owner@bk-src.example"

@@ -30,8 +30,8 @@ from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context{% if cookiecutter.use_drf == "y" %}, tenant_context{% endif %}
 
+from {{ cookiecutter.project_slug }}.accounts.invitations import invitation_create
 from {{ cookiecutter.project_slug }}.accounts.models import Invitation, LoginToken, Membership, User
-from {{ cookiecutter.project_slug }}.accounts.team import invitation_create
 {%- if cookiecutter.use_drf == "y" %}
 from {{ cookiecutter.project_slug }}.bookings.models import Booking
 from {{ cookiecutter.project_slug }}.customers.models import Customer

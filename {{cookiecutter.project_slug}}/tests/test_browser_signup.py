@@ -13,9 +13,9 @@ import pytest
 from django.db import connection
 
 from {{ cookiecutter.project_slug }}.accounts.models import User
+from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
+from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_drop
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
-from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
-from {{ cookiecutter.project_slug }}.tenancy.services import tenant_drop
 
 pytestmark = pytest.mark.browser
 

@@ -22,7 +22,7 @@ from {{ cookiecutter.project_slug }}.accounts.services import user_delete
 pytestmark = pytest.mark.browser
 
 PASSWORD = "correct horse battery staple 42"
-ACME_ONLY = "Anvil"  # a product only acme has (tenancy/demo.py)
+ACME_ONLY = "Anvil"  # a product only acme has (demo/seed.py)
 GLOBEX_ONLY = "Doomsday Device"  # a product only globex has
 
 

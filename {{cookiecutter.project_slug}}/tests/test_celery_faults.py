@@ -38,12 +38,12 @@ from {{ cookiecutter.project_slug }}.bookings.services import booking_create
 from {{ cookiecutter.project_slug }}.bookings.tasks import send_reminders
 from {{ cookiecutter.project_slug }}.customers.models import Customer
 from {{ cookiecutter.project_slug }}.customers.services import customer_create
+from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_status_set
+from {{ cookiecutter.project_slug }}.lifecycle.tasks import tenant_ping
 from {{ cookiecutter.project_slug }}.products.models import Product
 from {{ cookiecutter.project_slug }}.products.services import product_create
 from {{ cookiecutter.project_slug }}.products.tasks import flag_low_stock
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
-from {{ cookiecutter.project_slug }}.tenancy.services import tenant_status_set
-from {{ cookiecutter.project_slug }}.tenancy.tasks import tenant_ping
 from config.celery_app import DATABASE_CONNECTION_ERRORS, RETRY_BACKOFF_MAX, app
 from conftest import committed_tenants, test_database_url
 

@@ -10,6 +10,9 @@ from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context, tenant_context
 
+from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
+from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create, tenant_drop, tenant_status_set
+from {{ cookiecutter.project_slug }}.lifecycle.tasks import provision_tenant, tenant_ping
 from {{ cookiecutter.project_slug }}.products.models import Product
 from {{ cookiecutter.project_slug }}.products.tasks import flag_low_stock
 from {{ cookiecutter.project_slug }}.tenancy.celery_tenancy import (
@@ -20,9 +23,6 @@ from {{ cookiecutter.project_slug }}.tenancy.celery_tenancy import (
     tenants_fan_out,
 )
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
-from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
-from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop, tenant_status_set
-from {{ cookiecutter.project_slug }}.tenancy.tasks import provision_tenant, tenant_ping
 
 app = tenant_ping.app  # config.celery_app's
 

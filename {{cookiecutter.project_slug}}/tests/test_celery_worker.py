@@ -12,10 +12,10 @@ from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import tenant_context
 
+from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
+from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create, tenant_drop
+from {{ cookiecutter.project_slug }}.lifecycle.tasks import spare_pool_refill, tenant_ping
 from {{ cookiecutter.project_slug }}.tenancy.models import SpareSchema
-from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
-from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop
-from {{ cookiecutter.project_slug }}.tenancy.tasks import spare_pool_refill, tenant_ping
 from conftest import test_database_url
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

@@ -21,7 +21,7 @@ from conftest import test_database_url
 
 pytestmark = pytest.mark.django_db
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-TENANCY_APP = "{{ cookiecutter.project_slug }}.tenancy"
+PROJECT_PACKAGE = "{{ cookiecutter.project_slug }}"
 
 
 def run(*args):
@@ -48,15 +48,22 @@ def manage(*args):
     return result.returncode, result.stdout, result.stderr
 
 
-@pytest.mark.parametrize(
-    "name", ["create_tenant", "drop_schema", "list_tenants", "migrate_schemas", "migrate", "shell", "createsuperuser",
-             "seed_demo", "ensure_public_tenant", "tenant_status", "tenants_doctor", "backup_tenant", "restore_tenant"],
-)  # fmt: skip
+# Which of the project's packages provides each command that replaces or extends a stock one.
+COMMAND_PACKAGES = {
+    "migrate_schemas": "fleet", "migrate": "fleet", "shell": "tenancy", "seed_demo": "demo",
+    **{name: "lifecycle" for name in ("create_tenant", "drop_schema", "list_tenants", "createsuperuser",
+                                      "ensure_public_tenant", "tenant_status", "tenants_doctor", "backup_tenant",
+                                      "restore_tenant")},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(COMMAND_PACKAGES))
 def test_command_name_resolves_to_the_project_command(name):
-    assert get_commands()[name] == TENANCY_APP
+    app = f"{PROJECT_PACKAGE}.{COMMAND_PACKAGES[name]}"
+    assert get_commands()[name] == app
     # `migrate` is django-tenants' alias of migrate_schemas; here it is the project's migrate_schemas.
     module = "migrate_schemas" if name == "migrate" else name
-    assert load_command_class(TENANCY_APP, name).__module__ == f"{TENANCY_APP}.management.commands.{module}"
+    assert load_command_class(app, name).__module__ == f"{app}.management.commands.{module}"
 
 
 @pytest.mark.parametrize(
@@ -65,7 +72,7 @@ def test_command_name_resolves_to_the_project_command(name):
 )  # fmt: skip
 @pytest.mark.parametrize("flag", ["--noinput", "--no-input"])
 def test_commands_accept_both_spellings_of_noinput(name, flag):
-    parser = load_command_class(TENANCY_APP, name).create_parser("manage.py", name)
+    parser = load_command_class(get_commands()[name], name).create_parser("manage.py", name)
     required = {
         "drop_schema": ["--tenant", "acme"],
         "tenant_status": ["--tenant", "acme"],
@@ -141,7 +148,7 @@ def test_list_tenants_table_shows_each_tenant():
 
 
 def test_migrate_schemas_parses_tenant_slug_only_when_written_with_equals():
-    command = load_command_class(TENANCY_APP, "migrate_schemas")
+    command = load_command_class(f"{PROJECT_PACKAGE}.fleet", "migrate_schemas")
     parser = command.create_parser("manage.py", "migrate_schemas")
     stock = parser.parse_args(["--tenant", "products", "0001"])
     assert (stock.tenant, stock.tenant_slug, stock.app_label, stock.migration_name) == (True, None, "products", "0001")

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_settings_import import environment_without_urls, project_copy
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Seconds a running process gets to reach the restarted servers (Django reconnects at its next request{% if cookiecutter.use_celery == "y" %};
 # a worker that lost its broker retries after 2 s, then 4 s ...{% endif %}).
@@ -34,6 +36,18 @@ SERVICES = {"postgres", "redis"}
 {%- else %}
 SERVICES = {"postgres"}
 {%- endif %}
+# A test module for pytest to run in a project copy: the settings it got are those of the embedded servers.
+PROBE = """
+import json
+import os
+
+from django.conf import settings
+
+
+def test_the_settings_read_the_urls_of_the_embedded_servers():
+    expected = json.loads(os.environ["PROBE_URLS"])
+    assert {name: getattr(settings, name) for name in expected} == expected
+"""
 
 
 @dataclass
@@ -247,3 +261,45 @@ def test_running_worker_answers_again_after_the_services_restart(services):
         worker.terminate()
         worker.wait(timeout=30)
 {%- endif %}
+
+
+def test_manage_py_with_neither_url_configured_starts_the_services_before_reading_the_settings(services, tmp_path):
+    services.up()
+    ports = services.recorded_ports()
+    services.down()
+    # The copy's `.env` sets no URL, and the variables are absent rather than empty.
+    copy = project_copy(tmp_path / "project")
+    env = environment_without_urls(services.data_dir, DJANGO_SETTINGS_MODULE="config.settings.local")
+
+    check = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=copy, env=env, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+
+    assert check.returncode == 0, check.stderr
+    status = services.run("status").stdout
+    assert f"PostgreSQL: running on 127.0.0.1:{ports['postgres']}" in status
+{%- if cookiecutter.use_celery == "y" %}
+    assert f"Redis: running on 127.0.0.1:{ports['redis']}" in status
+{%- endif %}
+
+
+def test_pytest_with_neither_url_configured_starts_the_services_before_pytest_django_reads_the_settings(
+    services, tmp_path
+):
+    urls = services.up()
+    services.down()
+    copy = project_copy(tmp_path / "project")
+    (copy / "test_probe.py").write_text(PROBE)
+    # The settings module comes from pyproject.toml, as in `make test`. -P keeps the working directory off
+    # sys.path, as for the `pytest` command: `config` is importable for -p through `pythonpath` only.
+    env = environment_without_urls(services.data_dir, PROBE_URLS=json.dumps(urls))
+
+    result = subprocess.run(
+        [sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_probe.py"],
+        cwd=copy, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "1 passed" in result.stdout
+    assert "running" in services.run("status").stdout

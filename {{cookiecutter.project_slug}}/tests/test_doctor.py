@@ -21,26 +21,26 @@ from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import schema_exists
 
 from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
-from {{ cookiecutter.project_slug }}.tenancy import verification
-from {{ cookiecutter.project_slug }}.tenancy.doctor import (
+from {{ cookiecutter.project_slug }}.fleet import verification
+from {{ cookiecutter.project_slug }}.fleet.plan import plan_fleet
+from {{ cookiecutter.project_slug }}.lifecycle.doctor import (
     DropRefused,
     fleet_diagnose,
     fleet_repair,
     schema_drop,
     schema_droppable,
 )
-from {{ cookiecutter.project_slug }}.tenancy.fleet import plan_fleet
-from {{ cookiecutter.project_slug }}.tenancy.models import Domain, SpareSchema, Tenant
-from {{ cookiecutter.project_slug }}.tenancy.provisioning import (
+from {{ cookiecutter.project_slug }}.lifecycle.provisioning import (
     LOCK_NAMESPACE,
     PROVISIONING_STEPS,
     provisioning_step,
     spare_pool_fill,
 )
-from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop
+from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create, tenant_drop
+from {{ cookiecutter.project_slug }}.tenancy.models import Domain, SpareSchema, Tenant
 from conftest import test_database_url
 
-BACKUP_MODULE = "{{ cookiecutter.project_slug }}.tenancy.backup"
+BACKUP_MODULE = "{{ cookiecutter.project_slug }}.lifecycle.backup"
 
 
 def sql(statement, params=None):
@@ -360,7 +360,7 @@ def test_an_orphan_tenant_schema_is_not_dropped_without_a_backup_function(commit
 def test_an_orphan_tenant_schema_is_backed_up_then_dropped(committed_orphan, settings, tmp_path):
     backup = pytest.importorskip(BACKUP_MODULE)
     if not hasattr(backup, "schema_backup"):
-        pytest.skip("tenancy.backup has no schema_backup yet")
+        pytest.skip("lifecycle.backup has no schema_backup yet")
     settings.TENANCY_BACKUP_DIR = str(tmp_path)
 
     code, report = doctor_json("--fix")

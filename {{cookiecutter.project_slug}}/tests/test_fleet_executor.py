@@ -17,8 +17,8 @@ from django.core.management.base import CommandError
 from django.db import connection, migrations, models
 from django.db.migrations.loader import MigrationLoader
 
-from {{ cookiecutter.project_slug }}.tenancy.fleet_migrate import fleet_migrate, prepare_group
-from {{ cookiecutter.project_slug }}.tenancy.verification import catalog_read, fleet_verify
+from {{ cookiecutter.project_slug }}.fleet.executor import fleet_migrate, prepare_group
+from {{ cookiecutter.project_slug }}.fleet.verification import catalog_read, fleet_verify
 from conftest import committed_tenants, test_database_url
 
 SLUGS = ["fleet-a", "fleet-b", "fleet-c"]
@@ -59,7 +59,7 @@ def sql(statement, params=None):
 
 
 def catalog(schema):
-    """Everything migrations decide about a schema (tenancy.verification), with the schema name taken out, and
+    """Everything migrations decide about a schema (fleet.verification), with the schema name taken out, and
     the rows Django keeps about migrations and models; not sequence positions, which earlier tests move."""
     found = catalog_read([schema], data=True)[schema]
     return {key: value for key, value in found.items() if not key.startswith("sequence value ")}

@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django_tenants.signals import schema_migrated
 
-from {{ cookiecutter.project_slug }}.tenancy.fleet import plan_fleet
+from {{ cookiecutter.project_slug }}.fleet.plan import plan_fleet
 from {{ cookiecutter.project_slug }}.tenancy.models import SpareSchema
 
 pytestmark = pytest.mark.django_db

@@ -19,8 +19,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from {{ cookiecutter.project_slug }}.tenancy.fleet import select_schemas
-from {{ cookiecutter.project_slug }}.tenancy.fleet_migrate import Retry, SchemaResult, fleet_migrate
+from {{ cookiecutter.project_slug }}.fleet.executor import Retry, SchemaResult, fleet_migrate
+from {{ cookiecutter.project_slug }}.fleet.plan import select_schemas
 from conftest import committed_tenants, test_database_url
 
 SLUGS = ["report-a", "report-b", "report-c"]

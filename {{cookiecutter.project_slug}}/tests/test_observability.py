@@ -21,10 +21,10 @@ from django.utils.module_loading import import_string
 from django_tenants.utils import tenant_context
 from sentry_sdk.transport import Transport
 
+{% if cookiecutter.use_celery == "y" -%}
+from {{ cookiecutter.project_slug }}.lifecycle.tasks import tenant_ping
+{% endif -%}
 from {{ cookiecutter.project_slug }}.tenancy import observability
-{%- if cookiecutter.use_celery == "y" %}
-from {{ cookiecutter.project_slug }}.tenancy.tasks import tenant_ping
-{%- endif %}
 
 pytestmark = pytest.mark.django_db
 BASE_SETTINGS = Path(__file__).resolve().parent.parent / "config" / "settings" / "base.py"

@@ -13,11 +13,11 @@ from django_tenants.utils import schema_exists
 
 from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
 from {{ cookiecutter.project_slug }}.errors import Conflict, InvalidValue, NotFound
+from {{ cookiecutter.project_slug }}.fleet.verification import fleet_verify
+from {{ cookiecutter.project_slug }}.lifecycle.provisioning import provisioning_step, spare_pool_fill
+from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create, tenant_drop, tenant_status_set
 from {{ cookiecutter.project_slug }}.tenancy.domain import InvalidSlug
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, SpareSchema, Tenant
-from {{ cookiecutter.project_slug }}.tenancy.provisioning import provisioning_step, spare_pool_fill
-from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop, tenant_status_set
-from {{ cookiecutter.project_slug }}.tenancy.verification import fleet_verify
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -134,7 +134,7 @@ def test_a_failure_while_migrating_removes_the_reserved_tenant(monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError("migration exploded")
 
-    monkeypatch.setattr("{{ cookiecutter.project_slug }}.tenancy.services.schema_build", fail)
+    monkeypatch.setattr("{{ cookiecutter.project_slug }}.lifecycle.services.schema_build", fail)
     with pytest.raises(RuntimeError, match="exploded"):
         tenant_create(name="Initech", slug="initech", owner_email="boss@initech.example")
     assert not Tenant.objects.filter(slug="initech").exists()
@@ -159,7 +159,7 @@ def test_refill_tops_the_pool_up_to_the_setting(settings):
 
 def test_refill_runs_in_a_background_thread_after_the_commit(settings, django_db_blocker, monkeypatch):
     settings.TENANCY_SPARE_REFILL = "thread"
-    monkeypatch.setattr("{{ cookiecutter.project_slug }}.tenancy.provisioning.REFILL_DELAY_SECONDS", 0.1)
+    monkeypatch.setattr("{{ cookiecutter.project_slug }}.lifecycle.provisioning.REFILL_DELAY_SECONDS", 0.1)
     with django_db_blocker.unblock():
         before = spares()
         try:

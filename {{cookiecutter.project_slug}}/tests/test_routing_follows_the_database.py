@@ -45,7 +45,7 @@ def raw_sql(statement: str, params: list[object]) -> None:
 @pytest.fixture
 def live_tenant(django_db_blocker) -> Iterator[Tenant]:  # type: ignore[no-untyped-def]
     """A committed active tenant `routing-live` (host routing-live.localhost), dropped afterwards."""
-    from {{ cookiecutter.project_slug }}.tenancy.services import tenant_create, tenant_drop
+    from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create, tenant_drop
 
     with django_db_blocker.unblock():
         tenant = tenant_create(name="Routing Live", slug=SLUG)

@@ -14,17 +14,13 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_exists
 
+from {{ cookiecutter.project_slug }}.accounts.login_tokens import LoginTokenUsed, login_token_consume, login_token_issue
 from {{ cookiecutter.project_slug }}.accounts.models import LoginToken, Membership, User
-from {{ cookiecutter.project_slug }}.accounts.services import (
-    LoginTokenUsed,
-    NotAMember,
-    login_token_consume,
-    login_token_issue,
-    user_signup,
-)
+from {{ cookiecutter.project_slug }}.accounts.services import NotAMember
+from {{ cookiecutter.project_slug }}.lifecycle.provisioning import provisioning_step
+from {{ cookiecutter.project_slug }}.platform.services import user_signup
 from {{ cookiecutter.project_slug }}.tenancy.domain import TenantExists, schema_name_for
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, SpareSchema, Tenant
-from {{ cookiecutter.project_slug }}.tenancy.provisioning import provisioning_step
 
 pytestmark = pytest.mark.django_db
 

@@ -15,10 +15,10 @@ from django.db.models import Max
 from django.test import Client
 from django.utils import timezone
 
+from {{ cookiecutter.project_slug }}.accounts.invitations import invitation_create
 from {{ cookiecutter.project_slug }}.accounts.models import BrowserSession, Invitation, LoginToken, Membership, User
 from {{ cookiecutter.project_slug }}.accounts.services import membership_grant, user_delete
 from {{ cookiecutter.project_slug }}.accounts.sessions import FAMILY_KEY
-from {{ cookiecutter.project_slug }}.accounts.team import invitation_create
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
 
 pytestmark = pytest.mark.django_db

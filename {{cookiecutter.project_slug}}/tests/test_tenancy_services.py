@@ -6,10 +6,10 @@ from django_tenants.utils import schema_exists, tenant_context
 
 from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
 from {{ cookiecutter.project_slug }}.errors import InvalidValue, NotFound
+from {{ cookiecutter.project_slug }}.lifecycle.services import public_tenant_ensure, tenant_create, tenant_drop
 from {{ cookiecutter.project_slug }}.products.models import Product
 from {{ cookiecutter.project_slug }}.tenancy.domain import DomainTaken, InvalidDomain, InvalidSlug, TenantExists
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
-from {{ cookiecutter.project_slug }}.tenancy.services import public_tenant_ensure, tenant_create, tenant_drop
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +76,7 @@ def test_failure_after_migrations_leaves_no_schema_tenant_or_domain(monkeypatch)
     def fail(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("{{ cookiecutter.project_slug }}.tenancy.services.membership_grant", fail)
+    monkeypatch.setattr("{{ cookiecutter.project_slug }}.lifecycle.services.membership_grant", fail)
     with pytest.raises(RuntimeError, match="disk full"):
         tenant_create(name="Initech", slug="initech", owner_email="boss@initech.example")
     assert not schema_exists("tenant_initech")

@@ -28,11 +28,18 @@ USE_TZ = True
 # Tenancy (django-tenants)
 # ------------------------------------------------------------------------------
 # Shared apps live in the public schema; tenant apps get one copy per tenant schema.
-# `tenancy` comes first so that its management commands (create_tenant,
-# migrate_schemas, migrate, shell, createsuperuser, ...) win over the stock ones:
-# Django resolves a command name to the first app in INSTALLED_APPS that has it.
+# The project's packages come before django_tenants and django.contrib.auth so that their
+# management commands (migrate_schemas, migrate, create_tenant, shell, createsuperuser, ...) win
+# over the stock ones: Django resolves a command name to the first app in INSTALLED_APPS that has it.
+# Only tenancy and accounts have models; the other packages are apps for their commands, templates
+# and tasks (each package's __init__.py says what it owns).
 SHARED_APPS = [
     "{{ cookiecutter.project_slug }}.tenancy",
+    "{{ cookiecutter.project_slug }}.fleet",
+    "{{ cookiecutter.project_slug }}.lifecycle",
+    "{{ cookiecutter.project_slug }}.adoption",
+    "{{ cookiecutter.project_slug }}.platform",
+    "{{ cookiecutter.project_slug }}.demo",
     "django_tenants",
     "{{ cookiecutter.project_slug }}.accounts",
     "django.contrib.contenttypes",
@@ -76,7 +83,7 @@ TENANCY_BASE_DOMAIN = env("TENANCY_BASE_DOMAIN", default="localhost")
 TENANCY_RESERVED_SLUGS = ["public", "www", "admin", "api", "static", "media"]
 TENANCY_RESERVED_SLUG_PREFIXES = ["pg_", "pg-"]
 # Spare-schema pool: schemas migrated ahead of time, renamed to `tenant_<slug>` when a tenant
-# is provisioned (tenancy/provisioning.py). 0 turns the pool off: every tenant is then
+# is provisioned (lifecycle/provisioning.py). 0 turns the pool off: every tenant is then
 # provisioned by running its migrations.
 TENANCY_SPARE_SCHEMAS = env.int("TENANCY_SPARE_SCHEMAS", default=3)
 # How the pool is refilled after a spare is claimed: "celery" (task tenancy.spare_pool_refill),
@@ -254,7 +261,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "{{ cookiecutter.project_slug }}.tenancy.context_processors.tenant",
+                "{{ cookiecutter.project_slug }}.accounts.context_processors.tenant",
             ],
         },
     },

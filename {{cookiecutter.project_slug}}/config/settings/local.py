@@ -1,10 +1,10 @@
 """Development settings: DEBUG on, tenant hosts under `*.localhost`.
 
-`DATABASE_URL` and `REDIS_URL` are used when set; otherwise an embedded PostgreSQL
-and Redis are started from Python packages (config/devservices.py).
+`DATABASE_URL`{% if cookiecutter.use_celery == "y" %} and `REDIS_URL`{% endif %} are required, from the environment or `.env`. Importing these
+settings starts nothing: when a URL is not configured, the entry point (manage.py{% if cookiecutter.use_celery == "y" %}, the
+Celery app{% endif %}) has started an embedded server and put its URL into the environment before
+(config/devservices.py, environ_ensure).
 """
-
-from config import devservices
 
 from .base import *  # noqa: F403
 from .base import {% if cookiecutter.use_celery == "y" %}cache_settings, {% endif %}database_settings, env
@@ -18,13 +18,13 @@ TENANCY_BASE_DOMAIN = env("TENANCY_BASE_DOMAIN", default="localhost")
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 
-DATABASE_URL = env("DATABASE_URL", default="") or devservices.postgres_url()
+DATABASE_URL = env("DATABASE_URL")
 DATABASES = database_settings(DATABASE_URL)
 
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 {%- if cookiecutter.use_celery == "y" %}
 
-REDIS_URL = env("REDIS_URL", default="") or devservices.redis_url()
+REDIS_URL = env("REDIS_URL")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 # A worker that lost its broker (`make services-down`) reconnects to the same URL (the port is kept,

@@ -1,6 +1,10 @@
-"""Test settings: fast password hashing, in-memory email, embedded services when unset."""
+"""Test settings: fast password hashing, in-memory email.
 
-from config import devservices
+`DATABASE_URL`{% if cookiecutter.use_celery == "y" %} and `REDIS_URL`{% endif %} are required, from the environment or `.env`. Importing these
+settings starts nothing: when a URL is not configured, the test run's plugin
+(config/pytest_devservices.py) or manage.py has started an embedded server and put its URL
+into the environment before (config/devservices.py, environ_ensure).
+"""
 
 from .base import *  # noqa: F403
 from .base import BASE_DIR, cache_settings, database_settings, env
@@ -14,7 +18,7 @@ TENANCY_BASE_DOMAIN = "localhost"
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 
-DATABASE_URL = env("DATABASE_URL", default="") or devservices.postgres_url()
+DATABASE_URL = env("DATABASE_URL")
 DATABASES = database_settings(DATABASE_URL)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -22,7 +26,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
 EMAIL_FILE_PATH = env("DJANGO_EMAIL_FILE_PATH", default=str(BASE_DIR / ".pytest-server-mail"))
 # Test setup migrates the database, which fills the pool of spare schemas once per session;
-# tests that need a refill call tenancy.provisioning.spare_pool_fill themselves.
+# tests that need a refill call lifecycle.provisioning.spare_pool_fill themselves.
 TENANCY_SPARE_SCHEMAS = 3
 TENANCY_SPARE_REFILL = "off"
 # Uploads land outside the project's media/ folder; tests that upload point MEDIA_ROOT at a temporary one.
@@ -38,7 +42,7 @@ CACHES = cache_settings()
 {%- endif %}
 {%- if cookiecutter.use_celery == "y" %}
 
-REDIS_URL = env("REDIS_URL", default="") or devservices.redis_url()
+REDIS_URL = env("REDIS_URL")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 {%- endif %}

@@ -198,7 +198,7 @@ def test_sequences_continue_after_the_legacy_ids(on_adopted: Adopted) -> None:
 
 
 def test_backup_holds_the_legacy_tables(on_adopted: Adopted) -> None:
-    from {{ cookiecutter.project_slug }}.tenancy.pgtools import pg_binary
+    from {{ cookiecutter.project_slug }}.lifecycle.pgtools import pg_binary
 
     backup = Path(
         next(line.split(": ", 1)[1] for line in on_adopted.output.splitlines() if line.startswith("Backup of"))
@@ -226,7 +226,7 @@ def test_dry_run_prints_every_step_and_changes_nothing(legacy_db: str, django_db
 def adopt_failing(legacy_db: str, django_db_blocker: Any, receiver: Callable[..., None], *args: str) -> CommandError:
     """Adopt `legacy_db` as tenant `legacy` with `receiver` connected to adoption_step (it may raise to inject a
     failure); return the CommandError the command ended with."""
-    from {{ cookiecutter.project_slug }}.tenancy.adoption import adoption_step
+    from {{ cookiecutter.project_slug }}.adoption.steps import adoption_step
 
     adoption_step.connect(receiver, dispatch_uid="test-injected-failure")
     try:

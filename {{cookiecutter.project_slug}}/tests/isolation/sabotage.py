@@ -39,7 +39,7 @@ class MembershipCheckOff:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from {{ cookiecutter.project_slug }}.accounts.services import membership_role
+        from {{ cookiecutter.project_slug }}.accounts.selectors import membership_role
 
         tenant = getattr(request, "tenant", None)
         role = None

@@ -13,8 +13,8 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_drop
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
-from {{ cookiecutter.project_slug }}.tenancy.services import tenant_drop
 
 ACME_BYTES = b"acme's file"
 GLOBEX_BYTES = b"globex's secret file"

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django_tenants.utils import tenant_context
 
+from {{ cookiecutter.project_slug }}.accounts.invitations import invitation_create
 from {{ cookiecutter.project_slug }}.accounts.models import Invitation, Membership
-from {{ cookiecutter.project_slug }}.accounts.team import invitation_create
 from {{ cookiecutter.project_slug }}.bookings.models import Booking
 from {{ cookiecutter.project_slug }}.customers.models import Customer
 from {{ cookiecutter.project_slug }}.products.models import Product

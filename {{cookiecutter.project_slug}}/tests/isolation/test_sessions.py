@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from {{ cookiecutter.project_slug }}.accounts.services import login_family_new, login_token_issue
+from {{ cookiecutter.project_slug }}.accounts.login_tokens import login_family_new, login_token_issue
 from {{ cookiecutter.project_slug }}.products.models import Product
 
 from .conftest import GlobexRows, csrf_token_from

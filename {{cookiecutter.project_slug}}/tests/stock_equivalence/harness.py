@@ -33,16 +33,16 @@ from django.db.migrations.state import StateApps
 from django_tenants.migration_executors.standard import StandardExecutor
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from {{ cookiecutter.project_slug }}.tenancy.fleet import select_schemas
-from {{ cookiecutter.project_slug }}.tenancy.provisioning import spare_pool_fill
-from {{ cookiecutter.project_slug }}.tenancy.services import public_tenant_ensure, tenant_create
-from {{ cookiecutter.project_slug }}.tenancy.verification import Catalog, Difference, catalog_diff, catalog_read
+from {{ cookiecutter.project_slug }}.fleet.plan import select_schemas
+from {{ cookiecutter.project_slug }}.fleet.verification import Catalog, Difference, catalog_diff, catalog_read
+from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
+from {{ cookiecutter.project_slug }}.lifecycle.services import public_tenant_ensure, tenant_create
 
 from . import sabotage
 from .release import Release
 
 SHOWN = 60  # differences printed in a failure message
-# Where the project's migrate_schemas stops at an inconsistent history (tenancy/fleet.py).
+# Where the project's migrate_schemas stops at an inconsistent history (fleet/plan.py).
 INCONSISTENT_ERROR = "InconsistentMigrationHistory"
 LATEST = ("", "")  # a state step: migrate the schema to the latest migrations
 _LIVE: set[str] = set()  # prefixes of the Databases of this process not dropped yet

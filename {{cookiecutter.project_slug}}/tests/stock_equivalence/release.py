@@ -29,7 +29,7 @@ from pathlib import Path
 from django.db.migrations.loader import MigrationLoader
 from django.test.utils import override_settings
 
-from {{ cookiecutter.project_slug }}.tenancy.fleet import current_graph
+from {{ cookiecutter.project_slug }}.fleet.plan import current_graph
 
 APPS = ("accounts", "products")
 PROJECT = "{{ cookiecutter.project_slug }}"

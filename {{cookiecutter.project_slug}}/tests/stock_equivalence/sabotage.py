@@ -6,7 +6,7 @@ Read by this harness only (never by the project's settings or code), around each
     MIGRATION_SABOTAGE=skip-add-index make verify-migrations   # shared SQL loses AddIndex's CREATE INDEX
     MIGRATION_SABOTAGE=public-sql make verify-migrations       # shared SQL generated in the public schema
 
-Both wrap `tenancy.fleet_migrate.collect_sql`, the one function that generates the SQL a group of schemas
+Both wrap `fleet.executor.collect_sql`, the one function that generates the SQL a group of schemas
 shares. `public-sql` brings back the bug fixed in 151cd5e: in the public schema django-tenants' router
 drops the tenant apps' operations, so their migrations are recorded in tenant schemas without their SQL.
 """
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from django.db.migrations import operations
 from django_tenants.utils import get_public_schema_name
 
-from {{ cookiecutter.project_slug }}.tenancy import fleet_migrate
+from {{ cookiecutter.project_slug }}.fleet import executor
 
 ENV_VARIABLE = "MIGRATION_SABOTAGE"
 SABOTAGES = ("skip-add-index", "public-sql")
@@ -36,9 +36,9 @@ def requested() -> str:
 
 @contextlib.contextmanager
 def applied() -> Iterator[str]:
-    """While the block runs, `fleet_migrate.collect_sql` is broken as MIGRATION_SABOTAGE says; yields its name."""
+    """While the block runs, `executor.collect_sql` is broken as MIGRATION_SABOTAGE says; yields its name."""
     name = requested()
-    original = fleet_migrate.collect_sql
+    original = executor.collect_sql
 
     def skip_add_index(migration, state, schema):  # type: ignore[no-untyped-def]
         state, sql = original(migration, state, schema)
@@ -50,8 +50,8 @@ def applied() -> Iterator[str]:
         return original(migration, state, get_public_schema_name())
 
     if name:
-        fleet_migrate.collect_sql = skip_add_index if name == "skip-add-index" else public_sql  # type: ignore[assignment]
+        executor.collect_sql = skip_add_index if name == "skip-add-index" else public_sql  # type: ignore[assignment]
     try:
         yield name
     finally:
-        fleet_migrate.collect_sql = original  # type: ignore[assignment]
+        executor.collect_sql = original  # type: ignore[assignment]

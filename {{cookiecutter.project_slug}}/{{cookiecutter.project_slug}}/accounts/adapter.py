@@ -9,6 +9,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_tenants.utils import get_public_schema_name
 
+from .crossing import tenant_crossing_url
+from .selectors import user_tenants
+
 
 def on_public_host(request: HttpRequest) -> bool:
     """Whether `request` came to the public host (the public schema's tenant), not a tenant's host."""
@@ -19,7 +22,7 @@ def on_public_host(request: HttpRequest) -> bool:
 class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         """allauth's own sign-up stays closed: people join by creating a workspace (`/signup/` on the
-        public host, tenancy.views.signup) or by accepting an invitation (accounts.views.invitation_accept)."""
+        public host, platform.views.signup) or by accepting an invitation (accounts.views.invitation_accept)."""
         return False
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
@@ -27,9 +30,6 @@ class AccountAdapter(DefaultAccountAdapter):
         tenant (crossing with a one-time login token), or the tenant picker when there are several or none."""
         if not on_public_host(request):
             return "/"
-        from .services import user_tenants
-        from .views import tenant_crossing_url
-
         choices = user_tenants(user=request.user)  # type: ignore[arg-type]
         if len(choices) == 1:
             return tenant_crossing_url(request, choices[0])

@@ -8,7 +8,7 @@ from django import forms
 
 from .adapter import on_public_host
 from .domain import EMAIL_MAX, Role
-from .services import membership_role
+from .selectors import membership_role
 
 ROLE_CHOICES = [(role.value, role.value.title()) for role in Role]
 
@@ -42,7 +42,7 @@ class InvitationForm(forms.Form):
 class InvitationAcceptForm(forms.Form):
     """Accept an invitation: a new account's name and password, or an existing account's password."""
 
-    # Checked by accounts.team.invitation_accept (at most 150 characters, visible text), naming the value.
+    # Checked by accounts.invitations.invitation_accept (at most 150 characters, visible text), naming the value.
     name = forms.CharField(
         label="Your name", required=False, strip=False, widget=forms.TextInput(attrs={"maxlength": 150})
     )

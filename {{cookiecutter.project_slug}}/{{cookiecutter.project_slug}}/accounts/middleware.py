@@ -6,7 +6,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django_tenants.utils import get_public_schema_name
 
-from .services import membership_role
+from .selectors import membership_role
 
 
 class TenantMembershipMiddleware:

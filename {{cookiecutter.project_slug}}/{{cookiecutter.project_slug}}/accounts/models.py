@@ -75,7 +75,7 @@ class LoginToken(models.Model):
     """A one-time login token carrying a login from the public host to one tenant's host.
 
     Session cookies are host-only, so after sign-up the user crosses to `<slug>.<base domain>` with
-    a token in the URL (accounts.services.login_token_issue / login_token_consume). Only the SHA-256
+    a token in the URL (accounts.login_tokens.login_token_issue / login_token_consume). Only the SHA-256
     of the token is stored; a token is valid once, for at most 60 seconds, on its tenant's host only.
     """
 
@@ -134,7 +134,7 @@ class BrowserSession(AbstractBaseSession):
 
     Session cookies are host-only, so one browser holds a session per host it logged in to: the
     public host and each tenant host it crossed to with a login token. They share a login `family`,
-    and logging out on any host deletes the whole family (accounts.services.login_family_end).
+    and logging out on any host deletes the whole family (accounts.login_tokens.login_family_end).
     """
 
     user_id = models.BigIntegerField(null=True, db_index=True)
@@ -142,6 +142,7 @@ class BrowserSession(AbstractBaseSession):
 
     @classmethod
     def get_session_store_class(cls):  # type: ignore[no-untyped-def]
+        # app loading: sessions.py imports this models module
         from .sessions import SessionStore
 
         return SessionStore

@@ -2,7 +2,7 @@
 
 Connected by AccountsConfig.ready. A login on any host starts a family unless the session already has one
 (a login token carries its issuer's family: accounts.views.login_token_login); a logout on any host deletes
-every session of the family (accounts.services.login_family_end).
+every session of the family (accounts.login_tokens.login_family_end).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from .services import login_family_end, login_family_new
+from .login_tokens import login_family_end, login_family_new
 from .sessions import FAMILY_KEY
 
 

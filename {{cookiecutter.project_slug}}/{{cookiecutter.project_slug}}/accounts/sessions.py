@@ -1,19 +1,18 @@
 """Session engine storing each session's user and login family in columns (model BrowserSession).
 
 Set as settings.SESSION_ENGINE. Behaves like Django's database engine; the two extra columns let
-logout delete every session of one browser's login across hosts (accounts.services.login_family_end)
+logout delete every session of one browser's login across hosts (accounts.login_tokens.login_family_end)
 and let user deletion delete a user's sessions.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DBStore
 
-if TYPE_CHECKING:
-    from .models import BrowserSession
+from .models import BrowserSession
 
 # Session key holding the login family (32 hex characters), shared by the sessions one login created.
 FAMILY_KEY = "_login_family"
@@ -22,8 +21,6 @@ FAMILY_KEY = "_login_family"
 class SessionStore(DBStore):
     @classmethod
     def get_model_class(cls):  # type: ignore[no-untyped-def]
-        from .models import BrowserSession
-
         return BrowserSession
 
     def create_model_instance(self, data: dict[str, Any]) -> BrowserSession:

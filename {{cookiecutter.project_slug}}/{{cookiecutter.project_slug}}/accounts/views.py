@@ -19,21 +19,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ..errors import DomainError
-from ..tenancy.views import tenant_url
 from .adapter import on_public_host
+from .crossing import tenant_crossing_url
 from .domain import MANAGING_ROLES, Role
 from .forms import InvitationAcceptForm, InvitationForm
-from .models import User
-from .services import (
-    LoginTokenRefused,
-    TenantChoice,
-    login_family_new,
-    login_token_consume,
-    login_token_issue,
-    user_tenants,
-)
-from .sessions import FAMILY_KEY, family_merge
-from .team import (
+from .invitations import (
     InvitationRefused,
     InvitationUnknown,
     WrongPassword,
@@ -42,11 +32,12 @@ from .team import (
     invitation_get,
     invitation_send,
     invitation_withdraw,
-    invitations_pending,
-    member_remove,
-    member_role_change,
-    members_list,
 )
+from .login_tokens import LoginTokenRefused, login_token_consume
+from .models import User
+from .selectors import invitations_pending, members_list, user_tenants
+from .services import membership_remove, membership_role_change
+from .sessions import FAMILY_KEY, family_merge
 
 View = Callable[..., HttpResponse]
 
@@ -57,17 +48,6 @@ def _no_referrer(response: HttpResponse, policy: str = "no-referrer") -> HttpRes
     response["Referrer-Policy"] = policy
     response["Cache-Control"] = "no-store"
     return response
-
-
-def tenant_crossing_url(request: HttpRequest, choice: TenantChoice) -> str:
-    """Issue a one-time login token for the logged-in user on `choice`'s tenant and return the absolute URL
-    that logs them in there (`<scheme>://<domain>[:<port>]/accounts/token/<token>/`). The new session joins
-    this session's login family, so logging out on either host ends both."""
-    family = request.session.get(FAMILY_KEY) or login_family_new()
-    request.session[FAMILY_KEY] = family
-    token = login_token_issue(user=request.user, tenant=choice.tenant, family=family)  # type: ignore[arg-type]
-    path = reverse("login_token", urlconf=settings.ROOT_URLCONF, kwargs={"token": token})
-    return tenant_url(request, choice.domain, path)
 
 
 @require_GET
@@ -117,7 +97,7 @@ def tenant_picker(request: HttpRequest) -> HttpResponse:
 @require_POST
 def tenant_switch(request: HttpRequest) -> HttpResponse:
     """POST `/accounts/switch/` with `tenant=<slug>`, on any host: cross to that tenant's host, logged in
-    (a one-time login token, accounts.services.login_token_issue). Only the user's active tenants are
+    (a one-time login token, accounts.login_tokens.login_token_issue). Only the user's active tenants are
     accepted; another slug answers 404 and issues nothing."""
     slug = request.POST.get("tenant", "")
     choice = next((c for c in user_tenants(user=request.user) if c.tenant.slug == slug), None)  # type: ignore[arg-type]
@@ -145,7 +125,7 @@ def managers_only(view: View) -> View:
 @require_http_methods(["GET", "HEAD", "POST"])
 def members(request: HttpRequest) -> HttpResponse:
     """`/members/` on a tenant host: members with their roles, pending invitations, and (POST) a new
-    invitation by email and role, sent as a single-use link (accounts.team.invitation_create). A refused
+    invitation by email and role, sent as a single-use link (accounts.invitations.invitation_create). A refused
     invitation (malformed or duplicate email, unknown role, not allowed) shows the reason next to the form
     with status 400, and nothing is created or sent."""
     tenant = request.tenant  # type: ignore[attr-defined]
@@ -188,12 +168,12 @@ def _member(request: HttpRequest, user_id: int) -> User:
 @managers_only
 @require_POST
 def member_role(request: HttpRequest, user_id: int) -> HttpResponse:
-    """POST `/members/<user_id>/role/` with `role`: change a member's role (accounts.team.member_role_change);
+    """POST `/members/<user_id>/role/` with `role`: change a member's role (accounts.services.membership_role_change);
     a refusal (unknown role, not allowed, last owner) is shown as an error message and changes nothing."""
     user = _member(request, user_id)
     role = request.POST.get("role", "")
     try:
-        member_role_change(tenant=request.tenant, actor=request.user, user=user, role=role)  # type: ignore[attr-defined,arg-type]
+        membership_role_change(tenant=request.tenant, actor=request.user, user=user, role=role)  # type: ignore[attr-defined,arg-type]
     except DomainError as exc:
         messages.error(request, str(exc))
     else:
@@ -204,11 +184,11 @@ def member_role(request: HttpRequest, user_id: int) -> HttpResponse:
 @managers_only
 @require_POST
 def member_remove_view(request: HttpRequest, user_id: int) -> HttpResponse:
-    """POST `/members/<user_id>/remove/`: remove a member from this tenant (accounts.team.member_remove);
+    """POST `/members/<user_id>/remove/`: remove a member from this tenant (accounts.services.membership_remove);
     the account and its other memberships stay. Refusals (not allowed, last owner) are error messages."""
     user = _member(request, user_id)
     try:
-        member_remove(tenant=request.tenant, actor=request.user, user=user)  # type: ignore[attr-defined,arg-type]
+        membership_remove(tenant=request.tenant, actor=request.user, user=user)  # type: ignore[attr-defined,arg-type]
     except DomainError as exc:
         messages.error(request, str(exc))
     else:
@@ -235,7 +215,7 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     """`/invitations/<token>/` on the invitation's tenant host.
 
     GET: who is invited, as what, and a form: name and password for a new account, or the password of the
-    existing account with that email. POST: accept (accounts.team.invitation_accept), log in on this host and
+    existing account with that email. POST: accept (accounts.invitations.invitation_accept), log in on this host and
     redirect to `/`. A refused link (unknown or withdrawn, used, expired, another tenant's) answers 410 with
     the reason (404 for unknown); a wrong or weak password re-shows the form with the reason (400). Nothing
     changes on any refusal.

@@ -2,8 +2,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from ..accounts.admin_site import TenantModelAdmin, tenant_admin_site
 from ..errors import DomainError
-from ..tenancy.admin_site import TenantModelAdmin, tenant_admin_site
 from .models import Booking
 from .repositories import DjangoBookingRepository
 from .services import booking_cancel

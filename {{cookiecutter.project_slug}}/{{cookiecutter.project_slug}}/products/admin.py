@@ -1,8 +1,8 @@
 from django import forms
 from django.contrib import admin
 
+from ..accounts.admin_site import TenantModelAdmin, tenant_admin_site
 from ..errors import InvalidValue
-from ..tenancy.admin_site import TenantModelAdmin, tenant_admin_site
 from .domain import normalize_sku, parse_price
 from .models import Category, Product
 

@@ -15,6 +15,8 @@ from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django_tenants.utils import schema_context
 
+from .models import Category, Product
+
 GENERATION_KEY = "products:catalogue-generation"
 
 
@@ -40,8 +42,6 @@ def catalogue_changed(**_: Any) -> None:
 
 def connect_signals() -> None:
     """Call catalogue_changed on every save and delete of a product or category (ProductsConfig.ready)."""
-    from .models import Category, Product
-
     for model in (Product, Category):
         post_save.connect(catalogue_changed, sender=model, dispatch_uid=f"catalogue_changed_save_{model.__name__}")
         post_delete.connect(catalogue_changed, sender=model, dispatch_uid=f"catalogue_changed_delete_{model.__name__}")

@@ -7,9 +7,10 @@ class TenancyConfig(AppConfig):
     verbose_name = "Tenancy"
 
     def ready(self) -> None:
-        # Web processes cache the host -> tenant directory{% if cookiecutter.use_celery == "y" %} and Celery workers their tenants{% endif %}:
-        # tell them when tenants or domains change (tenancy/routing.py).
+        # app loading: these modules use the models, which are ready only now.
         from . import checks  # noqa: F401  # registers the system checks
         from .routing import connect_signals
 
+        # Web processes cache the host -> tenant directory{% if cookiecutter.use_celery == "y" %} and Celery workers their tenants{% endif %}:
+        # tell them when tenants or domains change (tenancy/routing.py).
         connect_signals()

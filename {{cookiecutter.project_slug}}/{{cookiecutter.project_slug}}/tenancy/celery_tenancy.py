@@ -80,6 +80,7 @@ class TenantCache:
         return self._entry(schema_name)[0]
 
     def _entry(self, schema_name: str) -> tuple[Any, int]:
+        # app loading: Celery loads this module before Django's models are ready
         from .models import RoutingVersion, Tenant
 
         with self._lock:
@@ -190,6 +191,7 @@ def tenants_fan_out(
     """
     from celery.utils import uuid
 
+    # app loading: Celery loads this module before Django's models are ready
     from .models import Tenant
 
     tenants = Tenant.objects.filter(status=Tenant.Status.ACTIVE).exclude(schema_name=get_public_schema_name())
@@ -222,6 +224,7 @@ class ActiveTenantScheduler(TenantAwarePersistentScheduler):
 
     @classmethod
     def get_queryset(cls) -> Any:
+        # app loading: Celery loads this module before Django's models are ready
         from .models import Tenant
 
         return Tenant.objects.filter(status=Tenant.Status.ACTIVE)

@@ -93,7 +93,7 @@ def tenant_media_retire(schema_name: str) -> Path | None:
     """Move the media folder of the dropped schema `schema_name` to MEDIA_ROOT/.dropped/<schema>-<UTC time>/.
 
     A tenant created later under the same slug gets the same schema name, hence the same folder: it must start
-    empty, not with the dropped tenant's files. The moved folder stays for a restore (tenancy.backup writes the
+    empty, not with the dropped tenant's files. The moved folder stays for a restore (lifecycle.backup writes the
     database only). Returns the new location, or None when the schema had no media folder.
     """
     folder = Path(settings.MEDIA_ROOT) / schema_name

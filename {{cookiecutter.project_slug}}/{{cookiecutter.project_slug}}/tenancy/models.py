@@ -16,11 +16,11 @@ class Tenant(TenantMixin):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=40, unique=True)
     # A tenant is served only while active; provisioning answers "setting up" (503), suspended 403,
-    # archived 404 (tenancy/middleware.py). Only tenancy.services change it.
+    # archived 404 (tenancy/middleware.py). Only lifecycle.services change it.
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROVISIONING)
     created = models.DateTimeField(auto_now_add=True)
 
-    # Schemas are created and dropped by tenancy.services, inside the same
+    # Schemas are created and dropped by lifecycle.services, inside the same
     # transaction as the tenant row, never implicitly by save() or delete().
     auto_create_schema = False
     auto_drop_schema = False
@@ -43,7 +43,7 @@ class Domain(DomainMixin):
 
 
 class SpareSchema(models.Model):
-    """A schema migrated ahead of time, waiting to become a tenant's schema (tenancy/provisioning.py).
+    """A schema migrated ahead of time, waiting to become a tenant's schema (lifecycle/provisioning.py).
 
     Its name starts with `spare_`; it has no tenant row and no domain, so no request can reach it.
     """

@@ -35,6 +35,7 @@ from django.db.models.signals import post_delete, post_save
 from django_tenants.utils import get_public_schema_name
 
 if TYPE_CHECKING:
+    # app loading: celery_tenancy imports this module before the models are ready
     from .models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def routing_version_switch(tenant: Tenant | None, connection: Any) -> int:
     wrapper) at `tenant`'s schema and public, in one statement that replaces django-tenants' `SET search_path`;
     for None the search path is left to the next query (public). Returns the version, NO_VERSION when the row
     is missing. For web requests (TenantDirectory.route) and Celery tasks (tenancy.celery_tenancy)."""
+    # app loading: celery_tenancy imports this module before the models are ready
     from .models import RoutingVersion
 
     quote = connection.ops.quote_name
@@ -131,6 +133,7 @@ class TenantDirectory:
         entry = self._cached(hostname)
         if entry is not None and entry.version == version:
             return copy.copy(entry.tenant)
+        # app loading: celery_tenancy imports this module before the models are ready
         from .models import Domain
 
         self.queries += 1
@@ -141,6 +144,7 @@ class TenantDirectory:
 
     @staticmethod
     def _version_read() -> int:
+        # app loading: celery_tenancy imports this module before the models are ready
         from .models import RoutingVersion
 
         value = RoutingVersion.objects.filter(id=1).values_list("version", flat=True).first()
@@ -166,6 +170,7 @@ class TenantDirectory:
         """One statement: the routing version and the tenant of `hostname` from the public schema's tables
         (schema-qualified, so the connection's current search path does not matter), with the search path set
         to that tenant's schema and public in the same SELECT. Returns (tenant or None, version)."""
+        # app loading: celery_tenancy imports this module before the models are ready
         from .models import Domain, RoutingVersion, Tenant
 
         self.queries += 1
@@ -210,6 +215,7 @@ def tenants_changed(**_: Any) -> None:
 
 def connect_signals() -> None:
     """Call tenants_changed on every save and delete of a Tenant or Domain (from TenancyConfig.ready)."""
+    # app loading: celery_tenancy imports this module before the models are ready
     from .models import Domain, Tenant
 
     for model in (Tenant, Domain):

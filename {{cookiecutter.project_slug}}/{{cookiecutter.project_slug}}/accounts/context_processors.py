@@ -1,0 +1,29 @@
+from collections.abc import Callable
+
+from django.http import HttpRequest
+from django_tenants.utils import get_public_schema_name
+
+from .selectors import TenantChoice, user_tenants
+
+
+def tenant(request: HttpRequest) -> dict[str, object]:
+    """Expose `current_tenant` (None on the public host), `membership_role` and `switch_tenants` to templates.
+
+    `switch_tenants` is a callable (run only when a template reads it): the logged-in user's other active
+    tenants, for the tenant switcher in the header.
+    """
+    current = getattr(request, "tenant", None)
+    if current is not None and current.schema_name == get_public_schema_name():
+        current = None
+
+    def switch_tenants() -> list[TenantChoice]:
+        if current is None or not request.user.is_authenticated:
+            return []
+        return [c for c in user_tenants(user=request.user) if c.tenant.pk != current.pk]  # type: ignore[arg-type]
+
+    switch: Callable[[], list[TenantChoice]] = switch_tenants
+    return {
+        "current_tenant": current,
+        "membership_role": getattr(request, "membership_role", None),
+        "switch_tenants": switch,
+    }

@@ -1,0 +1,56 @@
+"""Reads of accounts (public schema): roles, a tenant's team, a user's tenants, pending invitations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..tenancy.models import Domain, Tenant
+from .domain import Role
+from .models import Invitation, Membership, User
+
+
+def membership_role(*, user_id: int, tenant_id: int) -> Role | None:
+    """Return the role of user `user_id` in tenant `tenant_id`, or None when not a member."""
+    role = Membership.objects.filter(user_id=user_id, tenant_id=tenant_id).values_list("role", flat=True).first()
+    return Role(role) if role else None
+
+
+@dataclass(frozen=True)
+class TenantChoice:
+    """One of a user's tenants, as the tenant picker and switcher list them."""
+
+    tenant: Tenant
+    role: Role
+    domain: str
+
+
+def user_tenants(*, user: User) -> list[TenantChoice]:
+    """The active tenants `user` is a member of, by name, with the role and primary domain of each.
+
+    Tenants still provisioning, suspended or archived are left out: their hosts serve no pages.
+    """
+    memberships = list(
+        Membership.objects.filter(user=user, tenant__status=Tenant.Status.ACTIVE)
+        .select_related("tenant")
+        .order_by("tenant__name")
+    )
+    domains: dict[int, str] = {}
+    for domain in Domain.objects.filter(tenant_id__in=[m.tenant_id for m in memberships]).order_by("-is_primary", "pk"):
+        domains.setdefault(domain.tenant_id, domain.domain)
+    return [
+        TenantChoice(tenant=m.tenant, role=Role(m.role), domain=domains[m.tenant_id])
+        for m in memberships
+        if m.tenant_id in domains
+    ]
+
+
+def members_list(*, tenant: Tenant) -> list[Membership]:
+    """The tenant's memberships with their users, owners first, then admins, then members, by email."""
+    order = {Role.OWNER.value: 0, Role.ADMIN.value: 1, Role.MEMBER.value: 2}
+    memberships = Membership.objects.filter(tenant=tenant).select_related("user")
+    return sorted(memberships, key=lambda m: (order.get(m.role, 3), m.user.email))
+
+
+def invitations_pending(*, tenant: Tenant) -> list[Invitation]:
+    """The tenant's invitations not yet accepted, newest first, expired ones included (they show as expired)."""
+    return list(Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True).select_related("invited_by"))

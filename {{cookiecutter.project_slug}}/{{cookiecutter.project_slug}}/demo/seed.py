@@ -1,0 +1,97 @@
+"""Demo tenants for development and the test suite: acme and globex, each with its own data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from ..accounts.domain import Role
+from ..accounts.services import email_address_verify, membership_grant, user_get_or_create
+from ..bookings.domain import Slot
+from ..bookings.models import Booking
+from ..bookings.repositories import DjangoBookingRepository
+from ..bookings.services import booking_create
+from ..customers.models import Customer
+from ..customers.services import customer_create
+from ..lifecycle.services import tenant_create
+from ..products.models import Product
+from ..products.services import product_create
+from ..tenancy.models import Tenant
+from ..tenancy.selectors import tenant_get_by_slug
+
+
+@dataclass(frozen=True)
+class DemoTenant:
+    slug: str
+    name: str
+    owner_email: str
+    owner_password: str
+    products: tuple[tuple[str, str, str], ...]  # (sku, name, price)
+    customers: tuple[tuple[str, str], ...]  # (name, email)
+
+
+DEMO_TENANTS = (
+    DemoTenant(
+        slug="acme",
+        name="Acme Corporation",
+        owner_email="owner@acme.localhost",
+        owner_password="acme-demo-password",
+        products=(("ACME-ANVIL", "Anvil", "49.00"), ("ACME-SKATES", "Rocket Skates", "199.00"),
+                  ("ACME-MAGNET", "Giant Magnet", "89.50")),
+        customers=(("Wile E. Coyote", "wile@example.com"), ("Road Runner", "beep@example.com")),
+    ),
+    DemoTenant(
+        slug="globex",
+        name="Globex Corporation",
+        owner_email="owner@globex.localhost",
+        owner_password="globex-demo-password",
+        products=(("GLOBEX-HAMMOCK", "Hammock", "35.00"), ("GLOBEX-DOOMSDAY", "Doomsday Device", "999.99"),
+                  ("GLOBEX-LASER", "Laser Pointer", "12.50")),
+        customers=(("Hank Scorpio", "hank@example.com"), ("Homer Simpson", "homer@example.com")),
+    ),
+)  # fmt: skip
+
+
+def demo_seed(*, domain_suffix: str = "localhost") -> list[tuple[Tenant, DemoTenant]]:
+    """Create (idempotently) the demo tenants on `<slug>.<domain_suffix>` with their owner logins,
+    products, customers and one booking each. Existing tenants and rows are kept; missing ones are added.
+    Returns the (tenant, demo definition) pairs.
+    """
+    seeded = []
+    for demo in DEMO_TENANTS:
+        tenant = tenant_get_by_slug(slug=demo.slug) or tenant_create(
+            name=demo.name, slug=demo.slug, domain=f"{demo.slug}.{domain_suffix}"
+        )
+        owner = user_get_or_create(email=demo.owner_email, password=demo.owner_password)
+        email_address_verify(user=owner, email=owner.email)
+        membership_grant(user=owner, tenant=tenant, role=Role.OWNER)
+        with tenant_context(tenant), transaction.atomic():
+            _seed_tenant_data(demo)
+        seeded.append((tenant, demo))
+    return seeded
+
+
+def _seed_tenant_data(demo: DemoTenant) -> None:
+    for sku, name, price in demo.products:
+        if not Product.objects.filter(sku=sku).exists():
+            product_create(name=name, sku=sku, price=Decimal(price))
+    for name, email in demo.customers:
+        if not Customer.objects.filter(email__iexact=email).exists():
+            customer_create(name=name, email=email)
+    # One booking tomorrow at 10:00, added again on a later day's seed: the booking reminder task
+    # (bookings.send_reminders) always has something to send in development.
+    start = timezone.localtime().replace(hour=10, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
+    if not Booking.objects.filter(start=start).exists():
+        product = Product.objects.get(sku=demo.products[0][0])
+        customer = Customer.objects.get(email__iexact=demo.customers[0][1])
+        booking_create(
+            bookings=DjangoBookingRepository(),
+            product_id=product.pk,
+            customer_id=customer.pk,
+            slot=Slot(start=start, end=start + dt.timedelta(hours=1)),
+        )

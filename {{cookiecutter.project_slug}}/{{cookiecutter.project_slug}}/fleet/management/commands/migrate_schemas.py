@@ -1,0 +1,687 @@
+"""migrate_schemas: django-tenants' command, planned once for the whole fleet.
+
+Additions to the stock command: `--tenant=<slug>`, `--list [--format json]`, fleet-wide
+`--plan` / `--dry-run` and `--check`, `--verify` (each schema's catalog against what stock
+django-tenants builds, fleet/verification.py), and, when migrating to the latest migrations,
+schemas with nothing to apply are skipped after one read of the fleet's state (fleet/plan.py)
+instead of running a full `migrate` each. Schemas with something to apply go through the
+project's executor (fleet/executor.py), which shows progress (a bar on a terminal, a line
+per schema otherwise), prints every retry and can write a JSON report (`--report PATH`), or
+through django-tenants' own executors (`--executor standard|...`), exactly as stock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TextIO, cast
+
+from django.core.checks import Tags
+from django.core.management.base import CommandError, CommandParser, OutputWrapper
+from django_tenants.management.commands import SyncCommon
+from django_tenants.management.commands.migrate_schemas import GET_EXECUTOR_FUNCTION, MigrateSchemasCommand
+from django_tenants.signals import schema_migrated
+from django_tenants.utils import get_public_schema_name, has_multi_type_tenants
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+{%- if cookiecutter.use_celery == "y" %}
+
+from config.celery_app import app
+{%- endif %}
+
+from ....tenancy.management.base import EXIT_FAILURE, usage_error
+from ....tenancy.models import Tenant
+from ...executor import (
+    DEFAULT_LOCK_TIMEOUT_MS,
+    DEFAULT_RETRIES,
+    FleetReport,
+    Retry,
+    SchemaResult,
+    fleet_migrate,
+)
+from ...plan import FleetPlan, SchemaPlan, plan_fleet, select_schemas
+from ...signals import fleet_migrated
+{%- if cookiecutter.use_celery == "y" %}
+from ...tasks import migrate_schemas_batch
+{%- endif %}
+from ...verification import fleet_verify, reference_catalogs
+
+TENANT_HELP = (
+    "Bare --tenant: migrate tenant apps in every tenant schema (django-tenants' meaning; "
+    "`--tenant products 0002` is all tenants, app products, migration 0002). "
+    "--tenant=<slug>, written with '=': only the tenant with that slug."
+)
+# Options under which stock planning per schema is needed: the planner only knows "migrate to latest".
+STOCK_ONLY_OPTIONS = ("fake", "fake_initial", "prune", "run_syncdb")
+SHOWN_SCHEMAS = 10
+SHOWN_DIFFERENCES = 10  # per schema, in --verify's output
+READ_ONLY_FLAGS = (
+    ("list_migrations", "--list"),
+    ("plan", "--plan"),
+    ("check_unapplied", "--check"),
+    ("verify", "--verify"),
+)
+STOCK_EXECUTORS = ("standard", "multiprocessing", "subprocess")
+{%- if cookiecutter.use_celery == "y" %}
+PROJECT_EXECUTORS = ("fleet", "celery")
+CELERY_BATCH_SIZE = 25  # schemas per task
+CELERY_BATCH_TIMEOUT = 60 * 60  # seconds to wait for one batch's result
+{%- else %}
+PROJECT_EXECUTORS = ("fleet",)
+{%- endif %}
+
+
+def rewrite_tenant_slug(args: Sequence[str]) -> list[str]:
+    """Turn `--tenant=<slug>` into the internal `--tenant-slug=<slug>`; bare `--tenant` is left alone."""
+    return [f"--tenant-slug={arg.partition('=')[2]}" if arg.startswith("--tenant=") else arg for arg in args]
+
+
+def _render(table: Table) -> str:
+    buffer = io.StringIO()
+    Console(file=buffer, width=160).print(table)
+    return buffer.getvalue().rstrip()
+
+
+def _names(migrations: Sequence[tuple[str, str]]) -> list[str]:
+    return [f"{app}.{name}" for app, name in migrations]
+
+
+def _capped(names: Sequence[str], shown: int = SHOWN_SCHEMAS) -> str:
+    """`a, b, c` or `a, b, c and 7 more`."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{', '.join(names[:shown])}{more}"
+
+
+def _schema_line(result: SchemaResult) -> str:
+    # A new database applies dozens of migrations to public: name a few (--report lists them all).
+    detail = _capped(result.applied, 5) or "-"
+    attempts = f" after {result.attempts} attempts" if result.attempts > 1 else ""
+    error = f" error: {result.error}" if result.error else ""
+    return f"{result.schema}: {result.status} [{detail}] in {result.seconds:.2f} s{attempts}{error}"
+
+
+class MigrationProgress:
+    """What the operator sees while schemas are migrated, used as a context manager around the run.
+
+    On a terminal (at verbosity >= 1): a progress bar over the `total` schemas to migrate, with retries
+    and failed schemas printed above it (every schema at verbosity >= 2). Otherwise (pipes, CI, tests):
+    one line per finished schema at verbosity >= 1. Retries are printed as they happen when the executor
+    runs in this process (`retry`), else when their schema's result arrives (`finished`), once each.
+    """
+
+    def __init__(self, out: OutputWrapper, *, total: int, verbosity: int) -> None:
+        self.out = out
+        self.verbosity = verbosity
+        self.shown_retries: dict[str, int] = {}
+        self.failed = 0
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+        if verbosity >= 1 and out.isatty():
+            # The wrapped stream itself: OutputWrapper appends a newline to every write, which breaks redrawing.
+            console = Console(file=cast(TextIO, getattr(out, "_out", sys.stdout)))
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=console,
+            )  # fmt: skip
+            self.task = self.bar.add_task("Migrating", total=total)
+
+    def __enter__(self) -> MigrationProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def _print(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            self.out.write(line)
+
+    def retry(self, schema: str, retry: Retry) -> None:
+        """A schema's attempt failed with a transient error and is retried after the backoff."""
+        self.shown_retries[schema] = self.shown_retries.get(schema, 0) + 1
+        if self.verbosity >= 1:
+            self._print(f"{schema}: {retry}")
+
+    def finished(self, result: SchemaResult) -> None:
+        """A schema's final result (migrated, failed, ...)."""
+        for retry in result.retries[self.shown_retries.get(result.schema, 0) :]:
+            self.retry(result.schema, retry)
+        self.failed += result.status == "failed"
+        if self.bar is not None and self.task is not None:
+            description = f"Migrating ({self.failed} failed)" if self.failed else "Migrating"
+            self.bar.update(self.task, advance=1, description=description)
+            if self.verbosity >= 2 or result.status == "failed":
+                self._print(_schema_line(result))
+        elif self.verbosity >= 1:
+            self.out.write(_schema_line(result))
+
+
+def report_records(fleet: FleetPlan, results: Sequence[SchemaResult]) -> list[dict[str, Any]]:
+    """One JSON-ready record per schema of `fleet`, in its order, for `--report`: schema, tenant (slug or
+    None), status (migrated, up_to_date, failed, not_run), applied (migration names), attempts,
+    milliseconds, error (None when none) and retries (attempt, sqlstate, condition, backoff_seconds, error).
+    A schema missing from `results` is `not_run` (or `up_to_date` when it had nothing pending)."""
+    by_schema = {result.schema: result for result in results}
+    records = []
+    for plan in fleet.schemas:
+        result = by_schema.get(plan.schema) or SchemaResult(plan.schema, "up_to_date" if plan.up_to_date else "not_run")
+        records.append({
+            "schema": plan.schema,
+            "tenant": plan.tenant,
+            "status": result.status,
+            "applied": list(result.applied),
+            "attempts": result.attempts,
+            "milliseconds": round(result.seconds * 1000),
+            "error": result.error,
+            "retries": [
+                {"attempt": r.attempt, "sqlstate": r.sqlstate, "condition": r.condition,
+                 "backoff_seconds": r.backoff_seconds, "error": r.error}
+                for r in result.retries
+            ],
+        })  # fmt: skip
+    return records
+
+
+def report_target(value: str) -> Path:
+    """The `--report` file, checked before anything is migrated: its directory must exist and be writable,
+    and it must not be a directory. Raises a usage error (exit 2) naming the path otherwise."""
+    path = Path(value)
+    accepted = "give a file path in an existing, writable directory"
+    if path.is_dir():
+        raise usage_error(f"--report {value!r} is a directory; {accepted}")
+    parent = path.parent
+    if not parent.is_dir():
+        raise usage_error(f"--report {value!r}: directory {str(parent)!r} does not exist; {accepted}")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise usage_error(f"--report {value!r} is not writable; {accepted}")
+    return path
+
+
+def report_write(path: Path, records: list[dict[str, Any]]) -> None:
+    """Write `records` to `path` as a JSON array, replacing the file at once (a reader never sees half a
+    report). Raises OSError when the file cannot be written."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+class Command(MigrateSchemasCommand):
+    # Only the checks that matter to migrating (models, database), once; see handle().
+    requires_system_checks: list[str] = []
+    report_path: Path | None = None  # --report, checked in handle() before anything is migrated
+    help = (
+        "Migrate the public schema (shared apps) and tenant schemas (tenant apps). Accepts everything "
+        "django-tenants' migrate_schemas accepts (--shared, --tenant, --schema, --executor, --fake, app_label "
+        "migration_name, ...). The applied migrations of all selected schemas are read once and schemas with "
+        "nothing to apply are skipped. Additions: --tenant=<slug> selects one tenant by slug; --list prints per "
+        "schema the applied count, pending migrations and last applied time (--format json for scripts); --plan "
+        "(or --dry-run) prints what would run where, grouped by identical plans; --check exits 1 when anything is "
+        "pending; --verify compares each schema's tables, columns, indexes and constraints with what stock "
+        "django-tenants builds and exits 1 on any difference. --list, --plan, --check and --verify change nothing. "
+        "While migrating: a progress bar on a terminal, else a line per finished schema; every retry is printed "
+        "with its attempt, SQLSTATE and backoff; --report PATH writes a JSON record per schema. "
+        "Exit codes: 0 success, 1 a migration failed, (--check) something is pending or (--verify) a schema "
+        "differs, 2 bad usage or unknown slug."
+    )
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parse_known_args = parser.parse_known_args
+
+        # argparse cannot tell `--tenant=acme` from `--tenant acme`; the second must keep its stock meaning.
+        def parse_with_slug(args: Sequence[str] | None = None, namespace: Any = None) -> Any:
+            return parse_known_args(rewrite_tenant_slug(sys.argv[1:] if args is None else args), namespace)
+
+        parser.parse_known_args = parse_with_slug  # type: ignore[method-assign]
+        return parser
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        super().add_arguments(parser)
+        for action in parser._actions:
+            if "--tenant" in action.option_strings:
+                action.help = TENANT_HELP
+            if "--plan" in action.option_strings:
+                action.help = "Print what would run where, grouped by identical plans; change nothing."
+            if "--parallel" in action.option_strings:
+                action.help = (
+                    "Worker processes. With the project's executor (the default): N processes, each with its own "
+                    "short-lived connections. With --executor=subprocess: django-tenants' meaning."
+{%- if cookiecutter.use_celery == "y" %}
+                    " With --executor=celery: batches of 25 schemas in flight at once (default 4)."
+{%- endif %}
+                )
+            if "--executor" in action.option_strings:
+                action.help = (
+                    f"fleet (default: the project's executor), {', '.join(PROJECT_EXECUTORS[1:] + STOCK_EXECUTORS)}. "
+                    "Stock executors are django-tenants' own, run on the schemas that have something to apply."
+                )
+            if "--check" in action.option_strings:
+                action.help = "Exit 1 when any selected schema has unapplied migrations; change nothing."
+        parser.add_argument("--dry-run", action="store_true", dest="plan", help="Same as --plan.")
+        # Django adds --skip-checks only for commands that require checks; Django's migrate declares it itself.
+        parser.add_argument("--skip-checks", action="store_true", help="Skip the model and database checks.")
+        parser.add_argument("--tenant-slug", dest="tenant_slug", help=argparse.SUPPRESS)
+        # Django's spelling next to django-tenants' --noinput.
+        parser.add_argument("--no-input", action="store_false", dest="interactive", help=argparse.SUPPRESS)
+        parser.add_argument(
+            "--list", action="store_true", dest="list_migrations",
+            help="Per schema: tenant, applied count, pending migrations, last applied time. Migrates nothing.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--format", choices=["table", "json"], default="table", help="Output format of --list (default table)."
+        )
+        parser.add_argument(
+            "--verify", action="store_true",
+            help="Compare each selected schema's catalog (tables, columns, indexes, constraints, sequences, "
+            "triggers, views) with a reference built by stock django-tenants from the migration files, in a "
+            "transaction that is rolled back; print the differences and exit 1 on any, or when a schema has "
+            "pending migrations. Changes nothing, migrates nothing.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--report", metavar="PATH",
+            help="After migrating with the project's executor, write a JSON array to PATH with one record per "
+            "selected schema: schema, tenant, status (migrated, up_to_date, failed, not_run), applied, attempts, "
+            "milliseconds, error, retries. Written also when the run fails; the exit code is unchanged.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--continue-on-error", action="store_true",
+            help="Record a failing schema and migrate the rest; exit 1 naming every failed schema. "
+            "Without it the run stops at the first failure and reports what was and was not migrated.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--canary", metavar="N|SLUG,SLUG",
+            help="Migrate these first (the first N pending schemas, or the tenants with these slugs) and stop "
+            "before the rest if any of them fails.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--retries", type=int, default=DEFAULT_RETRIES, metavar="N",
+            help=f"Extra attempts per schema after a transient error (deadlock, lock timeout, lost connection), "
+            f"with exponential backoff from 0.5 s. Default {DEFAULT_RETRIES}.",
+        )  # fmt: skip
+{%- if cookiecutter.use_celery == "y" %}
+        parser.add_argument(
+            "--queue", help="With --executor=celery: the Celery queue to send batches to (default: the default queue)."
+        )
+        parser.add_argument(
+            "--worker-timeout", type=float, default=5.0, metavar="SECONDS",
+            help="With --executor=celery: how long to wait for a worker to answer a ping before failing. Default 5.",
+        )  # fmt: skip
+{%- endif %}
+        parser.add_argument(
+            "--lock-timeout", type=int, default=DEFAULT_LOCK_TIMEOUT_MS, metavar="MS", dest="lock_timeout_ms",
+            help=f"PostgreSQL lock_timeout in milliseconds while migrating, so a blocked schema fails (and is "
+            f"retried) instead of hanging the fleet. Default {DEFAULT_LOCK_TIMEOUT_MS}.",
+        )  # fmt: skip
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not options.get("skip_checks"):
+            # Stock runs every system check (URLs, templates, admin...) once per schema; a migration
+            # needs the model and database checks, once.
+            self.check(tags=[Tags.models, Tags.database], databases=[options["database"]])
+        self._select_tenant_by_slug(options)
+        SyncCommon.handle(self, *args, **options)
+        self.verbosity = int(options.get("verbosity", 1))
+        targeted = bool(options.get("app_label") or options.get("migration_name"))
+        stock = targeted or has_multi_type_tenants() or any(options.get(name) for name in STOCK_ONLY_OPTIONS)
+        self.report_path = self._validate_verify_and_report(options, stock=stock)
+        if options.pop("list_migrations", False):
+            self.stdout.write(self._list(self._plan(), options["format"]))
+            return
+        if stock:
+            super().handle(*args, **options)
+            return
+        started = time.monotonic()
+        fleet = self._plan()
+        if options.get("verify"):
+            self._verify(fleet)
+            return
+        if options.get("plan"):
+            self.stdout.write(self._grouped_plan(fleet))
+            return
+        if options.get("check_unapplied"):
+            self._check(fleet)
+            return
+        self._migrate(fleet, started)
+        self._announce_fleet_migrated()
+
+    def _validate_verify_and_report(self, options: dict[str, Any], *, stock: bool) -> Path | None:
+        """Reject --verify and --report where they cannot work (exit 2), before anything is read or migrated;
+        return the --report path or None."""
+        read_only = [flag for dest, flag in READ_ONLY_FLAGS if options.get(dest)]
+        if options.get("verify") and len(read_only) > 1:
+            others = ", ".join(flag for flag in read_only if flag != "--verify")
+            raise usage_error(f"--verify cannot be combined with {others}; run them one at a time")
+        stock_reason = (
+            "an app_label, a migration name, --fake, --fake-initial, --prune, --run-syncdb or multi-type tenants"
+        )
+        if options.get("verify") and stock:
+            raise usage_error(f"--verify compares whole schemas of one tenant type; not with {stock_reason}")
+        value = options.get("report")
+        if value is None:
+            return None
+        if read_only:
+            raise usage_error(f"--report is written by migrating runs; it cannot be combined with {read_only[0]}")
+        if stock or self.executor in STOCK_EXECUTORS:
+            reason = f"--executor {self.executor}" if self.executor in STOCK_EXECUTORS else stock_reason
+            raise usage_error(
+                f"--report is written by the project's executors ({', '.join(PROJECT_EXECUTORS)}) migrating to the "
+                f"latest migrations; not with {reason}"
+            )
+        return report_target(value)
+
+    def _announce_fleet_migrated(self) -> None:
+        """After a full run over the tenants (no --schema / --tenant=<slug>), send fleet.signals.fleet_migrated;
+        the lifecycle package answers by topping the spare-schema pool up (lifecycle/receivers.py)."""
+        if not self.sync_tenant or self.schema_name:
+            return
+        fleet_migrated.send(sender=type(self), stdout=self.stdout, verbosity=self.verbosity)
+
+    def _select_tenant_by_slug(self, options: dict[str, Any]) -> None:
+        slug = options.pop("tenant_slug", None)
+        if isinstance(options.get("tenant"), str):  # call_command("migrate_schemas", tenant="acme")
+            slug = options["tenant"]
+        if slug is None:
+            return
+        if options.get("schema_name") or options.get("shared"):
+            raise usage_error("--tenant=<slug> cannot be combined with --schema or --shared")
+        tenants = Tenant.objects.exclude(schema_name=get_public_schema_name())
+        tenant = tenants.filter(slug=slug).first()
+        if tenant is None:
+            known = ", ".join(tenants.values_list("slug", flat=True))
+            raise usage_error(f"no tenant with slug {slug!r}; existing slugs: {known or '(none)'}")
+        options["tenant"], options["schema_name"] = True, tenant.schema_name
+
+    def _selected(self) -> list[tuple[str, str | None]]:
+        try:
+            return select_schemas(shared=self.sync_public, tenants=self.sync_tenant, schema_name=self.schema_name)
+        except ValueError as exc:
+            raise usage_error(str(exc)) from exc
+
+    def _plan(self) -> FleetPlan:
+        return plan_fleet(self._selected())
+
+    def _migrate(self, fleet: FleetPlan, started: float) -> None:
+        public = get_public_schema_name()
+        pending = [plan.schema for plan in fleet.pending]
+        if self.verbosity >= 1:
+            self.stdout.write(
+                f"Planned {len(fleet.schemas)} schema(s) in {time.monotonic() - started:.2f} s "
+                f"({fleet.queries} queries): {len(fleet.schemas) - len(pending)} up to date, {len(pending)} to migrate."
+            )
+        if not pending:
+            self._write_report(fleet, [])
+            return
+        if self.executor not in STOCK_EXECUTORS:
+            self._fleet_migrate(fleet, started)
+            return
+        executor = GET_EXECUTOR_FUNCTION(codename=self.executor)(self.args, self.options)
+        if public in pending:
+            executor.run_migrations(tenants=[public])
+        tenant_schemas = [schema for schema in pending if schema != public]
+        if tenant_schemas:
+            executor.run_migrations(tenants=tenant_schemas)
+
+    def _canary(self, fleet: FleetPlan) -> list[str]:
+        value = (self.options.get("canary") or "").strip()
+        if not value:
+            return []
+        pending = [plan.schema for plan in fleet.pending]
+        if value.isdigit():
+            return pending[: int(value)]
+        slugs = [slug.strip() for slug in value.split(",") if slug.strip()]
+        by_slug = {plan.tenant: plan.schema for plan in fleet.schemas if plan.tenant}
+        unknown = [slug for slug in slugs if slug not in by_slug]
+        if unknown:
+            raise usage_error(f"--canary names unknown or unselected tenants {unknown}; give a count or tenant slugs")
+        return [by_slug[slug] for slug in slugs]
+
+    def _fleet_migrate(self, fleet: FleetPlan, started: float) -> None:
+        if self.executor not in (None, *PROJECT_EXECUTORS):
+            accepted = ", ".join([*PROJECT_EXECUTORS, *STOCK_EXECUTORS])
+            raise usage_error(f"unknown executor {self.executor!r}; accepted: {accepted}")
+        if self.options["retries"] < 0 or self.options["lock_timeout_ms"] <= 0:
+            raise usage_error("--retries must be >= 0 and --lock-timeout > 0 (milliseconds)")
+        parallel = self.options.get("parallel") or 1
+        if parallel < 1:
+            raise usage_error(f"--parallel {parallel} is not accepted; give 1 or more worker processes")
+
+        canary = self._canary(fleet)
+        finished: list[SchemaResult] = []  # for the report of a run that ends with an exception
+        display = MigrationProgress(self.stdout, total=len(fleet.pending), verbosity=self.verbosity)
+
+        def progress(result: SchemaResult) -> None:
+            finished.append(result)
+            if result.status == "migrated":
+                schema_migrated.send(sender=fleet_migrate, schema_name=result.schema)
+            display.finished(result)
+
+        try:
+            with display:
+{%- if cookiecutter.use_celery == "y" %}
+                if self.executor == "celery":
+                    report = self._celery_migrate(fleet, canary, progress)
+                else:
+                    report = self._in_process_migrate(fleet, canary, parallel, progress, display.retry)
+{%- else %}
+                report = self._in_process_migrate(fleet, canary, parallel, progress, display.retry)
+{%- endif %}
+        except BaseException:
+            # Ctrl-C, a lost worker, ...: still say which schemas were migrated; the original error goes on.
+            self._write_report(fleet, finished, quiet=True)
+            raise
+        # When the run failed too, its error is the one to exit with; the report's is printed on stderr.
+        self._write_report(fleet, report.results, quiet=not report.ok)
+        self._report(report, time.monotonic() - started)
+
+    def _in_process_migrate(
+        self,
+        fleet: FleetPlan,
+        canary: list[str],
+        parallel: int,
+        progress: Callable[[SchemaResult], None],
+        on_retry: Callable[[str, Retry], None],
+    ) -> FleetReport:
+        return fleet_migrate(
+            schemas=[(plan.schema, plan.tenant) for plan in fleet.schemas],
+            parallel=parallel,
+            continue_on_error=self.options["continue_on_error"],
+            canary=canary,
+            retries=self.options["retries"],
+            lock_timeout_ms=self.options["lock_timeout_ms"],
+            progress=progress,
+            on_retry=on_retry,
+        )
+
+    def _write_report(self, fleet: FleetPlan, results: Sequence[SchemaResult], *, quiet: bool = False) -> None:
+        """Write the --report file, if asked for. A write that fails is exit 1 naming the path; with `quiet`
+        (another error is on its way) it is only printed to stderr."""
+        if self.report_path is None:
+            return
+        try:
+            report_write(self.report_path, report_records(fleet, results))
+        except OSError as exc:
+            message = f"could not write the report to {str(self.report_path)!r}: {exc}"
+            if quiet:
+                self.stderr.write(message)
+                return
+            raise CommandError(message, returncode=EXIT_FAILURE) from exc
+        if self.verbosity >= 2:
+            self.stdout.write(f"Report written to {self.report_path} ({len(fleet.schemas)} schema(s)).")
+
+{%- if cookiecutter.use_celery == "y" %}
+
+    def _celery_migrate(
+        self, fleet: FleetPlan, canary: list[str], progress: Callable[[SchemaResult], None]
+    ) -> FleetReport:
+        """Send the pending schemas to Celery workers in batches; the canary batch first, then waves of
+        `--parallel` batches. Without --continue-on-error no new wave starts after a failure."""
+        timeout = self.options.get("worker_timeout", 5.0)
+        if timeout <= 0:
+            raise usage_error(f"--worker-timeout {timeout} is not accepted; give a number of seconds above 0")
+        # limit=1: go on as soon as one worker answers, instead of collecting replies for the whole timeout.
+        if not app.control.ping(timeout=timeout, limit=1):
+            raise CommandError(
+                f"no Celery worker answered within {timeout:g} s; start one (celery -A config.celery_app worker) "
+                "or use another executor",
+                returncode=EXIT_FAILURE,
+            )
+        results = {p.schema: SchemaResult(p.schema, "up_to_date" if p.up_to_date else "not_run") for p in fleet.schemas}
+        rest = [plan.schema for plan in fleet.pending if plan.schema not in canary]
+        batches = [rest[i : i + CELERY_BATCH_SIZE] for i in range(0, len(rest), CELERY_BATCH_SIZE)]
+        waves = ([[canary]] if canary else []) + [
+            batches[i : i + (self.options.get("parallel") or 4)]
+            for i in range(0, len(batches), self.options.get("parallel") or 4)
+        ]
+        kwargs = {
+            "continue_on_error": self.options["continue_on_error"],
+            "retries": self.options["retries"],
+            "lock_timeout_ms": self.options["lock_timeout_ms"],
+        }
+        canary_failed = False
+        for number, wave in enumerate(waves):
+            sent = [migrate_schemas_batch.apply_async(args=(batch,), kwargs=kwargs, queue=self.options.get("queue"))
+                    for batch in wave]  # fmt: skip
+            failed = False
+            for async_result in sent:
+                for fields in async_result.get(timeout=CELERY_BATCH_TIMEOUT):
+                    result = SchemaResult.from_fields(fields)
+                    results[result.schema] = result
+                    progress(result)
+                    failed = failed or result.status == "failed"
+            if failed and canary and number == 0:
+                canary_failed = True
+                break
+            if failed and not self.options["continue_on_error"]:
+                break
+        return FleetReport(results=[results[p.schema] for p in fleet.schemas], plan=fleet, canary_failed=canary_failed)
+{%- endif %}
+
+    def _report(self, report: FleetReport, seconds: float) -> None:
+        counts = {status: len(report.with_status(status)) for status in ("migrated", "up_to_date", "failed", "not_run")}
+        summary = (
+            f"{counts['migrated']} migrated, {counts['up_to_date']} up to date, {counts['failed']} failed, "
+            f"{counts['not_run']} not run, in {seconds:.2f} s."
+        )
+        if self.verbosity >= 1:
+            self.stdout.write(summary)
+        if report.ok:
+            return
+        failures = "; ".join(f"{result.schema}: {result.error}" for result in report.failed)
+        reason = "a canary schema failed, the rest was not migrated" if report.canary_failed else "migration failed"
+        not_run = [result.schema for result in report.with_status("not_run")]
+        left = f" Not migrated: {', '.join(not_run[:SHOWN_SCHEMAS])}" if not_run else ""
+        more = f" and {len(not_run) - SHOWN_SCHEMAS} more." if len(not_run) > SHOWN_SCHEMAS else ""
+        raise CommandError(f"{reason}: {failures}. {summary}{left}{more}", returncode=EXIT_FAILURE)
+
+    def _verify(self, fleet: FleetPlan) -> None:
+        """--verify: compare the catalogs of the selected, up-to-date schemas with stock django-tenants'
+        reference; schemas with pending migrations are named, not compared. Exit 1 on any of either."""
+        pending = fleet.pending
+        current = [plan.schema for plan in fleet.schemas if plan.up_to_date]
+        try:
+            drift = fleet_verify(current, references=reference_catalogs()) if current else {}
+        except Exception as exc:
+            raise CommandError(
+                f"could not build the stock reference from the migration files: {type(exc).__name__}: {exc}",
+                returncode=EXIT_FAILURE,
+            ) from exc
+        if self.verbosity >= 1:
+            for schema, differences in list(drift.items())[:SHOWN_SCHEMAS]:
+                for difference in differences[:SHOWN_DIFFERENCES]:
+                    self.stdout.write(str(difference))
+                if len(differences) > SHOWN_DIFFERENCES:
+                    self.stdout.write(f"{schema}: and {len(differences) - SHOWN_DIFFERENCES} more difference(s)")
+            if len(drift) > SHOWN_SCHEMAS:
+                self.stdout.write(f"and {len(drift) - SHOWN_SCHEMAS} more schema(s) that differ")
+            for plan in pending[:SHOWN_SCHEMAS]:
+                state = (
+                    f"inconsistent migration history ({plan.inconsistent})"
+                    if plan.inconsistent
+                    else f"{len(plan.pending) or 'squashed'} migration(s) pending ({_capped(_names(plan.pending), 3)})"
+                )
+                self.stdout.write(f"{plan.schema}: {state}; not compared, it would differ until migrated")
+            if len(pending) > SHOWN_SCHEMAS:
+                self.stdout.write(f"and {len(pending) - SHOWN_SCHEMAS} more schema(s) with pending migrations")
+        if drift or pending:
+            problems = []
+            if drift:
+                problems.append(
+                    f"{len(drift)} of {len(fleet.schemas)} schema(s) differ from the stock reference: "
+                    f"{_capped(list(drift))}"
+                )
+            if pending:
+                problems.append(
+                    f"{len(pending)} schema(s) have pending migrations (migrate, then verify): "
+                    f"{_capped([plan.schema for plan in pending])}"
+                )
+            raise CommandError("; ".join(problems), returncode=EXIT_FAILURE)
+        if self.verbosity >= 1:
+            self.stdout.write(f"{len(fleet.schemas)} schema(s) match the stock reference.")
+
+    def _check(self, fleet: FleetPlan) -> None:
+        pending = fleet.pending
+        if pending:
+            shown = ", ".join(f"{plan.schema} ({len(plan.pending)})" for plan in pending[:SHOWN_SCHEMAS])
+            more = f" and {len(pending) - SHOWN_SCHEMAS} more" if len(pending) > SHOWN_SCHEMAS else ""
+            raise CommandError(
+                f"{len(pending)} of {len(fleet.schemas)} schema(s) have unapplied migrations: {shown}{more}",
+                returncode=EXIT_FAILURE,
+            )
+        if self.verbosity >= 1:
+            self.stdout.write(f"No unapplied migrations in {len(fleet.schemas)} schema(s).")
+
+    def _grouped_plan(self, fleet: FleetPlan) -> str:
+        lines = [f"Plan for {len(fleet.schemas)} schema(s): {len(fleet.schemas) - len(fleet.pending)} up to date."]
+        for migrations, schemas in fleet.groups():
+            more = f" and {len(schemas) - SHOWN_SCHEMAS} more" if len(schemas) > SHOWN_SCHEMAS else ""
+            lines.append(f"{len(schemas)} schema(s): {', '.join(schemas[:SHOWN_SCHEMAS])}{more}")
+            lines.extend(f"  apply {name}" for name in _names(migrations))
+        for plan in fleet.pending:
+            if plan.inconsistent:
+                lines.append(f"{plan.schema}: will not be migrated: {plan.inconsistent}")
+            if plan.needs_stock_planning:
+                lines.append(f"{plan.schema}: holds part of a squashed migration; planned by Django when migrated")
+            if plan.unrecorded_replacements:
+                names = ", ".join(_names(plan.unrecorded_replacements))
+                lines.append(f"{plan.schema}: will record {names} (all the migrations they replace are applied)")
+        return "\n".join(lines)
+
+    @staticmethod
+    def _list(fleet: FleetPlan, output_format: str) -> str:
+        if output_format == "json":
+            return json.dumps([_as_dict(plan) for plan in fleet.schemas], indent=2)
+        table = Table(title=f"Migrations per schema ({len(fleet.schemas)})")
+        for column in ("schema", "tenant", "applied", "pending", "last applied"):
+            table.add_column(column)
+        for plan in fleet.schemas:
+            last = f"{plan.last_applied:%Y-%m-%d %H:%M:%S}" if plan.last_applied else "-"
+            pending = "\n".join(_names(plan.pending)) or "none"
+            table.add_row(plan.schema, plan.tenant or "-", str(plan.applied_count), pending, last)
+        return _render(table)
+
+
+def _as_dict(plan: SchemaPlan) -> dict[str, Any]:
+    return {
+        "schema": plan.schema,
+        "tenant": plan.tenant,
+        "applied": plan.applied_count,
+        "pending": _names(plan.pending),
+        "last_applied": plan.last_applied.isoformat() if plan.last_applied else None,
+    }

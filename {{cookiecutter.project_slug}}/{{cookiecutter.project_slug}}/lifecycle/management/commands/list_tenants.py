@@ -1,0 +1,80 @@
+"""list_tenants: the fleet as a table or JSON."""
+
+import io
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import CommandParser
+from rich.console import Console
+from rich.table import Table
+
+from ....tenancy.management.base import ProjectCommand, add_noinput_argument
+from ....tenancy.selectors import tenant_list
+from ...provisioning import spare_list
+
+
+class Command(ProjectCommand):
+    help = (
+        "List tenants: slug, name, schema, domains, status. --format table (default, for people) or json "
+        "(a list of objects with keys slug, name, schema, domains, status, for scripts). "
+        "--include-public adds the public tenant. --spares lists the spare schemas of the provisioning pool "
+        "instead (schema, created, state: current, stale = migrations pending, missing = registered without a "
+        "schema; JSON keys schema, created, state). Exit codes: 0, 2 bad usage."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--format", choices=["table", "json"], default="table", help="Output format.")
+        parser.add_argument("--include-public", action="store_true", help="Also list the public tenant.")
+        parser.add_argument(
+            "--spares", action="store_true", help="List the spare schemas of the provisioning pool instead."
+        )
+        add_noinput_argument(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["spares"]:
+            self._spares(options["format"])
+            return
+        rows = [
+            {
+                "slug": tenant.slug,
+                "name": tenant.name,
+                "schema": tenant.schema_name,
+                "domains": sorted(d.domain for d in tenant.domains.all()),
+                "status": tenant.status,
+            }
+            for tenant in tenant_list(include_public=options["include_public"])
+        ]
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        table = Table(title=f"{len(rows)} tenant(s)")
+        for column in ("slug", "name", "schema", "domains", "status"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row["slug"], row["name"], row["schema"], ", ".join(row["domains"]), row["status"])
+        self._print(table)
+
+    def _print(self, table: Table) -> None:
+        buffer = io.StringIO()
+        Console(file=buffer, width=160).print(table)
+        self.stdout.write(buffer.getvalue().rstrip())
+
+    def _spares(self, output_format: str) -> None:
+        rows = [
+            {
+                "schema": spare.schema_name,
+                "created": spare.created.isoformat(),
+                "state": "current" if spare.current else ("stale" if spare.exists else "missing"),
+            }
+            for spare in spare_list()
+        ]
+        if output_format == "json":
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        table = Table(title=f"{len(rows)} spare schema(s), target {settings.TENANCY_SPARE_SCHEMAS}")
+        for column in ("schema", "created", "state"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row["schema"], row["created"], row["state"])
+        self._print(table)

@@ -1,0 +1,365 @@
+"""Tenant provisioning, lifecycle and removal.
+
+Provisioning (`tenant_create`) claims a pre-migrated spare schema when the pool has one
+(lifecycle/provisioning.py): the rename to `tenant_<slug>`, the tenant row, its domain and the
+owner membership commit in one transaction, so a failure or a killed process leaves nothing.
+Without a spare, the tenant row (status provisioning), domain and membership commit first,
+then the schema is built by migrations and the tenant activated in a second transaction: a
+crash in between leaves a tenant in `provisioning` (its host answers "setting up"), which
+`tenants_doctor --fix` completes. A tenant is never active without a complete schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
+
+from ..accounts.domain import normalize_email
+from ..accounts.models import User
+from ..accounts.services import membership_grant, user_get_or_create
+from ..errors import Conflict, InvalidValue, NotFound
+from ..fleet.executor import fleet_migrate
+from ..fleet.plan import current_graph, is_current, read_applied
+from ..tenancy.domain import (
+    DomainTaken,
+    InvalidSlug,
+    TenantExists,
+    check_domain_not_reserved,
+    normalize_display_name,
+    normalize_domain,
+    schema_name_for,
+    validate_slug,
+)
+from ..tenancy.media import tenant_media_retire
+from ..tenancy.models import Domain, SpareSchema, Tenant
+from .provisioning import (
+    pool_refill_schedule,
+    provisioning_lock,
+    provisioning_lock_try,
+    schema_build,
+    schema_rename,
+    spare_claim,
+    step,
+)
+
+NAME_MAX = 100
+
+
+def validate_tenant_name(name: object) -> str:
+    """Return `name` stripped; raise InvalidName (an InvalidValue) when it is empty, over 100 characters or
+    holds control or invisible characters (tenancy.domain.normalize_display_name)."""
+    return normalize_display_name(name, max_length=NAME_MAX)
+
+
+def tenant_slug_validate(slug: object) -> str:
+    """Validate `slug` against the slug rule and settings.TENANCY_RESERVED_SLUGS / _PREFIXES; raise InvalidSlug."""
+    return validate_slug(
+        slug,
+        reserved=settings.TENANCY_RESERVED_SLUGS,
+        reserved_prefixes=settings.TENANCY_RESERVED_SLUG_PREFIXES,
+    )
+
+
+def default_domain_for(slug: str) -> str:
+    """Return `<slug>.<settings.TENANCY_BASE_DOMAIN>`, e.g. `acme.localhost` in development."""
+    return f"{slug}.{settings.TENANCY_BASE_DOMAIN}"
+
+
+@dataclass(frozen=True)
+class TenantRequest:
+    """Validated, normalised input of a provisioning: what `tenant_create` would create."""
+
+    name: str
+    slug: str
+    schema_name: str
+    domain: str
+    owner_email: str | None
+
+
+def tenant_request_validate(
+    *,
+    name: object,
+    slug: object,
+    domain: object | None = None,
+    owner_email: object | None = None,
+    check_free: bool = True,
+) -> TenantRequest:
+    """Validate and normalise provisioning input and, with `check_free`, check that slug, schema and domain
+    are free (provisioning checks that again under its lock).
+
+    Raises InvalidValue / InvalidSlug / InvalidDomain for malformed values, TenantExists when the slug
+    or schema is taken, DomainTaken when the domain routes to another tenant. Reads only.
+    """
+    name = validate_tenant_name(name)
+    slug = tenant_slug_validate(slug)
+    domain_name = check_domain_not_reserved(
+        normalize_domain(domain if domain is not None else default_domain_for(slug)),
+        base_domain=settings.TENANCY_BASE_DOMAIN,
+        reserved=settings.TENANCY_RESERVED_SLUGS,
+        reserved_prefixes=settings.TENANCY_RESERVED_SLUG_PREFIXES,
+    )
+    email = None
+    if owner_email is not None:
+        email = normalize_email(owner_email)
+    request = TenantRequest(name, slug, schema_name_for(slug), domain_name, email)
+    if check_free:
+        with schema_context(get_public_schema_name()):
+            _ensure_free(slug=request.slug, schema_name=request.schema_name, domain_name=request.domain)
+    return request
+
+
+@dataclass(frozen=True)
+class TenantPlan:
+    """What `tenant_create` would do now (`create_tenant --dry-run`): the request, and the spare schema
+    it would claim (None: the schema would be built by `migration_count` migrations)."""
+
+    request: TenantRequest
+    spare: str | None
+    migration_count: int
+    owner_exists: bool
+
+
+def tenant_plan(
+    *, name: object, slug: object, domain: object | None = None, owner_email: object | None = None
+) -> TenantPlan:
+    """Validate like `tenant_create` and report what it would create, changing nothing (no locks taken).
+
+    Raises what `tenant_request_validate` raises.
+    """
+    request = tenant_request_validate(name=name, slug=slug, domain=domain, owner_email=owner_email)
+    with schema_context(get_public_schema_name()):
+        names = list(SpareSchema.objects.order_by("id").values_list("schema_name", flat=True))
+        applied, _ = read_applied(names)
+        spare = next((name for name in names if is_current(applied[name])), None)
+        owner_exists = bool(request.owner_email) and User.objects.filter(email__iexact=request.owner_email).exists()
+    return TenantPlan(request, spare, len(current_graph()[1]), owner_exists)
+
+
+def tenant_create(
+    *,
+    name: str,
+    slug: str,
+    domain: str | None = None,
+    owner_email: str | None = None,
+    verbosity: int = 0,
+) -> Tenant:
+    """Provision a tenant and return it, active: schema `tenant_<slug>` (a claimed spare schema, else
+    built by migrations), its domain (default `<slug>.<TENANCY_BASE_DOMAIN>`) and, when `owner_email`
+    is given, an owner membership (the user is created without a usable password when the email is new).
+    Schedules a refill of the spare-schema pool once the caller's transaction commits.
+
+    Raises InvalidValue / InvalidSlug / InvalidDomain for malformed input, TenantExists when the slug or
+    schema is taken (also by a concurrent creation), DomainTaken when the domain routes elsewhere.
+    Nothing is left behind on failure (module docstring: a crash while migrating leaves a tenant in
+    `provisioning`, which `tenants_doctor --fix` completes).
+    """
+    # Whether slug, schema and domain are free is checked under the provisioning lock (_ensure_free).
+    request = tenant_request_validate(name=name, slug=slug, domain=domain, owner_email=owner_email, check_free=False)
+    # Tenant rows live in the public schema; the caller's schema is restored afterwards.
+    try:
+        with schema_context(get_public_schema_name()), provisioning_lock(request.schema_name):
+            tenant = _provision_from_spare(request)
+            if tenant is None:
+                tenant = _provision_by_migrations(request, verbosity=verbosity)
+    except IntegrityError as exc:
+        # A concurrent creation won the race for the slug, schema or domain.
+        raise TenantExists(
+            f"slug {request.slug!r} or domain {request.domain!r} was taken by a concurrent tenant creation"
+        ) from exc
+    pool_refill_schedule()
+    return tenant
+
+
+def _provision_from_spare(request: TenantRequest) -> Tenant | None:
+    def announce(name: str) -> None:
+        step(name, slug=request.slug, schema_name=request.schema_name)
+
+    with transaction.atomic():
+        _ensure_free(slug=request.slug, schema_name=request.schema_name, domain_name=request.domain)
+        announce("claim_spare")
+        spare = spare_claim(slug=request.slug)
+        if spare is None:
+            return None
+        announce("rename_schema")
+        schema_rename(spare, request.schema_name)
+        announce("create_tenant")
+        tenant = Tenant.objects.create(
+            name=request.name, slug=request.slug, schema_name=request.schema_name, status=Tenant.Status.ACTIVE
+        )
+        announce("create_domain")
+        Domain.objects.create(domain=request.domain, tenant=tenant, is_primary=True)
+        _grant_owner(request, tenant, announce)
+        announce("commit")
+    return tenant
+
+
+def _grant_owner(request: TenantRequest, tenant: Tenant, announce: Callable[[str], None]) -> None:
+    if request.owner_email is not None:
+        announce("grant_owner")
+        owner = user_get_or_create(email=request.owner_email)
+        membership_grant(user=owner, tenant=tenant, role="owner")
+
+
+def _provision_by_migrations(request: TenantRequest, *, verbosity: int) -> Tenant:
+    def announce(name: str) -> None:
+        step(name, slug=request.slug, schema_name=request.schema_name)
+
+    with transaction.atomic():
+        _ensure_free(slug=request.slug, schema_name=request.schema_name, domain_name=request.domain)
+        announce("reserve")
+        tenant = Tenant.objects.create(
+            name=request.name, slug=request.slug, schema_name=request.schema_name, status=Tenant.Status.PROVISIONING
+        )
+        Domain.objects.create(domain=request.domain, tenant=tenant, is_primary=True)
+        _grant_owner(request, tenant, announce)
+    # Committed: the slug and domain are this tenant's, and its host answers "setting up".
+    try:
+        with transaction.atomic():
+            announce("build_schema")
+            schema_build(request.schema_name, verbosity=verbosity)
+            announce("activate")
+            Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.ACTIVE)
+            announce("commit")
+    except BaseException:
+        with transaction.atomic():
+            Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.PROVISIONING).delete()
+        raise
+    tenant.status = Tenant.Status.ACTIVE
+    return tenant
+
+
+def tenant_provision_complete(*, slug: str) -> Tenant:
+    """Finish provisioning the tenant `slug` left in `provisioning` by a process that died: give it a
+    schema (its existing one migrated to current, else a claimed spare, else built by migrations) and
+    activate it, in one transaction. Used by `tenants_doctor --fix`.
+
+    Raises NotFound for an unknown slug, Conflict when the tenant is not provisioning or another
+    session is provisioning it right now (its provisioning lock is held).
+    """
+    public = get_public_schema_name()
+    with schema_context(public):
+        tenant = Tenant.objects.filter(slug=slug).first()
+        if tenant is None:
+            raise NotFound(f"no tenant with slug {slug!r}")
+        with provisioning_lock_try(tenant.schema_name) as taken:
+            if not taken:
+                raise Conflict(f"tenant {slug!r} is being provisioned by another session right now")
+            with transaction.atomic():
+                tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+                if tenant.status != Tenant.Status.PROVISIONING:
+                    raise Conflict(f"tenant {slug!r} is {tenant.status}, not provisioning")
+                if schema_exists(tenant.schema_name):
+                    report = fleet_migrate(schemas=[(tenant.schema_name, slug)], retries=0)
+                    if not report.ok:
+                        raise RuntimeError(f"migrating {tenant.schema_name!r} failed: {report.failed[0].error}")
+                else:
+                    spare = spare_claim(slug=slug)
+                    if spare is not None:
+                        schema_rename(spare, tenant.schema_name)
+                    else:
+                        schema_build(tenant.schema_name)
+                tenant.status = Tenant.Status.ACTIVE
+                tenant.save(update_fields=["status"])
+    pool_refill_schedule()
+    return tenant
+
+
+def _ensure_free(*, slug: str, schema_name: str, domain_name: str) -> None:
+    if Tenant.objects.filter(slug=slug).exists():
+        raise TenantExists(f"slug {slug!r} is taken by an existing tenant; choose another slug")
+    if Tenant.objects.filter(schema_name=schema_name).exists() or schema_exists(schema_name):
+        raise TenantExists(f"schema {schema_name!r} for slug {slug!r} already exists; choose another slug")
+    existing = Domain.objects.filter(domain=domain_name).select_related("tenant").first()
+    if existing is not None:
+        raise DomainTaken(f"domain {domain_name!r} already routes to tenant {existing.tenant.slug!r}")
+
+
+# Status changes an operator may make (commands, platform admin). `provisioning` is entered and
+# left only by provisioning itself.
+STATUS_TRANSITIONS: dict[str, set[str]] = {
+    Tenant.Status.ACTIVE: {Tenant.Status.SUSPENDED, Tenant.Status.ARCHIVED},
+    Tenant.Status.SUSPENDED: {Tenant.Status.ACTIVE, Tenant.Status.ARCHIVED},
+    Tenant.Status.ARCHIVED: {Tenant.Status.ACTIVE},
+}
+
+
+def tenant_status_set(*, slug: str, status: str) -> tuple[Tenant, str]:
+    """Set the status of tenant `slug` to `status` (active, suspended or archived); return (tenant,
+    previous status). Setting the current status again changes nothing.
+
+    Allowed: active -> suspended | archived, suspended -> active | archived, archived -> active.
+    Raises InvalidValue for another status, InvalidSlug for the public tenant, NotFound for an unknown
+    slug, Conflict for a tenant still provisioning or a transition not listed.
+    """
+    accepted = [Tenant.Status.ACTIVE.value, Tenant.Status.SUSPENDED.value, Tenant.Status.ARCHIVED.value]
+    if status not in accepted:
+        raise InvalidValue(f"status {status!r} is not accepted; accepted: {', '.join(accepted)}")
+    with schema_context(get_public_schema_name()), transaction.atomic():
+        tenant = Tenant.objects.select_for_update().filter(slug=slug).first()
+        if tenant is None:
+            raise NotFound(f"no tenant with slug {slug!r}; see `manage.py list_tenants`")
+        if tenant.schema_name == get_public_schema_name():
+            raise InvalidSlug(f"tenant {slug!r} is the public schema; its status cannot change")
+        previous = tenant.status
+        if previous == status:
+            return tenant, previous
+        if previous == Tenant.Status.PROVISIONING:
+            raise Conflict(f"tenant {slug!r} is still provisioning; `manage.py tenants_doctor --fix` completes it")
+        if status not in STATUS_TRANSITIONS[previous]:
+            raise Conflict(
+                f"tenant {slug!r} is {previous}; it can become {', '.join(sorted(STATUS_TRANSITIONS[previous]))}"
+            )
+        tenant.status = status
+        tenant.save(update_fields=["status"])
+    return tenant, previous
+
+
+def tenant_drop(*, slug: str) -> Tenant:
+    """Delete the tenant with `slug`: its domains, memberships, row and schema (DROP SCHEMA ... CASCADE,
+    when it exists), in one transaction; once committed, its media folder is moved aside
+    (tenancy.media.tenant_media_retire). Returns the deleted (unsaved) tenant.
+
+    Raises InvalidSlug for the public tenant, NotFound for an unknown slug.
+    """
+    if slug == "public" or slug == get_public_schema_name():
+        raise InvalidSlug(f"tenant {slug!r} is the public schema and cannot be dropped")
+    with schema_context(get_public_schema_name()):
+        tenant = Tenant.objects.filter(slug=slug).first()
+        if tenant is None:
+            known = ", ".join(
+                Tenant.objects.exclude(schema_name=get_public_schema_name()).values_list("slug", flat=True)
+            )
+            raise NotFound(f"no tenant with slug {slug!r}; existing slugs: {known or '(none)'}")
+        if tenant.schema_name == get_public_schema_name():
+            raise InvalidSlug(f"tenant {slug!r} uses the public schema and cannot be dropped")
+        with transaction.atomic():
+            schema = tenant.schema_name
+            tenant.delete()
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(schema)} CASCADE")
+            # A tenant created again under this slug gets this schema name: it must not find these files.
+            transaction.on_commit(lambda: tenant_media_retire(schema))
+    return tenant
+
+
+def public_tenant_ensure(*, domain: str) -> Tenant:
+    """Create the public tenant (schema `public`) when missing and make sure `domain` routes to it.
+
+    Idempotent. Raises InvalidDomain for a malformed domain, DomainTaken when it routes to another tenant.
+    """
+    domain_name = normalize_domain(domain)
+    public_schema = get_public_schema_name()
+    with schema_context(public_schema), transaction.atomic():
+        tenant, _ = Tenant.objects.get_or_create(
+            schema_name=public_schema, defaults={"name": "Public", "slug": "public", "status": Tenant.Status.ACTIVE}
+        )
+        existing = Domain.objects.filter(domain=domain_name).select_related("tenant").first()
+        if existing is None:
+            Domain.objects.create(domain=domain_name, tenant=tenant, is_primary=not tenant.domains.exists())
+        elif existing.tenant_id != tenant.pk:
+            raise DomainTaken(f"domain {domain_name!r} already routes to tenant {existing.tenant.slug!r}")
+    return tenant

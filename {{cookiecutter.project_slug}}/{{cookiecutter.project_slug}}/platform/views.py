@@ -1,0 +1,62 @@
+"""Pages of the public host: the landing page and sign-up."""
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_http_methods
+
+from ..accounts.crossing import tenant_url
+from ..accounts.domain import InvalidEmail
+from ..accounts.services import EmailRegistered, WeakPassword, email_verification_send
+from ..errors import DomainError
+from ..tenancy.domain import DomainTaken, InvalidDomain, InvalidSlug, TenantExists
+from .forms import SignupForm
+from .services import user_signup
+
+
+def landing(request: HttpRequest) -> HttpResponse:
+    """Public landing page on the public host."""
+    return render(request, "public/landing.html")
+
+
+# Which sign-up field a service error belongs to, when the form's checks passed but the service refused
+# (another sign-up took the slug or the email in between). Anything else concerns the company name.
+_ERROR_FIELDS: list[tuple[type[DomainError], str]] = [
+    (EmailRegistered, "email"),
+    (InvalidEmail, "email"),
+    (WeakPassword, "password"),
+    (InvalidSlug, "slug"),
+    (TenantExists, "slug"),
+    (DomainTaken, "slug"),
+    (InvalidDomain, "slug"),
+]
+
+
+@csrf_protect
+@require_http_methods(["GET", "HEAD", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    """GET: the sign-up form. POST: create the user, their tenant and owner membership in one transaction
+    (platform.services.user_signup), email a link verifying the address, then redirect (302) to the
+    tenant's host with a one-time login token: `<scheme>://<slug>.<base domain>[:<port>]/accounts/token/<token>/`.
+    Invalid or taken values answer 200 with the form and the error next to its field; nothing is created then.
+    """
+    form = SignupForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = user_signup(
+                company_name=data["company_name"], slug=data["slug"], email=data["email"], password=data["password"]
+            )
+        except DomainError as exc:
+            field = next((name for kind, name in _ERROR_FIELDS if isinstance(exc, kind)), "company_name")
+            form.email_registered = isinstance(exc, EmailRegistered)
+            form.add_error(field, str(exc))
+        else:
+            email_verification_send(request=request, user=result.user)
+            path = reverse("login_token", urlconf=settings.ROOT_URLCONF, kwargs={"token": result.token})
+            response = HttpResponseRedirect(tenant_url(request, result.tenant.get_primary_domain().domain, path))
+            response["Cache-Control"] = "no-store"  # the Location carries a login token
+            return response
+    return render(request, "public/signup.html", {"form": form, "base_domain": settings.TENANCY_BASE_DOMAIN})
