@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import signal
-import sys
 import time
 import traceback
 
@@ -23,6 +22,7 @@ from django_tenants.utils import schema_exists
 from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
 from {{ cookiecutter.project_slug }}.fleet import verification
 from {{ cookiecutter.project_slug }}.fleet.plan import plan_fleet
+from {{ cookiecutter.project_slug }}.lifecycle import doctor as doctor_module
 from {{ cookiecutter.project_slug }}.lifecycle.doctor import (
     DropRefused,
     fleet_diagnose,
@@ -30,6 +30,7 @@ from {{ cookiecutter.project_slug }}.lifecycle.doctor import (
     schema_drop,
     schema_droppable,
 )
+from {{ cookiecutter.project_slug }}.lifecycle.pgtools import BackupError
 from {{ cookiecutter.project_slug }}.lifecycle.provisioning import (
     LOCK_NAMESPACE,
     PROVISIONING_STEPS,
@@ -39,8 +40,6 @@ from {{ cookiecutter.project_slug }}.lifecycle.provisioning import (
 from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create, tenant_drop
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, SpareSchema, Tenant
 from conftest import test_database_url
-
-BACKUP_MODULE = "{{ cookiecutter.project_slug }}.lifecycle.backup"
 
 
 def sql(statement, params=None):
@@ -346,21 +345,21 @@ def committed_orphan(django_db_setup, django_db_blocker):
             sql("DROP SCHEMA IF EXISTS tenant_orphan_doc CASCADE")
 
 
-def test_an_orphan_tenant_schema_is_not_dropped_without_a_backup_function(committed_orphan, monkeypatch):
-    monkeypatch.setitem(sys.modules, BACKUP_MODULE, None)  # `import` of the backup module now fails
+def test_an_orphan_tenant_schema_is_not_dropped_when_its_backup_fails(committed_orphan, monkeypatch):
+    def backup_fails(**kwargs):
+        raise BackupError("pg_dump exited with 1")
+
+    monkeypatch.setattr(doctor_module, "schema_backup", backup_fails)
 
     code, report = doctor_json("--fix")
 
     assert code == 1
     [repair] = report["repairs"]
-    assert repair["outcome"] == "refused" and "schema_backup is not available" in repair["message"]
+    assert repair["outcome"] == "refused" and "backing it up" in repair["message"] and "failed" in repair["message"]
     assert sql("SELECT id FROM tenant_orphan_doc.keep") == [(7,)]
 
 
 def test_an_orphan_tenant_schema_is_backed_up_then_dropped(committed_orphan, settings, tmp_path):
-    backup = pytest.importorskip(BACKUP_MODULE)
-    if not hasattr(backup, "schema_backup"):
-        pytest.skip("lifecycle.backup has no schema_backup yet")
     settings.TENANCY_BACKUP_DIR = str(tmp_path)
 
     code, report = doctor_json("--fix")

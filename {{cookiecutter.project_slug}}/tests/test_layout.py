@@ -42,7 +42,9 @@ def test_import_contracts_are_kept() -> None:
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """A copy of the package and pyproject.toml, for breaking a rule without touching the real files."""
-    shutil.copytree(PACKAGE_DIR, tmp_path / PACKAGE, ignore=shutil.ignore_patterns("__pycache__", "templates", "static"))
+    shutil.copytree(
+        PACKAGE_DIR, tmp_path / PACKAGE, ignore=shutil.ignore_patterns("__pycache__", "templates", "static")
+    )
     shutil.copy(PROJECT_DIR / "pyproject.toml", tmp_path / "pyproject.toml")
     return tmp_path
 
@@ -85,9 +87,9 @@ def local_project_imports(path: Path) -> list[tuple[int, str]]:
         if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         for node in ast.walk(function):
-            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith(PACKAGE)):
-                found.append((node.lineno, ast.unparse(node)))
-            elif isinstance(node, ast.Import) and any(alias.name.startswith(PACKAGE) for alias in node.names):
+            if (isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith(PACKAGE))) or (
+                isinstance(node, ast.Import) and any(alias.name.startswith(PACKAGE) for alias in node.names)
+            ):
                 found.append((node.lineno, ast.unparse(node)))
     return found
 

@@ -148,7 +148,7 @@ def test_worker_log_lines_carry_the_tasks_tenant(celery_worker, tenant):
     queue, log_path = celery_worker
     with tenant_context(tenant):
         assert tenant_ping.apply_async(queue=queue).get(timeout=60) == "tenant_acme"
-    assert re.search(r"\[tenant_acme:\w*\] {{ cookiecutter.project_slug }}\.tenancy\.tasks tenant_ping attempt", log_path.read_text())
+    assert re.search(r"\[tenant_acme:\w*\] {{ cookiecutter.project_slug }}\.lifecycle\.tasks tenant_ping attempt", log_path.read_text())
 {%- endif %}
 
 

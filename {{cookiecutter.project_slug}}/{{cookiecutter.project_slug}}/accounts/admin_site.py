@@ -4,11 +4,16 @@ Permissions come from the membership role, not from Django's auth permissions,
 which live in the public schema and know nothing of tenants.
 """
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 
+from ..errors import DomainError
 from .domain import MANAGING_ROLES
 
 
@@ -31,8 +36,44 @@ class TenantAdminSite(admin.AdminSite):
         return redirect_to_login(request.get_full_path())
 
 
+class ServiceAdminForm(forms.ModelForm):
+    """An admin form that writes through the app's services, the only writers of domain data.
+
+    A subclass implements `write(data)`: call the create service (`self.instance.pk` is None) or the
+    update service with the cleaned data and return the saved object. It runs once the fields and the
+    model's own checks pass; a DomainError it raises becomes an error of the field it names (`exc.field`)
+    or of the whole form, so the page shows it instead of failing. TenantModelAdmin.save_model then only
+    takes the saved object over.
+    """
+
+    written: models.Model | None = None
+
+    def write(self, data: dict[str, Any]) -> models.Model:
+        raise NotImplementedError(f"{type(self).__name__}.write must call a service")
+
+    def _post_clean(self) -> None:
+        # After Django's own checks of the model (fields, unique columns, constraints): the write comes last.
+        super()._post_clean()
+        if not self.errors:
+            try:
+                self.written = self.write(self.cleaned_data)
+            except DomainError as exc:
+                field = getattr(exc, "field", None)
+                self.add_error(field if field in self.fields else None, str(exc))
+
+
 class TenantModelAdmin(admin.ModelAdmin):
-    """ModelAdmin for tenant apps: owners and admins of the current tenant may do everything."""
+    """ModelAdmin for tenant apps: owners and admins of the current tenant may do everything.
+
+    With a ServiceAdminForm the row was written by a service when the form was cleaned; saving only takes
+    the written object's fields over (Django's admin logs and redirects with it).
+    """
+
+    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
+        if isinstance(form, ServiceAdminForm) and form.written is not None:
+            obj.__dict__.update(form.written.__dict__)
+            return
+        super().save_model(request, obj, form, change)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return manages_tenant(request)

@@ -51,6 +51,25 @@ def category_create(*, name: str) -> Category:
         raise DuplicateCategory(f"category {name!r} already exists; choose another name") from None
 
 
+def category_update(*, category_id: int, name: str) -> Category:
+    """Rename category `category_id` to `name` (1-100 characters) and return it.
+
+    Raises CategoryNotFound, InvalidName, or DuplicateCategory when another category has that name (ignoring case).
+    """
+    category = _category(category_id)
+    assert category is not None  # _category raises for an unknown id
+    name = normalize_name(name, max_length=CATEGORY_NAME_MAX, error=InvalidName)
+    if Category.objects.filter(name__iexact=name).exclude(pk=category.pk).exists():
+        raise DuplicateCategory(f"category {name!r} already exists; choose another name")
+    category.name = name
+    try:
+        with transaction.atomic():
+            category.save(update_fields=["name"])
+    except IntegrityError:
+        raise DuplicateCategory(f"category {name!r} already exists; choose another name") from None
+    return category
+
+
 def _category(category_id: int | None) -> Category | None:
     if category_id is None:
         return None
