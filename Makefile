@@ -3,7 +3,7 @@
 VENV := .venv-template
 PYTHON ?= python3
 
-.PHONY: test test-fast clean
+.PHONY: test test-fast clean bench-bake benchmark-migrations benchmark-provisioning benchmark-routing benchmark-fanout
 
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
@@ -18,5 +18,39 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet --group test
 	touch $@
 
+# Stock django-tenants against the project, side by side (benchmarks/README.md). Each target bakes the template's
+# working tree with the default answers into .bench/ (reused while the template's files are unchanged), installs
+# it, and runs the benchmark with the bake's interpreter from the bake's folder, with this folder on PYTHONPATH for
+# `benchmarks`. DATABASE_URL / REDIS_URL select existing servers (the database user needs CREATEDB: each run works
+# in a scratch database of its own and drops it); unset, the bake's embedded servers start and are stopped after.
+# BENCHMARK_ARGS passes options through, e.g. make benchmark-migrations BENCHMARK_ARGS="--tenants 200 --runs 3".
+BENCH_DIR := $(CURDIR)/.bench
+BENCH_PROJECT := $(BENCH_DIR)/project
+BENCH_RUN = cd $(BENCH_PROJECT) && env -u VIRTUAL_ENV -u DJANGO_SETTINGS_MODULE PYTHONPATH=$(CURDIR) \
+	BENCHMARK_PROJECT=$(BENCH_PROJECT) .venv/bin/python -m
+# After each run: stop the embedded servers the bake may have started (nothing when the URLs are set).
+BENCH_DOWN = status=$$?; (cd $(BENCH_PROJECT) && .venv/bin/python -m config.devservices down >/dev/null); exit $$status
+
+bench-bake: $(VENV)/.installed
+	$(VENV)/bin/python -m benchmarks.bake $(BENCH_DIR)
+
+# The stock subprocess executor costs one interpreter start-up per tenant (over an hour at 1,000 tenants):
+# left out unless BENCHMARK_ARGS is given.
+benchmark-migrations: BENCHMARK_ARGS ?= --skip-subprocess
+benchmark-migrations: bench-bake
+	$(BENCH_RUN) benchmarks.migrate_fleet --scratch-db $(BENCHMARK_ARGS); $(BENCH_DOWN)
+
+benchmark-provisioning: bench-bake
+	$(BENCH_RUN) benchmarks.provisioning --scratch-db $(BENCHMARK_ARGS); $(BENCH_DOWN)
+
+# Starts a PostgreSQL of its own (statement log), 2,000 tenants; BENCHMARK_ARGS="--runs 3 --seconds 10".
+benchmark-routing: bench-bake
+	$(BENCH_RUN) benchmarks.routing $(BENCHMARK_ARGS); $(BENCH_DOWN)
+
+benchmark-fanout: bench-bake
+	$(BENCH_RUN) benchmarks.celery_fanout --scratch-db $(BENCHMARK_ARGS); $(BENCH_DOWN)
+
 clean:
 	rm -rf $(VENV) .pytest_cache
+	if [ -x $(BENCH_PROJECT)/.venv/bin/python ]; then cd $(BENCH_PROJECT) && .venv/bin/python -m config.devservices down; fi
+	rm -rf $(BENCH_DIR)

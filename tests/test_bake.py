@@ -123,8 +123,21 @@ def test_bake_yaml_files_parse_and_compose_matches_options(bakery: Bakery, name:
     assert {"ruff", "ruff-format"} <= hook_ids
 
 
-def test_readme_documents_the_commands_and_the_generated_project(bakery: Bakery) -> None:
-    readme = (bakery.bake("defaults") / "README.md").read_text()
+def test_readme_and_docs_document_the_commands_and_the_generated_project(bakery: Bakery) -> None:
+    """The README is a short entry linking docs/; together they document the commands, settings and URLs.
+
+    The bake's own tests/test_docs.py checks that everything they name exists; here, that the essentials are named.
+    """
+    project = bakery.bake("defaults")
+    readme = (project / "README.md").read_text()
+    assert len(readme.splitlines()) <= 120
+    pages = sorted(path.name for path in (project / "docs").glob("*.md"))
+    assert {"concepts.md", "commands.md", "operations.md", "deployment.md", "security.md", "benchmarks.md"} <= set(
+        pages
+    )
+    assert "updating.md" in pages and "adoption.md" in pages
+    assert all(f"(docs/{page})" in readme for page in pages)
+    docs = readme + "".join((project / "docs" / page).read_text() for page in pages)
     for needle in (
         "make dev",
         "make test",
@@ -151,4 +164,4 @@ def test_readme_documents_the_commands_and_the_generated_project(bakery: Bakery)
         "TENANCY_BASE_DOMAIN",
         "/healthz",
     ):
-        assert needle in readme
+        assert needle in docs

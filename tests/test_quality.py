@@ -44,8 +44,8 @@ def test_bake_keeps_its_package_layering(bakery: Bakery, name: str) -> None:
 
 @pytest.mark.parametrize("name", CONFIGURATIONS)
 def test_bake_passes_mypy_with_django_stubs(bakery: Bakery, name: str) -> None:
-    # Dummy URLs: the django-stubs plugin imports the settings, which would
-    # otherwise start the embedded servers.
+    # Dummy URLs: the django-stubs plugin imports the settings, which require
+    # them (importing settings starts no embedded server).
     urls = {key: DUMMY_PRODUCTION_ENV[key] for key in ("DATABASE_URL", "REDIS_URL")}
     result = run(["uv", "run", "--no-sync", "mypy", "."], cwd=bakery.synced(name), extra_env=urls, timeout=1200)
     assert result.returncode == 0, describe(result)

@@ -127,8 +127,10 @@ def cruft_state(project: Path) -> dict:
 
 def changed_paths(project: Path) -> set[str]:
     """Paths `git status` reports in `project`: changed, added, deleted or untracked (not ignored)."""
-    status = git(project, "status", "--porcelain", "--untracked-files=all")
-    return {line[3:] for line in status.splitlines() if line}
+    # Not git(): its stripping would cut the first line's leading status column.
+    status = run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=project, extra_env=GIT_ENV)
+    assert status.returncode == 0, describe(status)
+    return {line[3:] for line in status.stdout.splitlines() if line}
 
 
 def rejects(project: Path) -> list[str]:
@@ -171,7 +173,7 @@ def test_plain_cookiecutter_bake_records_the_state_cruft_create_writes(template_
     files = sorted(str(path.relative_to(project)) for path in project.rglob("*") if path.is_file())
     assert files == sorted(str(path.relative_to(by_cruft)) for path in by_cruft.rglob("*") if path.is_file())
     assert all((project / name).read_bytes() == (by_cruft / name).read_bytes() for name in files if name != ".env")
-    # The recorded answers generate this very bake again: cruft sees no difference.
+    # The recorded answers generate this very bake again: cruft sees no difference, and prints nothing.
     diff = cruft(project, "diff", "--exit-code")
     assert diff.returncode == 0, describe(diff)
     assert diff.stdout.strip() == "", describe(diff)
@@ -296,10 +298,13 @@ def old_layout_commit() -> str:
 
 
 @pytest.fixture
-def legacy_bake(tmp_path: Path) -> LegacyBake:
+def legacy_bake(tmp_path: Path) -> Iterator[LegacyBake]:
     """Bake OLD_LAYOUT_COMMIT as its users did (plain cookiecutter, no .cruft.json then), install it with
     `make install`, commit it, link it to the template with `cruft link` plus the skip list (docs/updating.md),
-    and commit the working tree on top of the old commit in the template's repository."""
+    and commit the working tree on top of the old commit in the template's repository.
+
+    Yields the bake; removes it and its virtual environment afterwards unless TEMPLATE_TEST_KEEP_BAKES=1.
+    """
     old_sha = old_layout_commit()
     template = tmp_path / "tenant-saas-template"
     template.mkdir()
@@ -334,7 +339,13 @@ def legacy_bake(tmp_path: Path) -> LegacyBake:
             shutil.rmtree(child) if child.is_dir() else child.unlink()
     copy_working_tree(template)
     new_commit = commit_all(template, "the template's working tree")
-    return LegacyBake(project=project, template=template, old_commit=old_commit, new_commit=new_commit)
+    try:
+        yield LegacyBake(project=project, template=template, old_commit=old_commit, new_commit=new_commit)
+    finally:
+        if os.environ.get("TEMPLATE_TEST_KEEP_BAKES") == "1":
+            print(f"\nlegacy bake kept in {project}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp_path / "bake", ignore_errors=True)
 
 
 @pytest.fixture
@@ -392,6 +403,7 @@ def test_bake_of_the_previous_layout_updates_and_migrates_without_changing_data(
     manage(project, env, "migrate_schemas", "--noinput")
     before = snapshot(project, update_database)
     assert any(name.startswith("tenant_initech.") for name in before["tables"]), sorted(before["tables"])
+    assert any(count for name, (count, _) in before["tables"].items() if name.startswith("tenant_acme.")), before
 
     # The update, as docs/updating.md says: cruft update, then install and migrate.
     updated = cruft(project, "update", "--skip-apply-ask")
@@ -418,7 +430,9 @@ def test_bake_of_the_previous_layout_updates_and_migrates_without_changing_data(
     before_tables = {name: value for name, value in before["tables"].items() if not name.endswith(".django_migrations")}
     after_tables = {name: value for name, value in after["tables"].items() if not name.endswith(".django_migrations")}
     assert sorted(set(before_tables) - set(after_tables)) == []
-    changed = {name: (value, after_tables[name]) for name, value in before_tables.items() if after_tables[name] != value}
+    changed = {
+        name: (value, after_tables[name]) for name, value in before_tables.items() if after_tables[name] != value
+    }
     assert changed == {}
     added = {name: value for name, value in after_tables.items() if name not in before_tables}
     assert all(count == 0 for count, _ in added.values()), added

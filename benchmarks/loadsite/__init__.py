@@ -1,9 +1,11 @@
 """A benchmark-only site: the project's production settings and tenant URLs plus two views that read tenant rows.
 
-Used by benchmarks/load_isolation.py and benchmarks/routing.py through
+Used by benchmarks/routing.py through
 `DJANGO_SETTINGS_MODULE=benchmarks.loadsite.settings`; never by the project itself, so production code has no
 benchmark endpoint. No Django imports here: the benchmark harness reads the constants below before Django is set up.
 """
+
+from benchmarks.project import PACKAGE
 
 SETTINGS_MODULE = "benchmarks.loadsite.settings"
 # Environment variables read by loadsite/settings.py.
@@ -11,7 +13,7 @@ ROUTING_ENV = "BENCH_ROUTING"  # "project" (MIDDLEWARE as the project has it) or
 APPLICATION_NAME_ENV = "BENCH_APPLICATION_NAME"  # PostgreSQL application_name of the server's connections
 ROUTING_CHOICES = ("project", "stock")
 STOCK_MIDDLEWARE = "django_tenants.middleware.main.TenantMainMiddleware"
-PROJECT_MIDDLEWARE = "{{ cookiecutter.project_slug }}.tenancy.middleware.TenantRoutingMiddleware"
+PROJECT_MIDDLEWARE = f"{PACKAGE}.tenancy.middleware.TenantRoutingMiddleware"
 # The marker row: products.Product with this SKU, its name the tenant's marker.
 MARKER_SKU = "bench-marker"
 MARKER_PATH = "/__marker__/"

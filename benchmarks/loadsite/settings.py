@@ -9,7 +9,7 @@ Only what a benchmark over plain HTTP on 127.0.0.1 needs differs from production
 - database connections carry application_name $BENCH_APPLICATION_NAME, so the benchmark finds their backends,
   and live for CONN_MAX_AGE=600 s: every worker thread keeps one connection across tenants for the whole run.
 
-Required environment, as for production: DJANGO_SECRET_KEY, DATABASE_URL{% if cookiecutter.use_celery == "y" %}, REDIS_URL{% endif %}.
+Required environment, as for production: DJANGO_SECRET_KEY, DATABASE_URL, and REDIS_URL in a bake with Celery.
 """
 
 from benchmarks.loadsite import (

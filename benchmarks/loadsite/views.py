@@ -12,13 +12,14 @@ from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 
 from benchmarks.loadsite import BACKEND_HEADER, MARKER_SKU, WORKER_HEADER
+from benchmarks.project import from_project
 
 NO_MARKER = "<no marker row>"
 
 
 def marker_text() -> str:
     """The name of the marker product in the current schema (one SELECT), or NO_MARKER."""
-    from {{ cookiecutter.project_slug }}.products.models import Product
+    Product = from_project("products.models", "Product")
 
     value = Product.objects.filter(sku=MARKER_SKU).values_list("name", flat=True).first()
     return value if value is not None else NO_MARKER

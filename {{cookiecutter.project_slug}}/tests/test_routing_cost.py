@@ -1,8 +1,8 @@
 """What routing costs and what it leaves behind: statements per request, the per-process directory and its
 invalidation, the connection state after a request, connection recycling, and the pooler system check.
 
-Statements are counted on the wire, as psycopg sends them (`make benchmark-routing` counts them at the
-server). Timing belongs to benchmarks/, not here.
+Statements are counted on the wire, as psycopg sends them (the template's `make benchmark-routing` counts
+them at the server, side by side with stock django-tenants). Timing belongs to the template's benchmarks, not here.
 """
 
 import contextlib

@@ -134,7 +134,7 @@ TENANCY_ROUTING_CACHE_SIZE = 10_000
 TENANCY_CONNECTION_MAX_SCHEMAS = env.int("TENANCY_CONNECTION_MAX_SCHEMAS", default=200)
 # A connection pooler between Django and PostgreSQL: "" (none), "session" or "transaction" (PgBouncer's
 # pool_mode). Transaction mode is refused by a system check unless the pooler restores each client's
-# search_path (README, "Connection poolers").
+# search_path (docs/deployment.md, "Connection poolers").
 TENANCY_POOLER_MODE = env("TENANCY_POOLER_MODE", default="")
 TENANCY_POOLER_TRACKS_SEARCH_PATH = env.bool("TENANCY_POOLER_TRACKS_SEARCH_PATH", default=False)
 
@@ -149,7 +149,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # one tenant to another). Environment modules call cache_settings(); this default is in-process.
 CACHE_KEY_FUNCTION = "django_tenants.cache.make_key"
 {%- if cookiecutter.use_celery == "y" %}
-# Redis may be down or frozen without a page answering 5xx (config/redis_cache.py; README, "Redis outages").
+# Redis may be down or frozen without a page answering 5xx (config/redis_cache.py; docs/operations.md, "Redis outages").
 # Seconds to connect and per call (redis-py's socket_connect_timeout, socket_timeout): the most a frozen
 # Redis adds to a request. After a failure a process leaves Redis alone for REDIS_BREAKER_SECONDS, its cache
 # answering misses, except django-allauth's rate-limit counters ("allauth:rl:" keys: logins, password

@@ -1,9 +1,9 @@
 """Development settings: DEBUG on, tenant hosts under `*.localhost`.
 
-`DATABASE_URL`{% if cookiecutter.use_celery == "y" %} and `REDIS_URL`{% endif %} are required, from the environment or `.env`. Importing these
-settings starts nothing: when a URL is not configured, the entry point (manage.py{% if cookiecutter.use_celery == "y" %}, the
-Celery app{% endif %}) has started an embedded server and put its URL into the environment before
-(config/devservices.py, environ_ensure).
+`DATABASE_URL`{% if cookiecutter.use_celery == "y" %} and `REDIS_URL`{% endif %} must be set, in the environment or `.env`.
+Importing these settings starts nothing: when one is not configured, the entry point
+(manage.py{% if cookiecutter.use_celery == "y" %}, the Celery app{% endif %}) has started an embedded server and put its URL into
+the environment first (config/devservices.py, environ_ensure).
 """
 
 from .base import *  # noqa: F403

@@ -1,1 +1,1 @@
-"""Attacks on tenant isolation: each test fails if one tenant can reach another's data (README, Isolation)."""
+"""Attacks on tenant isolation: each test fails if one tenant can reach another's data (docs/security.md)."""

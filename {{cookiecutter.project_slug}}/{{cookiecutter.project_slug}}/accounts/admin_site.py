@@ -51,10 +51,10 @@ class ServiceAdminForm(forms.ModelForm):
     def write(self, data: dict[str, Any]) -> models.Model:
         raise NotImplementedError(f"{type(self).__name__}.write must call a service")
 
-    def _post_clean(self) -> None:
-        # After Django's own checks of the model (fields, unique columns, constraints): the write comes last.
-        super()._post_clean()
-        if not self.errors:
+    def full_clean(self) -> None:
+        # After Django's own checks of the fields and the model (unique columns, constraints): the write comes last.
+        super().full_clean()
+        if self.is_bound and not self.errors:
             try:
                 self.written = self.write(self.cleaned_data)
             except DomainError as exc:

@@ -1,6 +1,6 @@
 """Shared behaviour of the project's management commands.
 
-Exit codes (the project's convention, README "Commands"): 0 success, 1 a failure during work, 2 bad usage or
+Exit codes (the project's convention, docs/commands.md): 0 success, 1 a failure during work, 2 bad usage or
 input. Domain errors (InvalidValue, NotFound, Conflict) are bad input: exit 2 with
 their message, which names the value and what is accepted.
 """

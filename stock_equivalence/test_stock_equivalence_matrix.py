@@ -1,6 +1,6 @@
 """The project's migrate_schemas against stock django-tenants on the full release: every entry path.
 
-`make verify-migrations` runs this module (marker verify_migrations; the default run leaves it out). Each
+`make verify-migrations` at the template root runs this module with the rest of the harness. Each
 test migrates a fresh copy of the starting fleet (conftest.FULL_FLEET: up to date, behind, rolled back,
 half of a squashed pair, at the shipped migrations, and one inconsistent tenant) by one path of the
 project's command; every schema must then equal what django-tenants' StandardExecutor built from the same

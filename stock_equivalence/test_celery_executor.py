@@ -1,6 +1,6 @@
 """`migrate_schemas --executor=celery` against stock django-tenants, with a real worker process.
 
-Part of `make verify-migrations` (marker verify_migrations). The worker is started for the test on the copy
+Part of `make verify-migrations` at the template root. The worker is started for the test on the copy
 of the starting fleet, with the release's MIGRATION_MODULES passed in its environment (WORKER below).
 MIGRATION_SABOTAGE does not reach the worker: the sabotage checks use the in-process paths.
 """

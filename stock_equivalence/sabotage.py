@@ -3,7 +3,7 @@
 Read by this harness only (never by the project's settings or code), around each run of the project's
 `migrate_schemas`:
 
-    MIGRATION_SABOTAGE=skip-add-index make verify-migrations   # shared SQL loses AddIndex's CREATE INDEX
+    MIGRATION_SABOTAGE=skip-add-index make verify-migrations   # (template root) shared SQL loses AddIndex's CREATE INDEX
     MIGRATION_SABOTAGE=public-sql make verify-migrations       # shared SQL generated in the public schema
 
 Both wrap `fleet.executor.collect_sql`, the one function that generates the SQL a group of schemas
@@ -20,8 +20,9 @@ from collections.abc import Iterator
 from django.db.migrations import operations
 from django_tenants.utils import get_public_schema_name
 
-from {{ cookiecutter.project_slug }}.fleet import executor
+from .project import project_module
 
+executor = project_module("fleet.executor")
 ENV_VARIABLE = "MIGRATION_SABOTAGE"
 SABOTAGES = ("skip-add-index", "public-sql")
 

@@ -33,13 +33,17 @@ from django.db.migrations.state import StateApps
 from django_tenants.migration_executors.standard import StandardExecutor
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from {{ cookiecutter.project_slug }}.fleet.plan import select_schemas
-from {{ cookiecutter.project_slug }}.fleet.verification import Catalog, Difference, catalog_diff, catalog_read
-from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
-from {{ cookiecutter.project_slug }}.lifecycle.services import public_tenant_ensure, tenant_create
-
 from . import sabotage
+from .project import project_module
 from .release import Release
+
+select_schemas = project_module("fleet.plan").select_schemas
+_verification = project_module("fleet.verification")
+Catalog, Difference = _verification.Catalog, _verification.Difference
+catalog_diff, catalog_read = _verification.catalog_diff, _verification.catalog_read
+spare_pool_fill = project_module("lifecycle.provisioning").spare_pool_fill
+public_tenant_ensure = project_module("lifecycle.services").public_tenant_ensure
+tenant_create = project_module("lifecycle.services").tenant_create
 
 SHOWN = 60  # differences printed in a failure message
 # Where the project's migrate_schemas stops at an inconsistent history (fleet/plan.py).

@@ -29,6 +29,7 @@ FULL_FLEET = FleetSpec(
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "verify_migrations: the full migrate_schemas-against-stock matrix")
     try:
         sabotage.requested()
     except ValueError as exc:

@@ -29,10 +29,10 @@ from pathlib import Path
 from django.db.migrations.loader import MigrationLoader
 from django.test.utils import override_settings
 
-from {{ cookiecutter.project_slug }}.fleet.plan import current_graph
+from .project import PROJECT, project_module
 
 APPS = ("accounts", "products")
-PROJECT = "{{ cookiecutter.project_slug }}"
+current_graph = project_module("fleet.plan").current_graph
 HEADER = """import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
