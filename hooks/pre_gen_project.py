@@ -28,7 +28,8 @@ SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 TAKEN_NAMES = frozenset(
     {
         # apps and packages of the generated project
-        "tenancy", "accounts", "products", "customers", "bookings", "dashboard", "api",
+        "tenancy", "fleet", "lifecycle", "adoption", "platform", "demo", "errors",
+        "accounts", "products", "customers", "bookings", "dashboard", "api",
         "config", "tests", "loadcheck", "manage", "static", "templates", "media", "staticfiles",
         # the template's benchmarks package, on the import path beside a bake when they run against it
         "benchmarks",

@@ -13,24 +13,19 @@ through django-tenants' own executors (`--executor standard|...`), exactly as st
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any, TextIO, cast
+from typing import Any
 
 from django.core.checks import Tags
-from django.core.management.base import CommandError, CommandParser, OutputWrapper
+from django.core.management.base import CommandError, CommandParser
 from django_tenants.management.commands import SyncCommon
 from django_tenants.management.commands.migrate_schemas import GET_EXECUTOR_FUNCTION, MigrateSchemasCommand
 from django_tenants.signals import schema_migrated
 from django_tenants.utils import get_public_schema_name, has_multi_type_tenants
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 {%- if cookiecutter.use_celery == "y" %}
 
@@ -48,6 +43,16 @@ from ...executor import (
     fleet_migrate,
 )
 from ...plan import FleetPlan, SchemaPlan, plan_fleet, select_schemas
+from ...report import (
+    SHOWN_SCHEMAS,
+    MigrationProgress,
+    capped_list,
+    migration_names,
+    report_records,
+    report_target,
+    report_write,
+    table_text,
+)
 from ...signals import fleet_migrated
 {%- if cookiecutter.use_celery == "y" %}
 from ...tasks import migrate_schemas_batch
@@ -61,7 +66,6 @@ TENANT_HELP = (
 )
 # Options under which stock planning per schema is needed: the planner only knows "migrate to latest".
 STOCK_ONLY_OPTIONS = ("fake", "fake_initial", "prune", "run_syncdb")
-SHOWN_SCHEMAS = 10
 SHOWN_DIFFERENCES = 10  # per schema, in --verify's output
 READ_ONLY_FLAGS = (
     ("list_migrations", "--list"),
@@ -82,144 +86,6 @@ PROJECT_EXECUTORS = ("fleet",)
 def rewrite_tenant_slug(args: Sequence[str]) -> list[str]:
     """Turn `--tenant=<slug>` into the internal `--tenant-slug=<slug>`; bare `--tenant` is left alone."""
     return [f"--tenant-slug={arg.partition('=')[2]}" if arg.startswith("--tenant=") else arg for arg in args]
-
-
-def _render(table: Table) -> str:
-    buffer = io.StringIO()
-    Console(file=buffer, width=160).print(table)
-    return buffer.getvalue().rstrip()
-
-
-def _names(migrations: Sequence[tuple[str, str]]) -> list[str]:
-    return [f"{app}.{name}" for app, name in migrations]
-
-
-def _capped(names: Sequence[str], shown: int = SHOWN_SCHEMAS) -> str:
-    """`a, b, c` or `a, b, c and 7 more`."""
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return f"{', '.join(names[:shown])}{more}"
-
-
-def _schema_line(result: SchemaResult) -> str:
-    # A new database applies dozens of migrations to public: name a few (--report lists them all).
-    detail = _capped(result.applied, 5) or "-"
-    attempts = f" after {result.attempts} attempts" if result.attempts > 1 else ""
-    error = f" error: {result.error}" if result.error else ""
-    return f"{result.schema}: {result.status} [{detail}] in {result.seconds:.2f} s{attempts}{error}"
-
-
-class MigrationProgress:
-    """What the operator sees while schemas are migrated, used as a context manager around the run.
-
-    On a terminal (at verbosity >= 1): a progress bar over the `total` schemas to migrate, with retries
-    and failed schemas printed above it (every schema at verbosity >= 2). Otherwise (pipes, CI, tests):
-    one line per finished schema at verbosity >= 1. Retries are printed as they happen when the executor
-    runs in this process (`retry`), else when their schema's result arrives (`finished`), once each.
-    """
-
-    def __init__(self, out: OutputWrapper, *, total: int, verbosity: int) -> None:
-        self.out = out
-        self.verbosity = verbosity
-        self.shown_retries: dict[str, int] = {}
-        self.failed = 0
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
-        if verbosity >= 1 and out.isatty():
-            # The wrapped stream itself: OutputWrapper appends a newline to every write, which breaks redrawing.
-            console = Console(file=cast(TextIO, getattr(out, "_out", sys.stdout)))
-            self.bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=console,
-            )  # fmt: skip
-            self.task = self.bar.add_task("Migrating", total=total)
-
-    def __enter__(self) -> MigrationProgress:
-        if self.bar is not None:
-            self.bar.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-    def _print(self, line: str) -> None:
-        if self.bar is not None:
-            self.bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
-        else:
-            self.out.write(line)
-
-    def retry(self, schema: str, retry: Retry) -> None:
-        """A schema's attempt failed with a transient error and is retried after the backoff."""
-        self.shown_retries[schema] = self.shown_retries.get(schema, 0) + 1
-        if self.verbosity >= 1:
-            self._print(f"{schema}: {retry}")
-
-    def finished(self, result: SchemaResult) -> None:
-        """A schema's final result (migrated, failed, ...)."""
-        for retry in result.retries[self.shown_retries.get(result.schema, 0) :]:
-            self.retry(result.schema, retry)
-        self.failed += result.status == "failed"
-        if self.bar is not None and self.task is not None:
-            description = f"Migrating ({self.failed} failed)" if self.failed else "Migrating"
-            self.bar.update(self.task, advance=1, description=description)
-            if self.verbosity >= 2 or result.status == "failed":
-                self._print(_schema_line(result))
-        elif self.verbosity >= 1:
-            self.out.write(_schema_line(result))
-
-
-def report_records(fleet: FleetPlan, results: Sequence[SchemaResult]) -> list[dict[str, Any]]:
-    """One JSON-ready record per schema of `fleet`, in its order, for `--report`: schema, tenant (slug or
-    None), status (migrated, up_to_date, failed, not_run), applied (migration names), attempts,
-    milliseconds, error (None when none) and retries (attempt, sqlstate, condition, backoff_seconds, error).
-    A schema missing from `results` is `not_run` (or `up_to_date` when it had nothing pending)."""
-    by_schema = {result.schema: result for result in results}
-    records = []
-    for plan in fleet.schemas:
-        result = by_schema.get(plan.schema) or SchemaResult(plan.schema, "up_to_date" if plan.up_to_date else "not_run")
-        records.append({
-            "schema": plan.schema,
-            "tenant": plan.tenant,
-            "status": result.status,
-            "applied": list(result.applied),
-            "attempts": result.attempts,
-            "milliseconds": round(result.seconds * 1000),
-            "error": result.error,
-            "retries": [
-                {"attempt": r.attempt, "sqlstate": r.sqlstate, "condition": r.condition,
-                 "backoff_seconds": r.backoff_seconds, "error": r.error}
-                for r in result.retries
-            ],
-        })  # fmt: skip
-    return records
-
-
-def report_target(value: str) -> Path:
-    """The `--report` file, checked before anything is migrated: its directory must exist and be writable,
-    and it must not be a directory. Raises a usage error (exit 2) naming the path otherwise."""
-    path = Path(value)
-    accepted = "give a file path in an existing, writable directory"
-    if path.is_dir():
-        raise usage_error(f"--report {value!r} is a directory; {accepted}")
-    parent = path.parent
-    if not parent.is_dir():
-        raise usage_error(f"--report {value!r}: directory {str(parent)!r} does not exist; {accepted}")
-    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise usage_error(f"--report {value!r} is not writable; {accepted}")
-    return path
-
-
-def report_write(path: Path, records: list[dict[str, Any]]) -> None:
-    """Write `records` to `path` as a JSON array, replacing the file at once (a reader never sees half a
-    report). Raises OSError when the file cannot be written."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 class Command(MigrateSchemasCommand):
@@ -611,10 +477,11 @@ class Command(MigrateSchemasCommand):
             if len(drift) > SHOWN_SCHEMAS:
                 self.stdout.write(f"and {len(drift) - SHOWN_SCHEMAS} more schema(s) that differ")
             for plan in pending[:SHOWN_SCHEMAS]:
+                names = capped_list(migration_names(plan.pending), 3)
                 state = (
                     f"inconsistent migration history ({plan.inconsistent})"
                     if plan.inconsistent
-                    else f"{len(plan.pending) or 'squashed'} migration(s) pending ({_capped(_names(plan.pending), 3)})"
+                    else f"{len(plan.pending) or 'squashed'} migration(s) pending ({names})"
                 )
                 self.stdout.write(f"{plan.schema}: {state}; not compared, it would differ until migrated")
             if len(pending) > SHOWN_SCHEMAS:
@@ -624,12 +491,12 @@ class Command(MigrateSchemasCommand):
             if drift:
                 problems.append(
                     f"{len(drift)} of {len(fleet.schemas)} schema(s) differ from the stock reference: "
-                    f"{_capped(list(drift))}"
+                    f"{capped_list(list(drift))}"
                 )
             if pending:
                 problems.append(
                     f"{len(pending)} schema(s) have pending migrations (migrate, then verify): "
-                    f"{_capped([plan.schema for plan in pending])}"
+                    f"{capped_list([plan.schema for plan in pending])}"
                 )
             raise CommandError("; ".join(problems), returncode=EXIT_FAILURE)
         if self.verbosity >= 1:
@@ -652,14 +519,14 @@ class Command(MigrateSchemasCommand):
         for migrations, schemas in fleet.groups():
             more = f" and {len(schemas) - SHOWN_SCHEMAS} more" if len(schemas) > SHOWN_SCHEMAS else ""
             lines.append(f"{len(schemas)} schema(s): {', '.join(schemas[:SHOWN_SCHEMAS])}{more}")
-            lines.extend(f"  apply {name}" for name in _names(migrations))
+            lines.extend(f"  apply {name}" for name in migration_names(migrations))
         for plan in fleet.pending:
             if plan.inconsistent:
                 lines.append(f"{plan.schema}: will not be migrated: {plan.inconsistent}")
             if plan.needs_stock_planning:
                 lines.append(f"{plan.schema}: holds part of a squashed migration; planned by Django when migrated")
             if plan.unrecorded_replacements:
-                names = ", ".join(_names(plan.unrecorded_replacements))
+                names = ", ".join(migration_names(plan.unrecorded_replacements))
                 lines.append(f"{plan.schema}: will record {names} (all the migrations they replace are applied)")
         return "\n".join(lines)
 
@@ -672,9 +539,9 @@ class Command(MigrateSchemasCommand):
             table.add_column(column)
         for plan in fleet.schemas:
             last = f"{plan.last_applied:%Y-%m-%d %H:%M:%S}" if plan.last_applied else "-"
-            pending = "\n".join(_names(plan.pending)) or "none"
+            pending = "\n".join(migration_names(plan.pending)) or "none"
             table.add_row(plan.schema, plan.tenant or "-", str(plan.applied_count), pending, last)
-        return _render(table)
+        return table_text(table)
 
 
 def _as_dict(plan: SchemaPlan) -> dict[str, Any]:
@@ -682,6 +549,6 @@ def _as_dict(plan: SchemaPlan) -> dict[str, Any]:
         "schema": plan.schema,
         "tenant": plan.tenant,
         "applied": plan.applied_count,
-        "pending": _names(plan.pending),
+        "pending": migration_names(plan.pending),
         "last_applied": plan.last_applied.isoformat() if plan.last_applied else None,
     }
