@@ -3,7 +3,7 @@
 VENV := .venv-template
 PYTHON ?= python3
 
-.PHONY: test test-fast clean bench-bake benchmark-migrations benchmark-provisioning benchmark-routing benchmark-fanout
+.PHONY: test test-fast clean verify-migrations bench-bake benchmark-migrations benchmark-provisioning benchmark-routing benchmark-fanout
 
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
@@ -49,6 +49,16 @@ benchmark-routing: bench-bake
 
 benchmark-fanout: bench-bake
 	$(BENCH_RUN) benchmarks.celery_fanout --scratch-db $(BENCHMARK_ARGS); $(BENCH_DOWN)
+
+# The stock-equivalence harness (stock_equivalence/, README.md) on a fresh default bake: copied into the bake's
+# tests/, run there with its pytest, removed. MIGRATION_SABOTAGE=skip-add-index or public-sql breaks the bake's
+# executor on purpose: the run must then fail. DATABASE_URL / REDIS_URL as for the benchmarks.
+verify-migrations: bench-bake
+	rm -rf $(BENCH_PROJECT)/tests/stock_equivalence
+	cp -r stock_equivalence $(BENCH_PROJECT)/tests/stock_equivalence
+	cd $(BENCH_PROJECT) && env -u VIRTUAL_ENV -u DJANGO_SETTINGS_MODULE .venv/bin/python -m pytest tests/stock_equivalence \
+		--tb=short -p no:cacheprovider $(PYTEST_ARGS); status=$$?; rm -rf tests/stock_equivalence; \
+		(.venv/bin/python -m config.devservices down >/dev/null); exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache

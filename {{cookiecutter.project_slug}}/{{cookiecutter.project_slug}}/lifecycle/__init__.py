@@ -3,9 +3,12 @@
 Owns provisioning (`services.tenant_create`: validation, the spare-schema pool of `provisioning.py`,
 the owner membership), status changes (active, suspended, archived), backup and restore
 (`backup.py`, `archives.py`, `pgtools.py`), dropping a tenant, the doctor that finds and repairs
-drift (`doctor.py`), the platform's Celery tasks, and the commands `create_tenant`, `drop_schema`,
-`list_tenants`, `tenant_status`, `backup_tenant`, `restore_tenant`, `tenants_doctor`,
-`ensure_public_tenant` and `createsuperuser`. Where provisioning is decided: `services.tenant_create`.
+drift (`doctor.py`), and the commands `create_tenant`, `drop_schema`, `list_tenants`, `tenant_status`,
+`backup_tenant`, `restore_tenant`, `tenants_doctor`, `ensure_public_tenant` and `createsuperuser`.
+{%- if cookiecutter.use_celery == "y" %}
+`tasks.py` holds the platform's Celery tasks (spare-pool refills, provisioning from a worker).
+{%- endif %}
+Where provisioning is decided: `services.tenant_create`.
 May import: `fleet` (to migrate a new schema), `accounts` (owner memberships), `tenancy`, `errors`;
 never a tenant app or the public site.
 """

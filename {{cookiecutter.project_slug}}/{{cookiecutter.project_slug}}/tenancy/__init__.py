@@ -1,10 +1,18 @@
 """Tenancy core: what every request and task touches to know its tenant.
 
 Owns the Tenant and Domain models (public schema) with their statuses and the spare-schema and
-routing-version rows, the tenancy rules in plain Python (slugs, schema and domain names: `domain.py`),
-the host -> tenant routing directory and its middleware (`routing.py`, `middleware.py`), the Celery task
-edge that runs a task in its tenant (`celery_tenancy.py`), per-tenant media storage, tenant-tagged logs,
-fleet reads (`selectors.py`), the shared base of the project's management commands and the system checks.
+routing-version rows; the tenancy rules in plain Python (slugs, schema and domain names: `domain.py`);
+the host -> tenant routing directory and its middleware (`routing.py`, `middleware.py`);
+{%- if cookiecutter.use_celery == "y" %}
+the Celery task edge that runs a task in its tenant (`celery_tenancy.py`);
+{%- endif %}
+per-tenant media storage; tenant-tagged logs; fleet reads (`selectors.py`); the shared base of the
+project's management commands; the system checks.
+Where tenant routing is decided: `middleware.TenantRoutingMiddleware` asks `routing.TenantDirectory`
+(host -> active tenant, refreshed when the database's routing version moves).
+{%- if cookiecutter.use_celery == "y" %}
+Where a task's tenant is decided: `celery_tenancy.TenantScopedTask`.
+{%- endif %}
 May import: Django, django-tenants and `errors` only; every other package builds on this one, so
 nothing here imports them.
 """
