@@ -40,6 +40,7 @@ from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fi
 from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create, tenant_drop
 from {{ cookiecutter.project_slug }}.products.models import Category, Product
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
+
 from config.devservices import postgres_bin_dir
 
 OWNER = "owner@bk-src.example"

@@ -38,6 +38,7 @@ from {{ cookiecutter.project_slug }}.customers.models import Customer
 from {{ cookiecutter.project_slug }}.products.models import Product
 {%- endif %}
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
+
 from conftest import test_database_url
 
 pytestmark = pytest.mark.django_db

@@ -44,6 +44,7 @@ from {{ cookiecutter.project_slug }}.products.models import Product
 from {{ cookiecutter.project_slug }}.products.services import product_create
 from {{ cookiecutter.project_slug }}.products.tasks import flag_low_stock
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
 from config.celery_app import DATABASE_CONNECTION_ERRORS, RETRY_BACKOFF_MAX, app
 from conftest import committed_tenants, test_database_url
 

@@ -16,6 +16,7 @@ from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fi
 from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create, tenant_drop
 from {{ cookiecutter.project_slug }}.lifecycle.tasks import spare_pool_refill, tenant_ping
 from {{ cookiecutter.project_slug }}.tenancy.models import SpareSchema
+
 from conftest import test_database_url
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

@@ -17,6 +17,7 @@ from django_tenants.utils import schema_exists
 from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
 from {{ cookiecutter.project_slug }}.products.models import Product
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
+
 from conftest import test_database_url
 
 pytestmark = pytest.mark.django_db
@@ -210,7 +211,8 @@ def test_createsuperuser_with_unknown_tenant_exits_2():
 
 
 def test_shell_with_tenant_queries_that_tenants_schema(capsys):
-    code = "from {{ cookiecutter.project_slug }}.products.models import Product; print(sorted(Product.objects.values_list('sku', flat=True)))"
+    query = "print(sorted(Product.objects.values_list('sku', flat=True)))"
+    code = f"from {{ cookiecutter.project_slug }}.products.models import Product; {query}"
     call_command("shell", "--tenant", "globex", "--command", code)
     assert "GLOBEX-HAMMOCK" in capsys.readouterr().out
     connection.set_schema_to_public()

@@ -39,6 +39,7 @@ from {{ cookiecutter.project_slug }}.lifecycle.provisioning import (
 )
 from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create, tenant_drop
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, SpareSchema, Tenant
+
 from conftest import test_database_url
 
 

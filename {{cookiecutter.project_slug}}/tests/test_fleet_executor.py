@@ -19,6 +19,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from {{ cookiecutter.project_slug }}.fleet.executor import fleet_migrate, prepare_group
 from {{ cookiecutter.project_slug }}.fleet.verification import catalog_read, fleet_verify
+
 from conftest import committed_tenants, test_database_url
 
 SLUGS = ["fleet-a", "fleet-b", "fleet-c"]

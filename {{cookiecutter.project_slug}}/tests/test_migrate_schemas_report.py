@@ -21,6 +21,7 @@ from django.db import connection
 
 from {{ cookiecutter.project_slug }}.fleet.executor import Retry, SchemaResult, fleet_migrate
 from {{ cookiecutter.project_slug }}.fleet.plan import select_schemas
+
 from conftest import committed_tenants, test_database_url
 
 SLUGS = ["report-a", "report-b", "report-c"]

@@ -20,6 +20,7 @@ from django.test import Client
 
 from {{ cookiecutter.project_slug }}.accounts.models import User
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
+
 from conftest import test_database_url
 
 SLUG = "routing-live"

@@ -8,6 +8,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
 from {{ cookiecutter.project_slug }}.products.models import Product
+
 from loadcheck.loadsite import BACKEND_HEADER, MARKER_SKU, WORKER_HEADER
 
 NO_MARKER = "<no marker row>"

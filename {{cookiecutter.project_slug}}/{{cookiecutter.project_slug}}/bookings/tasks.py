@@ -1,8 +1,7 @@
 """Bookings tasks: thin wrappers around services, run by the worker in the tenant they were sent from."""
 
-from config.celery_app import IDEMPOTENT, app
-
 from .services import reminders_send
+from config.celery_app import IDEMPOTENT, app
 
 
 @app.task(name="bookings.send_reminders", **IDEMPOTENT)

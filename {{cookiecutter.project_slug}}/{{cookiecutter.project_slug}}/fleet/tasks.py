@@ -6,10 +6,9 @@ Its name keeps the `tenancy.` prefix: messages already queued by an earlier rele
 from dataclasses import asdict
 from typing import Any
 
-from config.celery_app import IDEMPOTENT, app
-
 from ..tenancy.celery_tenancy import PlatformTask
 from .executor import fleet_migrate
+from config.celery_app import IDEMPOTENT, app
 
 
 # Its hard time limit stays below the broker's visibility timeout (30 min by default,

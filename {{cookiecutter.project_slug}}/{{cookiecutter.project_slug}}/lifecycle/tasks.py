@@ -8,11 +8,10 @@ from typing import Any
 
 from django.db import connection
 
-from config.celery_app import IDEMPOTENT, app
-
 from ..tenancy.celery_tenancy import PlatformTask
 from .provisioning import spare_pool_fill
 from .services import tenant_create
+from config.celery_app import IDEMPOTENT, app
 
 logger = logging.getLogger(__name__)
 

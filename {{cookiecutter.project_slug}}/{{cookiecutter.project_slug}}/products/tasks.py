@@ -1,8 +1,7 @@
 """Products tasks: thin wrappers around services, run by the worker in the tenant they were sent from."""
 
-from config.celery_app import IDEMPOTENT, app
-
 from .services import low_stock_flag
+from config.celery_app import IDEMPOTENT, app
 
 
 @app.task(name="products.flag_low_stock", **IDEMPOTENT)

@@ -27,10 +27,6 @@ from django_tenants.management.commands.migrate_schemas import GET_EXECUTOR_FUNC
 from django_tenants.signals import schema_migrated
 from django_tenants.utils import get_public_schema_name, has_multi_type_tenants
 from rich.table import Table
-{%- if cookiecutter.use_celery == "y" %}
-
-from config.celery_app import app
-{%- endif %}
 
 from ....tenancy.management.base import EXIT_FAILURE, usage_error
 from ....tenancy.models import Tenant
@@ -58,6 +54,9 @@ from ...signals import fleet_migrated
 from ...tasks import migrate_schemas_batch
 {%- endif %}
 from ...verification import fleet_verify, reference_catalogs
+{%- if cookiecutter.use_celery == "y" %}
+from config.celery_app import app
+{%- endif %}
 
 TENANT_HELP = (
     "Bare --tenant: migrate tenant apps in every tenant schema (django-tenants' meaning; "
