@@ -1,13 +1,16 @@
-"""Harness of the HTTP benchmark (benchmarks/routing.py); a bake's own load check has a copy of what it needs.
+"""Harness of the HTTP benchmark (benchmarks/routing.py), on top of the bake's own load check.
 
-- `create_marked_tenants`: N active tenants with real schemas (built like provisioning.py's fleet) and, in each
-  schema, one marker row (products.Product, SKU loadsite.MARKER_SKU) whose name is a random per-tenant marker.
-- `WebServer`: a real gunicorn server (`config.wsgi:application`) on 127.0.0.1 with the benchmark settings
-  (benchmarks/loadsite/settings.py: production settings, the project's or the stock routing middleware).
-- `drive`: an HTTP/1.1 keep-alive load generator (asyncio, one process) that sends GET requests round-robin over
-  the tenants' hosts and checks every response body against the marker of the Host it was sent to.
+The web server, the load generator and the marked tenants' shape come from `loadcheck.harness`, which every bake
+has (`make benchmark-load` there): `WebServer` (a real gunicorn), `drive` (an HTTP/1.1 keep-alive load generator
+that checks every body against the marker of the Host it was sent to), `MarkedTenant`, `free_port`. This module
+adds what only a comparison with stock needs:
+
+- `create_marked_tenants`: N active tenants with real schemas (built like provisioning.py's fleet, cloned above
+  CLONE_ABOVE) and, in each schema, one marker row (products.Product, SKU loadsite.MARKER_SKU);
+- `server_environment`: the load check's server environment with the benchmark settings
+  (benchmarks/loadsite/settings.py: the project's or the stock routing middleware);
 - `DedicatedPostgres`: a throw-away PostgreSQL server (initdb in a temporary folder, the embedded server's binaries)
-  whose statement log can be switched on around a batch of requests, so statements are counted at the server.
+  whose statement log can be switched on around a batch of requests, so statements are counted at the server;
 - `backend_memory`: RSS and RssAnon (/proc/<pid>/status) of the PostgreSQL backends of one application_name.
 
 Everything here is for benchmarks; nothing of it runs in the project or its tests.
@@ -15,38 +18,33 @@ Everything here is for benchmarks; nothing of it runs in the project or its test
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import http.client
 import os
 import pwd
 import re
 import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadcheck.harness import (
+    MarkedTenant,
+)
+from loadcheck.harness import server_environment as check_environment
+
 from benchmarks.loadsite import (
-    APPLICATION_NAME_ENV,
-    BACKEND_HEADER,
-    MARKER_PATH,
     MARKER_SKU,
     ROUTING_ENV,
     SETTINGS_MODULE,
-    WORKER_HEADER,
 )
-from benchmarks.migrate_fleet import BenchmarkError, child_environment, console, progress
-from benchmarks.project import PROJECT_DIR, from_project
+from benchmarks.migrate_fleet import BenchmarkError, console, progress
+from benchmarks.project import from_project
 from benchmarks.provisioning import chunks, create_fleet, expect_fleet_complete
 
 START_TIMEOUT = 60.0  # seconds for gunicorn or PostgreSQL to answer
@@ -61,16 +59,6 @@ CLONES_PER_TRANSACTION = 100
 # ----------------------------------------------------------------------------------------------------------------
 # Tenants with a marker row
 # ----------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MarkedTenant:
-    """A benchmark tenant: its schema, the host it answers on and the marker stored in its schema's marker row."""
-
-    slug: str
-    schema: str
-    host: str
-    marker: str
 
 
 def create_marked_tenants(count: int, *, slug_format: str, name_format: str) -> tuple[list[MarkedTenant], float]:
@@ -171,342 +159,13 @@ def clone_tenants(template_slug: str, tenants: Sequence[tuple[str, str]]) -> Non
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1 chosen by the kernel."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def expect_port_free(port: int) -> None:
-    """Raise BenchmarkError when something listens on 127.0.0.1:`port`."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        if sock.connect_ex(("127.0.0.1", port)) == 0:
-            raise BenchmarkError(f"port {port} on 127.0.0.1 is in use; pass another --port")
-
-
 def server_environment(database_url: str, *, routing: str, application_name: str) -> dict[str, str]:
-    """The environment of a benchmark web server: ours with the database (and Redis) URLs pinned, the benchmark
-    settings module, the routing middleware, the connections' application_name, a secret key and the base domain
-    of the tenant hosts this process created."""
-    from django.conf import settings
-
-    env = child_environment(database_url)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
-            ROUTING_ENV: routing,
-            APPLICATION_NAME_ENV: application_name,
-            "TENANCY_BASE_DOMAIN": str(settings.TENANCY_BASE_DOMAIN),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    """The load check's server environment (loadcheck.harness.server_environment: database and Redis URLs pinned,
+    application_name, secret key, tenant base domain) with the benchmark settings module and the routing
+    middleware `routing` ("project" or "stock")."""
+    env = check_environment(database_url, application_name=application_name)
+    env.update({"DJANGO_SETTINGS_MODULE": SETTINGS_MODULE, ROUTING_ENV: routing})
     return env
-
-
-@dataclass
-class WebServer:
-    """gunicorn serving `config.wsgi:application` with the benchmark settings on 127.0.0.1:`port`.
-
-    gthread workers when `threads` > 1 (keep-alive connections, one database connection per thread), sync
-    workers otherwise. Output goes to `log`. Use as a context manager, or call start() and stop().
-    """
-
-    port: int
-    env: dict[str, str]
-    workers: int
-    threads: int
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    def argv(self) -> list[str]:
-        worker_class = "gthread" if self.threads > 1 else "sync"
-        return [
-            sys.executable, "-m", "gunicorn", "config.wsgi:application",
-            "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), "--threads", str(self.threads),
-            "--worker-class", worker_class, "--keep-alive", "30", "--backlog", "2048", "--graceful-timeout", "5",
-            "--log-level", "warning", "--error-logfile", "-",
-        ]  # fmt: skip
-
-    def start(self, probe_host: str) -> WebServer:
-        """Start gunicorn and wait until GET MARKER_PATH for `probe_host` answers 200 (raise BenchmarkError with the
-        end of the server's output when it does not within START_TIMEOUT seconds or the server exits)."""
-        expect_port_free(self.port)
-        with self.log.open("ab") as output:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
-                self.argv(),
-                cwd=PROJECT_DIR,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BenchmarkError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                status, _body = http_get(self.port, probe_host, MARKER_PATH, timeout=5)
-            except OSError as exc:
-                last = repr(exc)
-            else:
-                if status == 200:
-                    return self
-                last = f"status {status}"
-            time.sleep(0.2)
-        self.stop()
-        raise BenchmarkError(f"gunicorn on port {self.port} did not answer 200 ({last}):\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        """Stop gunicorn (TERM to its master, then KILL to its process group after STOP_TIMEOUT seconds)."""
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-    def log_tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except FileNotFoundError:
-            return "(no output)"
-
-    def __enter__(self) -> WebServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def http_get(port: int, host: str, path: str, *, timeout: float) -> tuple[int, str]:
-    """One GET to 127.0.0.1:`port` with Host `host`; return (status, body)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Host": host})
-        response = conn.getresponse()
-        return response.status, response.read().decode(errors="replace")
-    finally:
-        conn.close()
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The load generator
-# ----------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class DriveResult:
-    """What one `drive` saw. A mismatch is a 200 whose body is not the marker of the Host the request was sent to."""
-
-    seconds: float = 0.0
-    requests: int = 0
-    ok: int = 0
-    mismatches: int = 0
-    server_errors: int = 0  # 5xx
-    other_status: Counter[int] = field(default_factory=Counter)  # neither 200 nor 5xx
-    failures: int = 0  # no response: connection error or timeout
-    latencies: list[float] = field(default_factory=list)
-    client_cpu: float = 0.0  # CPU seconds the client (this process) used
-    examples: list[str] = field(default_factory=list)  # the first few mismatches, errors and failures
-    hosts_by_backend: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    requests_by_worker: Counter[str] = field(default_factory=Counter)  # responses by server process (pid)
-
-    @property
-    def rate(self) -> float:
-        """Responses per second."""
-        return self.requests / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def client_cpu_per_request(self) -> float:
-        """The client's CPU seconds per request: what the load generator takes from the machine's cores."""
-        return self.client_cpu / self.requests if self.requests else 0.0
-
-    def worker_shares(self) -> str:
-        """The share of responses each server worker process gave, largest first, e.g. "52% / 48%"."""
-        total = sum(self.requests_by_worker.values())
-        shares = sorted(self.requests_by_worker.values(), reverse=True)
-        return " / ".join(f"{100 * share / total:.0f}%" for share in shares) if total else "-"
-
-    @property
-    def clean(self) -> bool:
-        """True when every request got a 200 with its own tenant's marker."""
-        return self.requests > 0 and self.ok == self.requests
-
-    def latency_ms(self, quantile: float) -> float:
-        """The `quantile` (0-1) of the response times in milliseconds (nearest rank), 0 when there are none."""
-        if not self.latencies:
-            return 0.0
-        ordered = sorted(self.latencies)
-        return 1000 * ordered[min(len(ordered) - 1, int(quantile * len(ordered)))]
-
-    def note(self, text: str) -> None:
-        if len(self.examples) < 10:
-            self.examples.append(text)
-
-
-_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
-_CHUNKED = re.compile(rb"\r\ntransfer-encoding:[ \t]*chunked", re.IGNORECASE)
-_CLOSE = re.compile(rb"\r\nconnection:[ \t]*close", re.IGNORECASE)
-_BACKEND = re.compile(rb"\r\n" + BACKEND_HEADER.encode() + rb":[ \t]*([^\r]*)", re.IGNORECASE)
-_WORKER = re.compile(rb"\r\n" + WORKER_HEADER.encode() + rb":[ \t]*([^\r]*)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class _Response:
-    status: int
-    body: bytes
-    close: bool  # the server closes the connection after it
-    backend: str  # BACKEND_HEADER, or ""
-    worker: str  # WORKER_HEADER, or ""
-
-
-def _header(pattern: re.Pattern[bytes], head: bytes) -> str:
-    found = pattern.search(head)
-    return found.group(1).decode() if found else ""
-
-
-async def _read_response(reader: asyncio.StreamReader) -> _Response:
-    """Read one HTTP/1.1 response."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = _CONTENT_LENGTH.search(head)
-    if length is not None:
-        body = await reader.readexactly(int(length.group(1)))
-    elif _CHUNKED.search(head):
-        parts = []
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            if size == 0:
-                await reader.readuntil(b"\r\n")
-                break
-            parts.append(await reader.readexactly(size))
-            await reader.readexactly(2)
-        body = b"".join(parts)
-    else:
-        body = await reader.read()
-        return _Response(status, body, True, _header(_BACKEND, head), _header(_WORKER, head))
-    return _Response(status, body, _CLOSE.search(head) is not None, _header(_BACKEND, head), _header(_WORKER, head))
-
-
-async def _drive(
-    port: int,
-    targets: Sequence[MarkedTenant],
-    path: str,
-    connections: int,
-    seconds: float | None,
-    total: int | None,
-    per_connection: int,
-) -> DriveResult:
-    result = DriveResult()
-    template = "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: benchmark\r\nAccept: */*\r\n{extra}\r\n"
-    requests = [template.format(path=path, host=target.host, extra="").encode() for target in targets]
-    last_requests = [  # the last request on a connection: the server closes it after the response
-        template.format(path=path, host=target.host, extra="Connection: close\r\n").encode() for target in targets
-    ]
-    issued = 0
-    started = time.perf_counter()
-    deadline = started + seconds if seconds is not None else None
-
-    async def client() -> None:
-        nonlocal issued
-        reader: asyncio.StreamReader | None = None
-        writer: asyncio.StreamWriter | None = None
-        served = 0  # responses on the current connection
-        while (deadline is None or time.perf_counter() < deadline) and (total is None or issued < total):
-            index = issued % len(targets)
-            issued += 1
-            target = targets[index]
-            outcome: _Response | None = None
-            sent = time.perf_counter()
-            for attempt in (1, 2):
-                try:
-                    if writer is None:
-                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                        served = 0
-                    assert reader is not None
-                    sent = time.perf_counter()
-                    last = per_connection > 0 and served + 1 >= per_connection
-                    writer.write(last_requests[index] if last else requests[index])
-                    outcome = await asyncio.wait_for(_read_response(reader), REQUEST_TIMEOUT)
-                    break
-                except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as exc:
-                    if writer is not None:
-                        writer.close()
-                    reader = writer = None
-                    # A keep-alive connection the server closed between requests: retry once on a new one.
-                    if attempt == 1 and served > 0 and not isinstance(exc, TimeoutError):
-                        continue
-                    result.failures += 1
-                    result.note(f"{target.host}: no response ({exc!r})")
-                    break
-            result.requests += 1
-            if outcome is None:
-                continue
-            result.latencies.append(time.perf_counter() - sent)
-            status, body = outcome.status, outcome.body
-            served += 1
-            result.requests_by_worker[outcome.worker] += 1
-            if status == 200:
-                text = body.decode(errors="replace")
-                if text == target.marker:
-                    result.ok += 1
-                    if outcome.backend:
-                        result.hosts_by_backend[outcome.backend].add(target.host)
-                else:
-                    result.mismatches += 1
-                    result.note(f"{target.host}: expected {target.marker!r}, got {text[:80]!r}")
-            elif status >= 500:
-                result.server_errors += 1
-                result.note(f"{target.host}: {status}")
-            else:
-                result.other_status[status] += 1
-                result.note(f"{target.host}: {status} {body[:80]!r}")
-            if outcome.close and writer is not None:
-                writer.close()
-                reader = writer = None
-        if writer is not None:
-            writer.close()
-
-    await asyncio.gather(*(client() for _ in range(connections)))
-    result.seconds = time.perf_counter() - started
-    return result
-
-
-def drive(
-    port: int,
-    targets: Sequence[MarkedTenant],
-    *,
-    path: str = MARKER_PATH,
-    connections: int,
-    seconds: float | None = None,
-    total: int | None = None,
-    per_connection: int = 0,
-) -> DriveResult:
-    """Send GET `path` requests to 127.0.0.1:`port` over `connections` HTTP/1.1 connections at once, for `seconds`
-    or until `total` requests were sent; request n goes to the host of targets[n % len(targets)], so consecutive
-    requests on one connection are for different tenants. Every 200 body must be that host's marker.
-
-    Each connection carries at most `per_connection` requests (0: no limit), the last one with `Connection: close`;
-    the next request opens a new connection, which any server worker may accept. Without a limit, gunicorn keeps
-    each connection on the worker process that accepted it, and the split of a few connections between workers
-    is left to chance.
-    """
-    if not targets or (seconds is None) == (total is None):
-        raise ValueError("drive needs targets and exactly one of seconds, total")
-    cpu = time.process_time()
-    result = asyncio.run(_drive(port, targets, path, connections, seconds, total, per_connection))
-    result.client_cpu = time.process_time() - cpu
-    return result
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -683,31 +342,9 @@ def backend_memory(pid: int) -> tuple[int, int] | None:
     return values["VmRSS"], values["RssAnon"]
 
 
-def forget_cached(schema_prefix: str) -> int:
-    """Delete the cache entries of the benchmark's tenants (their keys start with the schema name, as
-    django_tenants.cache.make_key builds them) from the project's Redis; return how many. Nothing without Redis."""
-    from django.conf import settings
-
-    url = str(getattr(settings, "REDIS_URL", "") or "")
-    if not url:
-        return 0
-    import redis
-
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=f"{schema_prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    return len(keys)
-
-
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
 def mb(value: float) -> str:
     return f"{value / 2**20:.0f} MB"
-
-
-def print_examples(result: DriveResult) -> None:
-    for example in result.examples:
-        console.print(f"  [red]{example}")

@@ -54,18 +54,13 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
+from loadcheck.harness import CheckError, DriveResult, MarkedTenant, WebServer, drive, forget_cached, free_port
 from rich.table import Table
 
 from benchmarks.harness import (
     DedicatedPostgres,
-    DriveResult,
-    MarkedTenant,
-    WebServer,
     backend_memory,
     create_marked_tenants,
-    drive,
-    forget_cached,
-    free_port,
     mb,
     median,
     postgres_binaries,
@@ -477,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="routing-bench-") as logs:
             run(args, pg, Path(logs))
         return 0
-    except BenchmarkError as exc:
+    except (BenchmarkError, CheckError) as exc:
         console.print(f"[red]benchmark failed: {exc}")
         return 1
     except KeyboardInterrupt:

@@ -1,9 +1,9 @@
 """MIGRATION_SABOTAGE: break the project's migration executor on purpose, to prove the harness can fail.
 
 Read by this harness only (never by the project's settings or code), around each run of the project's
-`migrate_schemas`:
+`migrate_schemas` (at the template root):
 
-    MIGRATION_SABOTAGE=skip-add-index make verify-migrations   # (template root) shared SQL loses AddIndex's CREATE INDEX
+    MIGRATION_SABOTAGE=skip-add-index make verify-migrations   # shared SQL loses AddIndex's CREATE INDEX
     MIGRATION_SABOTAGE=public-sql make verify-migrations       # shared SQL generated in the public schema
 
 Both wrap `fleet.executor.collect_sql`, the one function that generates the SQL a group of schemas

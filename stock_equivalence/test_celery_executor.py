@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_DIR, test_database_url
-
 from .harness import project_migrate
+from conftest import PROJECT_DIR, test_database_url
 
 pytestmark = pytest.mark.verify_migrations
 # The worker's entry point: the release's migration packages importable and installed before Django loads.

@@ -1,12 +1,12 @@
-"""Tenant URLs of the benchmark site: the project's (config.urls_tenants) plus the two benchmark views."""
+"""Tenant URLs of the benchmark site: the load check's (marker view and the project's tenant URLs) plus the tables
+view."""
 
 from django.urls import path
+from loadcheck.loadsite.urls import urlpatterns as check_urlpatterns
 
 from benchmarks.loadsite import views
-from config.urls_tenants import urlpatterns as tenant_urlpatterns
 
 urlpatterns = [
-    path("__marker__/", views.marker, name="bench_marker"),
     path("__tables__/", views.tables, name="bench_tables"),
-    *tenant_urlpatterns,
+    *check_urlpatterns,
 ]
