@@ -43,13 +43,13 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from urllib.parse import urlsplit, urlunsplit
 
+from loadcheck.harness import chunks, database_url, drop_scratch_database, progress, use_database
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from benchmarks.project import PACKAGE, PROJECT_DIR, from_project
@@ -140,23 +140,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def database_url() -> str:
-    """Return the URL the project's settings connect with ($DATABASE_URL, else settings.DATABASE_URL), or ''."""
-    from django.conf import settings
-
-    return os.environ.get("DATABASE_URL") or str(getattr(settings, "DATABASE_URL", "") or "")
-
-
-def use_database(name: str) -> None:
-    """Point Django's default connection at database `name` (closing the current connection)."""
-    from django.conf import settings
-    from django.db import connection
-
-    connection.close()
-    settings.DATABASES["default"]["NAME"] = name
-    connection.settings_dict["NAME"] = name
-
-
 def create_scratch_database(suffix: str = "_fleet_bench") -> tuple[str, str, str]:
     """Create (after dropping a leftover) database `<name><suffix>` next to the configured one and switch to it.
 
@@ -178,15 +161,6 @@ def create_scratch_database(suffix: str = "_fleet_bench") -> tuple[str, str, str
     return base, scratch, urlunsplit(urlsplit(url)._replace(path=f"/{scratch}"))
 
 
-def drop_scratch_database(base: str, scratch: str) -> None:
-    """Switch back to database `base` and drop database `scratch` (open sessions are terminated)."""
-    from django.db import connection
-
-    use_database(base)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(scratch)} WITH (FORCE)")
-
-
 def other_tenants() -> list[str]:
     """Return the slugs of tenants that are neither public nor benchmark tenants."""
     from django_tenants.utils import get_public_schema_name
@@ -203,13 +177,6 @@ def bench_tenants() -> list[tuple[str, str]]:
 
     tenants = Tenant.objects.filter(slug__regex=SLUG_REGEX).order_by("slug")
     return list(tenants.values_list("slug", "schema_name"))
-
-
-def progress() -> Progress:
-    """Return a rich progress bar: description, bar, done/total, elapsed."""
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    )
 
 
 def create_bench_tenants(count: int) -> list[str]:
@@ -264,12 +231,6 @@ def remove_migration_file() -> None:
     MIGRATION_FILE.unlink(missing_ok=True)
     for compiled in (MIGRATION_FILE.parent / "__pycache__").glob(f"{MIGRATION_NAME}.*.pyc"):
         compiled.unlink(missing_ok=True)
-
-
-def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    """Yield consecutive slices of `items` of at most `size` elements."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def addfield_state(schemas: Sequence[str]) -> tuple[int, int]:

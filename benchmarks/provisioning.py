@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
 
+from loadcheck.harness import chunks, tenant_tables
 from rich.table import Table
 
 from benchmarks.migrate_fleet import (
@@ -247,12 +248,6 @@ class FleetSetup:
         return self.create_schemas + self.migrate + self.rows
 
 
-def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    """Yield consecutive slices of `items` of at most `size` elements."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def create_fleet(
     count: int, *, slug_format: str = FLEET_SLUG, name_format: str = "Benchmark fleet {:05d}"
 ) -> FleetSetup:
@@ -442,21 +437,6 @@ def create_stock(slug: str, owner_email: str) -> None:
     Domain.objects.create(domain=default_domain_for(slug), tenant=tenant, is_primary=True)
     owner = User.objects.get(email=owner_email)
     Membership.objects.create(user=owner, tenant=tenant, role="owner")
-
-
-def tenant_tables(schema: str) -> set[str]:
-    """Return the tables a tenant schema must hold: every managed, concrete model table the database router
-    places in a tenant schema (tenant apps), plus `django_migrations`."""
-    from django.apps import apps
-    from django.db import DEFAULT_DB_ALIAS, router
-    from django_tenants.utils import schema_context
-
-    with schema_context(schema):
-        return {
-            model._meta.db_table
-            for model in apps.get_models(include_auto_created=True)
-            if model._meta.managed and not model._meta.proxy and router.allow_migrate_model(DEFAULT_DB_ALIAS, model)
-        } | {"django_migrations"}
 
 
 def expect_routable(slug: str, expected_tables: set[str]) -> None:
