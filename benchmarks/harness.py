@@ -35,6 +35,7 @@ from typing import Any
 
 from loadcheck.harness import (
     MarkedTenant,
+    expect_schemas_complete,
 )
 from loadcheck.harness import server_environment as check_environment
 
@@ -45,7 +46,7 @@ from benchmarks.loadsite import (
 )
 from benchmarks.migrate_fleet import BenchmarkError, console, progress
 from benchmarks.project import from_project
-from benchmarks.provisioning import chunks, create_fleet, expect_fleet_complete
+from benchmarks.provisioning import chunks, create_fleet
 
 START_TIMEOUT = 60.0  # seconds for gunicorn or PostgreSQL to answer
 REQUEST_TIMEOUT = 30.0  # seconds for one response
@@ -151,7 +152,7 @@ def clone_tenants(template_slug: str, tenants: Sequence[tuple[str, str]]) -> Non
         Domain.objects.bulk_create(
             [Domain(domain=default_domain_for(row.slug), tenant=row, is_primary=True) for row in rows], batch_size=1000
         )
-    expect_fleet_complete(schemas)
+    expect_schemas_complete(schemas)
 
 
 # ----------------------------------------------------------------------------------------------------------------

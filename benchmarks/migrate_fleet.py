@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from urllib.parse import urlsplit, urlunsplit
 
-from loadcheck.harness import chunks, database_url, drop_scratch_database, progress, use_database
+from loadcheck.harness import CheckError, chunks, database_url, drop_scratch_database, progress, use_database
 from rich.console import Console
 from rich.table import Table
 
@@ -88,8 +88,9 @@ SHARED_MIGRATE = (sys.executable, str(STOCK_MANAGE), "migrate_schemas", "--share
 console = Console()
 
 
-class BenchmarkError(RuntimeError):
-    """The benchmark cannot run or a measured command misbehaved."""
+# The benchmark cannot run or a measured command misbehaved. The same class as the load check's error, so the
+# helpers taken from loadcheck.harness report through the same `except BenchmarkError` as the benchmarks' own.
+BenchmarkError = CheckError
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
 
-from loadcheck.harness import chunks, tenant_tables
+from loadcheck.harness import chunks, expect_schemas_complete, tenant_tables
 from rich.table import Table
 
 from benchmarks.migrate_fleet import (
@@ -310,33 +310,8 @@ def create_fleet(
             batch_size=1000,
         )
     setup.rows = time.perf_counter() - started
-    expect_fleet_complete(schemas)
+    expect_schemas_complete(schemas)
     return setup
-
-
-def expect_fleet_complete(schemas: Sequence[str]) -> None:
-    """Raise BenchmarkError unless every schema records every migration and holds the tenant apps' tables."""
-    from django.db import connection
-
-    is_current, read_applied = from_project("fleet.plan", "is_current", "read_applied")
-
-    applied, _ = read_applied(schemas)
-    stale = [schema for schema in schemas if not is_current(applied[schema])]
-    if stale:
-        raise BenchmarkError(f"{len(stale)} fleet schemas miss migrations after set-up, e.g. {stale[0]}")
-    expected = len(tenant_tables(schemas[0]))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT schemaname, count(*) FROM pg_tables WHERE schemaname = ANY(%s) GROUP BY schemaname",
-            [list(schemas)],
-        )
-        counts = dict(cursor.fetchall())
-    wrong = [schema for schema in schemas if counts.get(schema) != expected]
-    if wrong:
-        raise BenchmarkError(
-            f"{len(wrong)} fleet schemas do not hold the {expected} tenant tables, e.g. {wrong[0]}: "
-            f"{counts.get(wrong[0], 0)}"
-        )
 
 
 # ----------------------------------------------------------------------------------------------------------------

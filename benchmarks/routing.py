@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
-from loadcheck.harness import CheckError, DriveResult, MarkedTenant, WebServer, drive, forget_cached, free_port
+from loadcheck.harness import DriveResult, MarkedTenant, WebServer, drive, forget_cached, free_port
 from rich.table import Table
 
 from benchmarks.harness import (
@@ -472,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="routing-bench-") as logs:
             run(args, pg, Path(logs))
         return 0
-    except (BenchmarkError, CheckError) as exc:
+    except BenchmarkError as exc:
         console.print(f"[red]benchmark failed: {exc}")
         return 1
     except KeyboardInterrupt:
