@@ -53,7 +53,18 @@ def remove_celery_files() -> None:
 
 
 def remove_drf_files() -> None:
-    remove_paths([f"{PROJECT_SLUG}/api.py", f"{PROJECT_SLUG}/*/api.py", "tests/**/test_api_*.py"])
+    remove_paths(
+        [
+            f"{PROJECT_SLUG}/api.py",
+            f"{PROJECT_SLUG}/api_*.py",
+            f"{PROJECT_SLUG}/*/api.py",
+            # API keys: services, DRF authentication, page, template, migration (accounts/models.py uses Jinja).
+            f"{PROJECT_SLUG}/*/api_*.py",
+            f"{PROJECT_SLUG}/templates/accounts/api_keys.html",
+            f"{PROJECT_SLUG}/accounts/migrations/*_apikey.py",
+            "tests/**/test_api_*.py",
+        ]
+    )
 
 
 def write_dotenv() -> None:

@@ -29,7 +29,7 @@ TAKEN_NAMES = frozenset(
     {
         # apps and packages of the generated project
         "tenancy", "fleet", "lifecycle", "adoption", "platform", "demo", "errors",
-        "accounts", "products", "customers", "bookings", "dashboard", "api",
+        "accounts", "audit", "products", "customers", "bookings", "dashboard", "api",
         "config", "tests", "loadcheck", "manage", "static", "templates", "media", "staticfiles",
         # the template's benchmarks package, on the import path beside a bake when they run against it
         "benchmarks",
@@ -49,7 +49,9 @@ TAKEN_NAMES = frozenset(
 LABEL_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 HOSTNAME_MAX_LENGTH = 253
 CHOICES_YN = ("y", "n")
-VERSION_PATTERN = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{1,3})?$")
+# The choices of cookiecutter.json's postgresql_version: compose.yaml's image, the CI service and the client
+# tools installed from PostgreSQL's apt repository (Dockerfile, ci.yml) all use this major version.
+POSTGRESQL_VERSIONS = ("15", "16", "17")
 # These answers are written into Python and TOML string literals.
 UNSAFE_TEXT_CHARACTERS = ('"', "\\", "\n", "\r")
 
@@ -104,10 +106,11 @@ def check_timezone(timezone: str) -> None:
 
 
 def check_postgresql_version(version: str) -> None:
-    """Raise InvalidAnswer unless `version` looks like a postgres image tag (16, 17, 16.4)."""
-    if not VERSION_PATTERN.match(version):
+    """Raise InvalidAnswer unless `version` is one of the supported major versions (POSTGRESQL_VERSIONS)."""
+    if version not in POSTGRESQL_VERSIONS:
         raise InvalidAnswer(
-            f"postgresql_version {version!r} is not a version; accepted: a major version such as 16 or 17"
+            f"postgresql_version {version!r} is not supported; accepted: one of the major versions "
+            f"{', '.join(POSTGRESQL_VERSIONS)}"
         )
 
 

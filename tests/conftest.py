@@ -14,6 +14,7 @@ Environment knobs (all optional):
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -29,13 +30,24 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_SLUG = "acme_saas"
 
-# name -> extra_context; "defaults" is cookiecutter.json as it stands.
+# name -> extra_context; "defaults" is cookiecutter.json as it stands. Every value of every option is baked
+# (postgresql_version 16 by default, 15 and 17 with the options turned off) and, to keep CI short, another
+# project name rides on the use_drf=n bake: its slug differs from every name the template's files spell out.
+ZETA = "zeta_works_no_drf"
 CONFIGURATIONS: dict[str, dict[str, str]] = {
     "defaults": {},
-    "no_celery": {"use_celery": "n"},
-    "no_drf": {"use_drf": "n"},
-    "no_celery_no_drf": {"use_celery": "n", "use_drf": "n"},
+    "no_celery": {"use_celery": "n", "postgresql_version": "15"},
+    ZETA: {"project_name": "Zeta Works", "use_drf": "n"},
+    "no_celery_no_drf": {"use_celery": "n", "use_drf": "n", "postgresql_version": "17"},
 }
+COOKIECUTTER_JSON: dict[str, object] = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+
+
+def option(name: str, key: str) -> str:
+    """The answer configuration `name` gives to `key`: its extra_context, else cookiecutter.json's default."""
+    default = COOKIECUTTER_JSON[key]
+    return CONFIGURATIONS[name].get(key, default[0] if isinstance(default, list) else str(default))
+
 
 # Variables of the caller's shell that would steer a baked project somewhere else.
 STRIPPED_VARIABLES = (

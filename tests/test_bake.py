@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import CONFIGURATIONS, DEFAULT_SLUG, Bakery
+from .conftest import CONFIGURATIONS, DEFAULT_SLUG, Bakery, option
 
 # Folders a bake grows once it is used (uv sync, tests, embedded servers).
 GENERATED_FOLDERS = {".venv", ".data", ".mypy_cache", ".ruff_cache", ".pytest_cache", "__pycache__", "staticfiles"}
@@ -68,7 +68,14 @@ def test_bake_drops_files_of_unselected_options(bakery: Bakery, name: str) -> No
         or (f.parts[0] == "tests" and f.match("test_celery_*.py"))
     ]
     celery_files += [f for f in files if f == Path("config/celery_app.py")]
-    drf_files = [f for f in files if f.name == "api.py" or (f.parts[0] == "tests" and f.match("test_api_*.py"))]
+    drf_files = [
+        f
+        for f in files
+        if f.name == "api.py"
+        or f.name.startswith("api_")  # api_support.py; API keys: accounts/api_key*.py, templates/accounts/api_keys.html
+        or f.name.endswith("_apikey.py")  # the API keys' migration
+        or (f.parts[0] == "tests" and f.match("test_api_*.py"))
+    ]
     uses_celery = sorted(
         str(f)
         for f, text in python_sources.items()
@@ -90,6 +97,7 @@ def test_bake_drops_files_of_unselected_options(bakery: Bakery, name: str) -> No
         assert "celery" not in pyproject
     if drf:
         assert Path(DEFAULT_SLUG) / "api.py" in files
+        assert Path(DEFAULT_SLUG) / "accounts" / "api_keys.py" in files
         assert "djangorestframework" in pyproject
     else:
         assert drf_files == []
@@ -110,7 +118,7 @@ def test_bake_yaml_files_parse_and_compose_matches_options(bakery: Bakery, name:
     assert {"postgres", "web"} <= services
     assert ({"redis", "worker", "beat"} <= services) is celery
     assert ({"redis", "worker", "beat"} & services == set()) is not celery
-    assert compose["services"]["postgres"]["image"] == "postgres:16"
+    assert compose["services"]["postgres"]["image"] == f"postgres:{option(name, 'postgresql_version')}"
     assert "migrate_schemas --shared" in compose["services"]["web"]["command"]
     ci_services = workflow["jobs"]["test"]["services"]
     assert ci_services["postgres"]["image"] == compose["services"]["postgres"]["image"]

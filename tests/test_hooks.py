@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from cookiecutter.environment import StrictEnvironment
 
 from .conftest import TEMPLATE_DIR, Bakery
 
@@ -78,6 +83,74 @@ def test_pre_gen_hook_accepts_other_valid_answers(empty_output_dir: Path) -> Non
     assert 'TIME_ZONE = "Europe/Paris"' in (project / "config" / "settings" / "base.py").read_text()
     assert "shop.example.co.uk" in (project / "config" / "settings" / "production.py").read_text()
     assert "image: postgres:17" in (project / "compose.yaml").read_text()
+
+
+def run_pre_gen_hook(**answers: str) -> subprocess.CompletedProcess[str]:
+    """Render hooks/pre_gen_project.py with cookiecutter.json's defaults and `answers`, as cookiecutter does,
+    and run it. Needed where cookiecutter's own prompt would refuse the value first (a choice outside the
+    list reaches the hook through `cruft update` or a replay file)."""
+    defaults = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+    context = {key: (value[0] if isinstance(value, list) else value) for key, value in defaults.items()}
+    context.update(project_slug="acme_saas", **answers)
+    environment = StrictEnvironment(context={"cookiecutter": context})
+    source = environment.from_string((TEMPLATE_DIR / "hooks" / "pre_gen_project.py").read_text())
+    script = source.render(cookiecutter=context)
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("version", ["14", "18", "16.4", "latest", ""])
+def test_pre_gen_hook_refuses_a_postgresql_version_outside_the_choices(version: str) -> None:
+    result = run_pre_gen_hook(postgresql_version=version)
+
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == (
+        f"ERROR: postgresql_version {version!r} is not supported; accepted: one of the major versions 15, 16, 17"
+    )
+
+
+@pytest.mark.parametrize("version", ["15", "16", "17"])
+def test_pre_gen_hook_accepts_each_listed_postgresql_version(version: str) -> None:
+    result = run_pre_gen_hook(postgresql_version=version)
+    assert result.returncode == 0, result.stderr
+
+
+def test_pre_gen_hook_accepts_exactly_the_postgresql_versions_of_cookiecutter_json() -> None:
+    choices = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["postgresql_version"]
+    hook = (TEMPLATE_DIR / "hooks" / "pre_gen_project.py").read_text()
+    listed = re.search(r"^POSTGRESQL_VERSIONS = (\(.*\))$", hook, re.MULTILINE)
+
+    assert listed, "hooks/pre_gen_project.py has no POSTGRESQL_VERSIONS tuple"
+    assert sorted(ast.literal_eval(listed.group(1))) == sorted(choices)
+
+
+@pytest.mark.parametrize("version", ["15", "16", "17"])
+def test_each_postgresql_version_bakes_a_ci_that_installs_its_client(empty_output_dir: Path, version: str) -> None:
+    result = bake_cli(empty_output_dir, f"postgresql_version={version}")
+    assert result.returncode == 0, result.stderr
+    workflow = yaml.safe_load((empty_output_dir / "acme_saas" / ".github" / "workflows" / "ci.yml").read_text())
+    job = workflow["jobs"]["test"]
+    script = "\n".join(str(step.get("run", "")) for step in job["steps"])
+
+    assert job["services"]["postgres"]["image"] == f"postgres:{version}"
+    assert job["container"] == "python:3.11-bookworm"
+    assert "apt.postgresql.org/pub/repos/apt ${VERSION_CODENAME}-pgdg main" in script
+    assert re.search(rf"apt-get install [^\n]*\bpostgresql-client-{version}\b", script), script
+    assert not re.search(r"postgresql-client-(?!" + version + r"\b)\d+", script), script
+    assert job["env"]["TENANCY_PG_BIN_DIR"] == f"/usr/lib/postgresql/{version}/bin"
+    # The PGDG step comes before the step that runs the tests.
+    names = [step.get("name", "") for step in job["steps"]]
+    client_step = next(i for i, n in enumerate(names) if f"PostgreSQL {version} client" in n)
+    test_step = next(
+        i for i, s in enumerate(job["steps"]) if "make " in str(s.get("run", "")) and "test" in str(s.get("run", ""))
+    )
+    assert client_step < test_step
 
 
 def test_post_gen_hook_writes_private_dotenv_with_fresh_secret_key(bakery: Bakery) -> None:

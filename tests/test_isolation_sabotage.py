@@ -1,16 +1,18 @@
-"""The default bake's isolation suite passes, and proves it can fail.
+"""The bake's isolation suite passes, and proves it can fail: `make test-sabotage` in the bake.
 
-`tests/isolation` runs three times on one throwaway database: as generated (every test passes), with the
-membership check switched off (ISOLATION_SABOTAGE=membership), and with Django's default cache key
-function (ISOLATION_SABOTAGE=cache-key). Under each sabotage exactly the tests marked as guarding that
-protection (`guards_membership`, `guards_cache_key`) must fail: a guard that still passes no longer
-guards anything, and any other failure means the switch broke more than its protection.
+The bake's own check (`python -m tests.isolation.check_sabotage`, the `make test-sabotage` target and a step
+of the bake's CI) runs `tests/isolation` on one throwaway database as generated (every test passes) and once
+per ISOLATION_SABOTAGE switch listed in the bake's tests/isolation/sabotage.py (SABOTAGES: switch -> the
+marker of the tests that must then fail, or None when every test must still pass). Here it runs in the
+default bake and in the one without Celery and DRF, and its printed summary must show every switch of
+SABOTAGES ran and held: a switch skipped, or one whose guards still pass, fails this test.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,94 +23,114 @@ from .test_generated_suite import ADMIN_DATABASE_URL, DB_PREFIX, REDIS_URL, psql
 
 pytestmark = pytest.mark.slow
 
-SUITE = "tests/isolation"
-# At least these guards must exist: the issue's acceptance names the attacks each protection stops.
-REQUIRED_GUARDS = {
-    "membership": {
-        "tests/isolation/test_sessions.py::test_a_session_cookie_replayed_on_another_tenants_host_gets_the_login_page",
-        "tests/isolation/test_api_rows.py::test_api_refuses_a_session_from_another_tenants_host",
-        "tests/isolation/test_admin.py::test_the_tenant_admin_sends_another_tenants_owner_to_the_login_page",
-        "tests/isolation/test_media.py::test_another_tenants_member_gets_the_login_page_for_a_file",
-    },
-    "cache-key": {
-        "tests/isolation/test_cache.py::test_the_same_cache_key_holds_one_value_per_tenant",
-        "tests/isolation/test_cache.py::test_cache_page_never_serves_one_tenants_page_to_another_on_the_same_url",
-    },
-}
-MARKERS = {"membership": "guards_membership", "cache-key": "guards_cache_key"}
+CHECK = ["uv", "run", "--no-sync", "python", "-m", "tests.isolation.check_sabotage"]
 # Collecting imports the settings: placeholder URLs keep them from starting the embedded services.
 NO_SERVICES = {"DATABASE_URL": "postgres://x@127.0.0.1:1/x", "REDIS_URL": "redis://127.0.0.1:1/0"}
+# Switches each bake must have: the protections the issue names.
+REQUIRED_SWITCHES = {"cache-key", "media-containment", "schema-reset", "next-redirect", "csrf"}
+# Authorization's two layers: either one alone keeps every test passing (marker None), both off fail the guards.
+AUTHORIZATION_SWITCHES = {"membership": None, "role-layer": None, "authorization": "guards_authorization"}
+CELERY_SWITCHES = {"celery-header"}
+# Attacks the issue's acceptance names: each must be a guard that fails under some switch of the default bake.
+REQUIRED_CAUGHT = {
+    "tests/isolation/test_sessions.py::test_a_session_cookie_replayed_on_another_tenants_host_gets_the_login_page",
+    "tests/isolation/test_api_rows.py::test_api_refuses_a_session_from_another_tenants_host",
+    "tests/isolation/test_admin.py::test_the_tenant_admin_sends_another_tenants_owner_to_the_login_page",
+    "tests/isolation/test_media.py::test_another_tenants_member_gets_the_login_page_for_a_file",
+    "tests/isolation/test_cache.py::test_the_same_cache_key_holds_one_value_per_tenant",
+    "tests/isolation/test_cache.py::test_cache_page_never_serves_one_tenants_page_to_another_on_the_same_url",
+    "tests/isolation/test_media.py::test_paths_outside_the_tenants_folder_are_404",
+    "tests/isolation/test_connection.py::test_a_raw_cursor_after_a_failed_request_does_not_see_its_tenants_schema",
+    "tests/isolation/test_connection.py::test_code_after_a_request_on_the_same_thread_runs_in_the_public_schema",
+    "tests/isolation/test_sessions.py::test_login_next_never_redirects_off_the_tenants_host",
+    "tests/isolation/test_sessions.py::test_public_login_next_never_redirects_to_another_host",
+    "tests/isolation/test_csrf.py::test_a_cross_site_post_without_a_token_to_a_tenant_form_is_refused",
+    "tests/isolation/test_api_csrf.py::test_a_cross_site_api_write_with_the_session_cookie_and_no_token_is_refused",
+    "tests/isolation/test_celery_tasks.py::test_a_task_sent_from_one_tenant_runs_there_even_on_a_connection_left_in_another",
+}
+SWITCH_LINE = re.compile(r"^switch (?P<name>\S+) \[(?P<marker>[^\]]+)\]: .* -> (?P<verdict>ok|MISMATCH)$")
+CAUGHT_LINE = re.compile(r"^    failed as it must: (?P<node>\S+)$")
+PLAIN_LINE = re.compile(r"^plain: (?P<passed>\d+) passed, 0 failed .* -> ok$")
 
-Outcomes = tuple[set[str], set[str]]  # (passed, failed) node ids
 
+@pytest.fixture
+def machine_database_url() -> Iterator[Callable[[Path], str]]:
+    """create(project): a fresh database on the machine's PostgreSQL, dropped (with its test twin) afterwards."""
+    made: list[tuple[Path, str]] = []
 
-@pytest.fixture(scope="module")
-def isolation_run(bakery: Bakery, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Outcomes]]:
-    """run(sabotage) -> (passed, failed) node ids of the default bake's isolation suite, on one database."""
-    project = bakery.synced("defaults")
-    name = f"{DB_PREFIX}iso_{uuid.uuid4().hex[:10]}"
-    created = psql(project, f'CREATE DATABASE "{name}"')
-    if created.returncode != 0:
-        pytest.fail(f"cannot create a database on {ADMIN_DATABASE_URL}: {describe(created)}")
-    database_url = f"{ADMIN_DATABASE_URL.rsplit('/', 1)[0]}/{name}"
-    reports = tmp_path_factory.mktemp("isolation")
-    runs: list[str] = []
+    def create(project: Path) -> str:
+        name = f"{DB_PREFIX}iso_{uuid.uuid4().hex[:10]}"
+        created = psql(project, f'CREATE DATABASE "{name}"')
+        if created.returncode != 0:
+            pytest.fail(f"cannot create a database on {ADMIN_DATABASE_URL}: {describe(created)}")
+        made.append((project, name))
+        return f"{ADMIN_DATABASE_URL.rsplit('/', 1)[0]}/{name}"
 
-    def run_suite(sabotage: str) -> Outcomes:
-        report = reports / f"{sabotage or 'none'}.xml"
-        database = "--reuse-db" if runs else "--create-db"
-        runs.append(sabotage)
-        env = {"DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "ISOLATION_SABOTAGE": sabotage}
-        args = ["uv", "run", "--no-sync", "pytest", SUITE, "-p", "no:cacheprovider", database, f"--junitxml={report}"]
-        result = run(args, cwd=project, extra_env=env, timeout=600)
-        assert result.returncode in (0, 1) and report.exists(), describe(result)
-        return outcomes(report)
-
-    try:
-        yield run_suite
-    finally:
+    yield create
+    for project, name in made:
         for database in (name, f"test_{name}"):
             psql(project, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
-def outcomes(report: Path) -> Outcomes:
-    """(passed, failed) node ids in a JUnit XML report; errors count as failures, skips as neither."""
-    passed: set[str] = set()
-    failed: set[str] = set()
-    for case in ET.parse(report).getroot().iter("testcase"):
-        module, _, _test_class = case.get("classname", "").partition("::")
-        node = f"{module.replace('.', '/')}.py::{case.get('name')}"
-        if case.find("failure") is not None or case.find("error") is not None:
-            failed.add(node)
-        elif case.find("skipped") is None:
-            passed.add(node)
-    return passed, failed
-
-
-def marked(bakery: Bakery, marker: str) -> set[str]:
-    """Node ids of the isolation tests carrying `marker` (collected, not run)."""
-    args = ["uv", "run", "--no-sync", "pytest", SUITE, "-p", "no:cacheprovider", "--collect-only", "-q", "-m", marker]
-    result = run(args, cwd=bakery.synced("defaults"), extra_env=NO_SERVICES)
+def sabotages_of(project: Path) -> dict[str, str | None]:
+    """The bake's SABOTAGES (tests/isolation/sabotage.py), as the bake's Python reads it."""
+    script = "import json; from tests.isolation.sabotage import SABOTAGES; print(json.dumps(SABOTAGES))"
+    result = run(["uv", "run", "--no-sync", "python", "-c", script], cwd=project, extra_env=NO_SERVICES)
     assert result.returncode == 0, describe(result)
-    return {line.split("[")[0] for line in result.stdout.splitlines() if line.startswith(f"{SUITE}/")}
+    sabotages: dict[str, str | None] = json.loads(result.stdout.strip().splitlines()[-1])
+    return sabotages
 
 
-def test_isolation_suite_passes_then_fails_exactly_where_a_protection_is_switched_off(
-    bakery: Bakery, isolation_run: Callable[[str], Outcomes]
+def summary_of(output: str) -> tuple[int, dict[str, tuple[str, str]], dict[str, set[str]]]:
+    """(tests passed as generated, switch -> (marker shown, verdict), switch -> guards that failed as they must)
+    from the output of check_sabotage."""
+    passed = 0
+    switches: dict[str, tuple[str, str]] = {}
+    caught: dict[str, set[str]] = {}
+    current = ""
+    for line in output.splitlines():
+        if plain := PLAIN_LINE.match(line):
+            passed = int(plain["passed"])
+        elif switch := SWITCH_LINE.match(line):
+            current = switch["name"]
+            assert current not in switches, f"switch {current} ran twice"
+            switches[current] = (switch["marker"], switch["verdict"])
+            caught[current] = set()
+        elif (node := CAUGHT_LINE.match(line)) and current:
+            caught[current].add(node["node"])
+    return passed, switches, caught
+
+
+@pytest.mark.parametrize("configuration", ["defaults", "no_celery_no_drf"])
+def test_the_bakes_sabotage_check_runs_every_switch_and_each_fails_exactly_its_guards(
+    bakery: Bakery, machine_database_url: Callable[[Path], str], configuration: str
 ) -> None:
-    passed, failed = isolation_run("")
-    assert failed == set(), f"the isolation suite fails as generated: {sorted(failed)}"
-    assert len(passed) >= 12, sorted(passed)
+    project = bakery.synced(configuration)
+    sabotages = sabotages_of(project)
+    celery = configuration == "defaults"
+    assert set(sabotages) >= REQUIRED_SWITCHES | (CELERY_SWITCHES if celery else set()), sorted(sabotages)
+    assert {name: sabotages.get(name, "missing") for name in AUTHORIZATION_SWITCHES} == AUTHORIZATION_SWITCHES
+    if not celery:
+        assert not set(sabotages) & CELERY_SWITCHES, "a switch of a Celery module in a bake without Celery"
+    # The bake runs the check in CI and offers it as a make target.
+    assert "make test-sabotage" in (project / ".github/workflows/ci.yml").read_text()
+    dry_run = run(["make", "-n", "test-sabotage"], cwd=project)
+    assert dry_run.returncode == 0 and "-m tests.isolation.check_sabotage" in dry_run.stdout, describe(dry_run)
 
-    for sabotage, marker in MARKERS.items():
-        guards = marked(bakery, marker)
-        assert guards >= REQUIRED_GUARDS[sabotage], f"{marker} is missing on {REQUIRED_GUARDS[sabotage] - guards}"
+    env = {"DATABASE_URL": machine_database_url(project), "REDIS_URL": REDIS_URL}
+    result = run(CHECK, cwd=project, extra_env=env, timeout=1800)
 
-        sabotaged_passed, sabotaged_failed = isolation_run(sabotage)
-        failed_tests = {node.split("[")[0] for node in sabotaged_failed}  # a parametrized guard fails whole
-
-        assert failed_tests == guards, (
-            f"ISOLATION_SABOTAGE={sabotage}: guards still passing: {sorted(guards - failed_tests)}; "
-            f"other tests failing: {sorted(failed_tests - guards)}"
-        )
-        assert sabotaged_passed | sabotaged_failed == passed  # the same tests ran
+    assert result.returncode == 0, describe(result)
+    assert result.stdout.rstrip().splitlines()[-1].startswith("sabotage check: ok"), describe(result)
+    passed, switches, caught = summary_of(result.stdout)
+    assert passed >= 12, describe(result)
+    assert list(switches) == list(sabotages), f"switches that did not run: {sorted(set(sabotages) - set(switches))}"
+    for name, marker in sabotages.items():
+        shown, verdict = switches[name]
+        assert verdict == "ok", describe(result)
+        assert shown == (marker or "none: every test must pass"), (name, shown)
+        if marker:
+            assert caught[name], f"switch {name}: no guard failed"
+    if celery:
+        found = set().union(*caught.values())
+        assert REQUIRED_CAUGHT <= found, f"attacks no switch catches: {sorted(REQUIRED_CAUGHT - found)}"

@@ -9,10 +9,11 @@ then runs in a transaction that is rolled back, so rows a test creates never lea
 Fixtures:
 - `tenant`: the acme Tenant; the test runs with the connection in acme's schema.
 - `other_tenant`: the globex Tenant (use `django_tenants.utils.tenant_context` to enter it).
-- `member_user` / `owner_user`: a member / the demo owner of acme.
+- `member_user` / `manager_user` / `owner_user`: a member / an admin / the demo owner of acme.
 - `client_for(tenant, user=None)`: a test Client whose requests go to the tenant's host,
   logged in as `user` when given.
-- `tenant_client`: `client_for(tenant, member_user)`.
+- `tenant_client`: `client_for(tenant, member_user)` (reads and creates); `manager_client`:
+  `client_for(tenant, manager_user)` (also updates, deletes, manages: accounts/permissions.py).
 - `server_url`: base URL (`http://127.0.0.1:<port>`) of a separately started server process on
   the test database, for browser tests; tenant hosts are `http://<slug>.localhost:<port>`.
   `server_mails(recipient)` returns the emails that process sent (file-based email backend).
@@ -52,7 +53,8 @@ def django_db_setup(request, django_test_environment, django_db_blocker) -> Iter
     """Create the test database whichever tests were collected, then the public and demo tenants.
 
     Replaces pytest-django's fixture, which sets up only the databases that collected tests ask for
-    through `db`; tests here also use committed schemas of their own. `--reuse-db` keeps the database.
+    through `db`; tests here also use committed schemas of their own. `--reuse-db` keeps the database for the
+    next run; with `--create-db` too, it is created afresh first.
     """
     from django.test.utils import setup_databases, teardown_databases
 
@@ -60,7 +62,8 @@ def django_db_setup(request, django_test_environment, django_db_blocker) -> Iter
     from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
     from {{ cookiecutter.project_slug }}.lifecycle.services import public_tenant_ensure
 
-    keepdb = bool(request.config.getvalue("reuse_db")) and not request.config.getvalue("create_db")
+    reuse = bool(request.config.getvalue("reuse_db"))
+    keepdb = reuse and not request.config.getvalue("create_db")
     verbosity = request.config.option.verbose
     with django_db_blocker.unblock():
         databases = setup_databases(verbosity=verbosity, interactive=False, keepdb=keepdb)
@@ -69,7 +72,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker) -> Iter
         # The demo tenants claimed spares; tests provision from a full pool.
         spare_pool_fill()
     yield
-    if not keepdb:
+    if not reuse:
         with django_db_blocker.unblock():
             teardown_databases(databases, verbosity=verbosity)
 
@@ -143,6 +146,21 @@ def client_for(db: None) -> Callable[..., Client]:
 @pytest.fixture
 def tenant_client(client_for: Callable[..., Client], tenant: object, member_user: object) -> Client:
     return client_for(tenant, member_user)
+
+
+@pytest.fixture
+def manager_user(tenant: object) -> object:
+    from {{ cookiecutter.project_slug }}.accounts.services import membership_grant, user_get_or_create
+
+    user = user_get_or_create(email="manager@acme.localhost", password="manager-password")
+    membership_grant(user=user, tenant=tenant, role="admin")
+    return user
+
+
+@pytest.fixture
+def manager_client(client_for: Callable[..., Client], tenant: object, manager_user: object) -> Client:
+    """An admin of acme on acme's host: may also update, delete and manage (accounts/permissions.py)."""
+    return client_for(tenant, manager_user)
 
 
 def _free_port() -> int:

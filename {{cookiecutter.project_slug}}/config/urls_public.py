@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from {{ cookiecutter.project_slug }}.accounts.views import tenant_picker, tenant_switch
-from {{ cookiecutter.project_slug }}.platform.views import landing, signup
+from {{ cookiecutter.project_slug }}.platform.views import admin_login, landing, signup
 
 urlpatterns = [
     path("", landing, name="home"),
@@ -14,5 +14,7 @@ urlpatterns = [
     path("accounts/switch/", tenant_switch, name="tenant_switch"),
     # django-allauth: login, logout, password reset, email verification.
     path("accounts/", include("allauth.urls")),
+    # Before the admin's own URLs: its login with failed logins limited (platform.views.admin_login).
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
 ]

@@ -25,6 +25,7 @@ from django.test import Client
 from django_tenants.utils import schema_exists, tenant_context
 
 from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
+from {{ cookiecutter.project_slug }}.audit.models import AuditEvent
 from {{ cookiecutter.project_slug }}.bookings.models import Booking
 from {{ cookiecutter.project_slug }}.customers.models import Customer
 from {{ cookiecutter.project_slug }}.fleet.verification import fleet_verify
@@ -275,6 +276,7 @@ def test_backup_restored_as_new_tenant_has_same_rows_and_sequences_while_origina
 
 def test_drop_schema_leaves_a_backup_that_restore_tenant_brings_back(committed, settings, tmp_path):
     settings.TENANCY_BACKUP_DIR = str(tmp_path / "backups")
+    seen = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
     tenant = tenant_restore(input_path=committed.dump, slug="bk-drop", owner_email=OWNER)
     with tenant_context(tenant):
         Product.objects.create(name="Written after the source backup", sku="LATE", price=Decimal("2.00"))
@@ -294,6 +296,13 @@ def test_drop_schema_leaves_a_backup_that_restore_tenant_brings_back(committed, 
 
     assert code == 0, out
     assert snapshot("tenant_bk_drop") == before
+    # Audit log: each restore and the drop, with the backup file, in the transactions that changed the rows.
+    recorded = AuditEvent.objects.filter(id__gt=seen, schema_name="tenant_bk_drop").order_by("id")
+    assert [(e.action, e.origin, e.detail.get("archive") or e.detail.get("backup")) for e in recorded] == [
+        ("tenant.restore", "", str(committed.dump)),
+        ("tenant.drop", "cli:drop_schema", str(dump)),
+        ("tenant.restore", "cli:restore_tenant", str(dump)),
+    ]
     client = Client(HTTP_HOST="bk-drop.localhost")
     client.force_login(committed.owner)
     response = client.get("/products/")

@@ -211,14 +211,14 @@ def test_booking_form_does_not_offer_inactive_products(
 
 def test_cancelling_through_the_list_frees_the_slot(
     tenant: object,
-    tenant_client: Client,
+    manager_client: Client,
     product: Product,
     customer: Customer,
     base: datetime,
 ) -> None:
     booking_id = book(product, customer, base)
 
-    response = tenant_client.post(f"/bookings/{booking_id}/cancel/")
+    response = manager_client.post(f"/bookings/{booking_id}/cancel/")
 
     assert response.status_code == 302
     with tenant_context(tenant):
@@ -258,7 +258,7 @@ def test_anonymous_cancel_is_redirected_to_login_and_keeps_the_booking(
 
 
 def test_cancelling_a_cancelled_booking_shows_why_it_failed(
-    tenant_client: Client,
+    manager_client: Client,
     product: Product,
     customer: Customer,
     base: datetime,
@@ -266,7 +266,7 @@ def test_cancelling_a_cancelled_booking_shows_why_it_failed(
     booking_id = book(product, customer, base)
     booking_cancel(bookings=DjangoBookingRepository(), booking_id=booking_id)
 
-    response = tenant_client.post(f"/bookings/{booking_id}/cancel/", follow=True)
+    response = manager_client.post(f"/bookings/{booking_id}/cancel/", follow=True)
 
     assert f"booking {booking_id} is already cancelled" in response.content.decode()
 

@@ -103,6 +103,8 @@ def test_create_tenant_creates_schema_domain_and_owner():
         (["--slug", "acme"], "'acme'"),
         (["--slug", "initech", "--domain", "acme.localhost"], "'acme.localhost'"),
         (["--slug", "initech", "--domain", "bad domain!"], "'bad domain!'"),
+        (["--slug", "initech", "--domain", "intranet"], "'intranet' has no dot"),
+        (["--slug", "tenant"], "'tenant' is reserved"),
         (["--slug", "initech", "--owner-email", "nobody"], "'nobody'"),
     ],
 )

@@ -209,10 +209,10 @@ def test_customer_form_shows_the_duplicate_email_error_and_saves_nothing(tenant:
         assert Customer.objects.filter(email=email).count() == 1
 
 
-def test_editing_a_customer_through_the_form_updates_it(tenant: object, tenant_client: Client) -> None:
+def test_editing_a_customer_through_the_form_updates_it(tenant: object, manager_client: Client) -> None:
     customer = customer_create(name="Before", email=unique_email())
 
-    response = tenant_client.post(
+    response = manager_client.post(
         f"/customers/{customer.pk}/edit/", {"name": "After", "email": customer.email, "phone": "+49 30 1234"}
     )
 
@@ -222,8 +222,8 @@ def test_editing_a_customer_through_the_form_updates_it(tenant: object, tenant_c
     assert (customer.name, customer.phone) == ("After", "+49 30 1234")
 
 
-def test_edit_page_of_unknown_customer_is_404(tenant: object, tenant_client: Client) -> None:
-    assert tenant_client.get("/customers/987654321/edit/").status_code == 404
+def test_edit_page_of_unknown_customer_is_404(tenant: object, manager_client: Client) -> None:
+    assert manager_client.get("/customers/987654321/edit/").status_code == 404
 
 
 def test_tenant_admin_stores_customer_emails_lowercase(

@@ -52,6 +52,7 @@ OTHER_VARIABLES = {
     "ISOLATION_SABOTAGE": "tests/isolation/sabotage.py",
     "BENCHMARK_ARGS": "Makefile",
     "PYTEST_ARGS": "Makefile",
+    "SABOTAGE_ARGS": "Makefile",
     "CRUFT_ARGS": "Makefile",
 }
 # Made while the project runs, or written by the bake and ignored by git: absent from a fresh clone.

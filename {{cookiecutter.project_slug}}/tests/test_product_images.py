@@ -36,7 +36,7 @@ def media_root(settings: Any, tmp_path: Path) -> Path:
 
 
 def test_an_image_uploaded_with_the_form_is_stored_in_the_tenants_folder_and_shown(
-    tenant: Any, tenant_client: Client, media_root: Path
+    tenant: Any, tenant_client: Client, manager_client: Client, media_root: Path
 ) -> None:
     code = sku()
     response = tenant_client.post(
@@ -47,7 +47,7 @@ def test_an_image_uploaded_with_the_form_is_stored_in_the_tenants_folder_and_sho
         product = Product.objects.get(sku=code)
     name = str(product.image.name)
 
-    edit = tenant_client.get(f"/products/{product.pk}/edit/")
+    edit = manager_client.get(f"/products/{product.pk}/edit/")  # editing: owners and admins
     served = tenant_client.get(f"/media/{name}")
 
     assert name.startswith("products/") and name.endswith(".png") and "lamp" not in name
@@ -67,10 +67,30 @@ def test_the_form_refuses_a_file_that_is_not_an_image(tenant: Any, tenant_client
     )
 
     assert response.status_code == 200
-    assert b"Upload a valid image" in response.content
+    assert b"&#x27;evil.png&#x27; is not an image; expected a PNG, JPEG, GIF or WebP picture." in response.content
     with tenant_context(tenant):
         assert not Product.objects.filter(sku=code).exists()
     assert not (media_root / "tenant_acme").exists()
+
+
+def test_an_image_is_stored_with_the_extension_of_its_format_not_of_its_name(
+    tenant: Any, tenant_client: Client, media_root: Path
+) -> None:
+    code = sku()
+    response = tenant_client.post(
+        "/products/new/",
+        {"name": "Disguised", "sku": code, "price": "5.00", "stock": "1", "image": picture("photo.jpg", "PNG")},
+    )
+    assert response.status_code == 302
+    with tenant_context(tenant):
+        product = Product.objects.get(sku=code)
+        gif = product_create(name="Gif", sku=sku(), price="1.00", image=picture("anim.webp", "GIF"))
+        no_suffix = product_create(name="Jpeg", sku=sku(), price="1.00", image=picture("scan", "JPEG"))
+
+    assert str(product.image.name).endswith(".png"), product.image.name
+    assert (media_root / "tenant_acme" / str(product.image.name)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert str(gif.image.name).endswith(".gif"), gif.image.name
+    assert str(no_suffix.image.name).endswith(".jpg"), no_suffix.image.name
 
 
 @pytest.mark.parametrize(
@@ -94,7 +114,7 @@ def test_the_services_refuse_other_formats_non_images_and_files_over_5_mb(
 
 def test_replacing_or_clearing_an_image_deletes_the_old_file_once_committed(
     tenant: Any,
-    tenant_client: Client,
+    manager_client: Client,
     media_root: Path,
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
@@ -108,7 +128,7 @@ def test_replacing_or_clearing_an_image_deletes_the_old_file_once_committed(
 
     form = {"name": "Chair", "sku": product.sku, "price": "9.00", "stock": "0", "image-clear": "on"}
     with django_capture_on_commit_callbacks(execute=True):
-        response = tenant_client.post(f"/products/{product.pk}/edit/", form)
+        response = manager_client.post(f"/products/{product.pk}/edit/", form)
     assert response.status_code == 302
     with tenant_context(tenant):
         product.refresh_from_db()
@@ -116,11 +136,11 @@ def test_replacing_or_clearing_an_image_deletes_the_old_file_once_committed(
     assert not second.exists()
 
 
-def test_editing_without_a_new_upload_keeps_the_image(tenant: Any, tenant_client: Client, media_root: Path) -> None:
+def test_editing_without_a_new_upload_keeps_the_image(tenant: Any, manager_client: Client, media_root: Path) -> None:
     product = product_create(name="Desk", sku=sku(), price="30.00", image=picture())
     name = product.image.name
 
-    response = tenant_client.post(
+    response = manager_client.post(
         f"/products/{product.pk}/edit/", {"name": "Desk v2", "sku": product.sku, "price": "31.00", "stock": "0"}
     )
 

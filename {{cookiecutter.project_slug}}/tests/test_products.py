@@ -289,10 +289,10 @@ def test_product_form_shows_the_price_rule_for_a_negative_price(tenant: object, 
     assert "out of range; expected 0 to" in response.content.decode()
 
 
-def test_editing_a_product_through_the_form_updates_it(tenant: object, tenant_client: Client) -> None:
+def test_editing_a_product_through_the_form_updates_it(tenant: object, manager_client: Client) -> None:
     product = product_create(name="Before", sku=unique("EDIT"), price="1.00")
 
-    response = tenant_client.post(
+    response = manager_client.post(
         f"/products/{product.pk}/edit/", {"name": "After", "sku": product.sku, "price": "2.00", "stock": "0"}
     )
 
@@ -302,8 +302,8 @@ def test_editing_a_product_through_the_form_updates_it(tenant: object, tenant_cl
     assert (product.name, product.price, product.active) == ("After", Decimal("2.00"), False)
 
 
-def test_edit_page_of_unknown_product_is_404(tenant: object, tenant_client: Client) -> None:
-    assert tenant_client.get("/products/987654321/edit/").status_code == 404
+def test_edit_page_of_unknown_product_is_404(tenant: object, manager_client: Client) -> None:
+    assert manager_client.get("/products/987654321/edit/").status_code == 404
 
 
 def test_tenant_admin_applies_the_sku_rule_and_uppercases_skus(

@@ -132,6 +132,22 @@ def test_settings_with_both_urls_configured_import_without_reaching_a_server(cop
     assert list(data_dir.iterdir()) == []
 
 
+def test_production_settings_ignore_dotenv_unless_told_to_read_it(copy, data_dir):
+    # The copy's `.env` sets DJANGO_SECRET_KEY; the environment does not.
+    env = environment_without_urls(data_dir, **PLACEHOLDERS)
+    env.pop("DJANGO_SECRET_KEY", None)
+    env.pop("DJANGO_READ_DOT_ENV_FILE", None)
+
+    ignored = import_in_fresh_interpreter(copy, "config.settings.production", env)
+    read = import_in_fresh_interpreter(copy, "config.settings.production", {**env, "DJANGO_READ_DOT_ENV_FILE": "True"})
+    local = import_in_fresh_interpreter(copy, "config.settings.local", env)
+
+    assert str(ignored["error"]).startswith("ImproperlyConfigured"), ignored
+    assert "DJANGO_SECRET_KEY" in str(ignored["error"])
+    assert read == {"error": "", "events": []}
+    assert local == {"error": "", "events": []}
+
+
 # ---------------------------------------------------------------------------
 # environ_ensure's choices, with stand-ins for the servers
 # ---------------------------------------------------------------------------

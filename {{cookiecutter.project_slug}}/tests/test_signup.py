@@ -128,6 +128,7 @@ def test_signup_redirect_keeps_the_port_of_the_request():
         ("company_name", "x" * 101, "at most 100 characters"),
         ("slug", "", "This field is required"),
         ("slug", "admin", "'admin' is reserved"),
+        ("slug", "tenant", "'tenant' is reserved"),
         ("slug", "pg_tables", "reserved prefix"),
         ("slug", "Bad_Slug!", "'Bad_Slug!' is not allowed"),
         ("slug", "acme", "'acme' is taken"),
@@ -169,6 +170,33 @@ def test_slug_whose_domain_routes_elsewhere_is_refused(tenant):
     assert response.status_code == 200
     assert "parked.localhost is not available" in field_errors(response, "slug")
     assert snapshot("parked") == before
+
+
+def test_a_look_alike_company_name_is_accepted_with_a_free_subdomain():
+    connection.set_schema_to_public()
+    existing = Tenant.objects.get(slug="acme").name
+
+    response = signup({**VALID, "company_name": f" {existing.upper()} ", "slug": "acme-again"})
+
+    assert response.status_code == 302, response.content.decode()
+    connection.set_schema_to_public()
+    assert Tenant.objects.get(slug="acme-again").name == existing.upper()
+
+
+def test_a_taken_subdomain_is_named_in_the_error_with_the_schema_left_behind(tenant):
+    # "Acme Inc" as subdomain acme-inc: the tenant is gone but its schema tenant_acme_inc is still there.
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA tenant_acme_inc")
+    before = snapshot("acme-inc")
+
+    response = signup({**VALID, "company_name": "Acme Inc", "slug": "acme-inc"})
+
+    assert response.status_code == 200
+    assert field_errors(response, "slug") == (
+        "subdomain 'acme-inc' is taken (schema 'tenant_acme_inc' exists); choose another subdomain."
+    )
+    assert field_errors(response, "company_name") == ""
+    assert snapshot("acme-inc") == before
 
 
 def test_password_too_close_to_the_email_is_refused():

@@ -5,6 +5,7 @@ import pytest
 from {{ cookiecutter.project_slug }}.tenancy.domain import (
     InvalidDomain,
     InvalidSlug,
+    check_domain_has_dot,
     normalize_domain,
     schema_name_for,
     validate_slug,
@@ -77,3 +78,31 @@ def test_malformed_domains_are_rejected_naming_the_value(raw):
     with pytest.raises(InvalidDomain) as excinfo:
         normalize_domain(raw)
     assert repr(raw) in str(excinfo.value)
+
+
+def test_the_settings_reserve_the_slug_tenant_and_the_error_says_what_is_accepted(settings):
+    with pytest.raises(InvalidSlug) as excinfo:
+        validate_slug("tenant", reserved=settings.TENANCY_RESERVED_SLUGS, reserved_prefixes=PREFIXES)
+    message = str(excinfo.value)
+    assert "'tenant' is reserved" in message
+    assert "2-40 characters of lowercase letters" in message  # what is accepted
+    assert "public" in message and "tenant" in message.split("reserved slugs")[-1]
+
+
+@pytest.mark.parametrize(
+    ("domain", "base"),
+    [("acme.example.com", "example.com"), ("acme.localhost", "localhost"), ("localhost", "localhost"),
+     ("shop.example.org", "localhost")],
+)  # fmt: skip
+def test_a_domain_with_a_dot_or_the_dotless_base_domain_is_accepted(domain, base):
+    assert check_domain_has_dot(domain, base_domain=base) == domain
+
+
+@pytest.mark.parametrize(
+    ("domain", "base"), [("intranet", "localhost"), ("acme", "example.com"), ("localhost", "example.com")]
+)
+def test_a_domain_without_a_dot_is_refused_naming_it_and_what_is_accepted(domain, base):
+    with pytest.raises(InvalidDomain) as excinfo:
+        check_domain_has_dot(domain, base_domain=base)
+    assert f"{domain!r} has no dot" in str(excinfo.value)
+    assert f"acme.{base}" in str(excinfo.value)

@@ -4,6 +4,10 @@
 400 (InvalidValue), 404 (NotFound) or 409 (Conflict) with {"detail": message}, plus
 {"<field>": [message]} when the error concerns one input field; input that fails the
 serializers is a 400 whose field errors name the value received.
+
+`api_docs` and `api_schema` serve Swagger UI (its assets from drf-spectacular-sidecar's static files, no CDN)
+and the OpenAPI schema on tenant hosts, to members of the tenant unless settings.API_DOCS_PUBLIC
+(api_support.ApiDocsPermission). Limits on input (pagination, query parameters, JSON depth): api_support.
 """
 
 from __future__ import annotations
@@ -11,6 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import status
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
@@ -28,6 +36,19 @@ router.register("customers", CustomerViewSet, basename="customer")
 router.register("bookings", BookingViewSet, basename="booking")
 
 urlpatterns = router.urls
+
+api_schema = SpectacularAPIView.as_view()
+# The split view serves Swagger UI's start-up script as a file (`?script`), not inline: no inline script.
+_swagger = SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+
+
+def api_docs(request: HttpRequest) -> HttpResponse:
+    """`/api/docs/`: Swagger UI. An anonymous visitor (or a non-member: anonymous on this host) is sent to the
+    login page unless settings.API_DOCS_PUBLIC; the view itself checks api_support.ApiDocsPermission too."""
+    if not getattr(settings, "API_DOCS_PUBLIC", False) and not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    return _swagger(request)
+
 
 _STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
     (InvalidValue, status.HTTP_400_BAD_REQUEST),

@@ -1,10 +1,10 @@
 """The tenant dashboard (`/` on a tenant host): counts and the next confirmed bookings."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from .accounts.permissions import member_required
 from .bookings.domain import BookingStatus
 from .bookings.selectors import booking_list, booking_upcoming
 from .customers.selectors import customer_list
@@ -13,7 +13,7 @@ from .products.selectors import product_list
 UPCOMING_LIMIT = 10
 
 
-@login_required
+@member_required(action="read")
 def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     context = {

@@ -1,9 +1,12 @@
 """Settings shared by every environment.
 
-Environment variables are read with django-environ; `.env` in the project root is
-loaded first when it exists (real environment variables win).
+Environment variables are read with django-environ. `.env` in the project root is loaded first
+when it exists (real environment variables win) by the local and test settings; the production
+settings read it only when DJANGO_READ_DOT_ENV_FILE=True is set in the environment.
 """
 
+import re
+import sys
 from pathlib import Path
 
 import environ
@@ -16,7 +19,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 APPS_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
 
 env = environ.Env()
-env.read_env(str(BASE_DIR / ".env"))
+# `.env` holds a development secret key: production settings (being imported when this module runs for them)
+# ignore it unless DJANGO_READ_DOT_ENV_FILE=True, so a secret missing from the environment fails loudly.
+READ_DOT_ENV_FILE = env.bool("DJANGO_READ_DOT_ENV_FILE", default="config.settings.production" not in sys.modules)
+if READ_DOT_ENV_FILE:
+    env.read_env(str(BASE_DIR / ".env"))
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 TIME_ZONE = "{{ cookiecutter.timezone }}"
@@ -42,6 +49,8 @@ SHARED_APPS = [
     "{{ cookiecutter.project_slug }}.demo",
     "django_tenants",
     "{{ cookiecutter.project_slug }}.accounts",
+    # Audit log of destructive and privileged operations (public schema).
+    "{{ cookiecutter.project_slug }}.audit",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -54,6 +63,8 @@ SHARED_APPS = [
 {%- if cookiecutter.use_drf == "y" %}
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI served from our own static files (/api/docs/ loads nothing from a CDN).
+    "drf_spectacular_sidecar",
 {%- endif %}
 ]
 
@@ -80,7 +91,7 @@ PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 TENANCY_BASE_DOMAIN = env("TENANCY_BASE_DOMAIN", default="localhost")
 # Slugs that may never name a tenant, and prefixes no slug may start with
 # (`pg_` is reserved by PostgreSQL for system schemas).
-TENANCY_RESERVED_SLUGS = ["public", "www", "admin", "api", "static", "media"]
+TENANCY_RESERVED_SLUGS = ["public", "www", "admin", "api", "static", "media", "tenant"]
 TENANCY_RESERVED_SLUG_PREFIXES = ["pg_", "pg-"]
 # Spare-schema pool: schemas migrated ahead of time, renamed to `tenant_<slug>` when a tenant
 # is provisioned (lifecycle/provisioning.py). 0 turns the pool off: every tenant is then
@@ -152,12 +163,13 @@ CACHE_KEY_FUNCTION = "django_tenants.cache.make_key"
 # Redis may be down or frozen without a page answering 5xx (config/redis_cache.py; docs/operations.md, "Redis outages").
 # Seconds to connect and per call (redis-py's socket_connect_timeout, socket_timeout): the most a frozen
 # Redis adds to a request. After a failure a process leaves Redis alone for REDIS_BREAKER_SECONDS, its cache
-# answering misses, except django-allauth's rate-limit counters ("allauth:rl:" keys: logins, password
-# resets, sign-ups), which it keeps in its own memory meanwhile: limits then hold per process.
+# answering misses, except rate-limit counters (django-allauth's "allauth:rl:" keys: logins, password
+# resets; the project's "ratelimit:" keys: sign-ups, admin logins, invitations, login tokens), which it keeps
+# in its own memory meanwhile: limits then hold per process.
 REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=0.05)
 REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.1)
 REDIS_BREAKER_SECONDS = env.float("REDIS_BREAKER_SECONDS", default=5.0)
-CACHE_LOCAL_KEY_PREFIXES = ["allauth:rl:"]
+CACHE_LOCAL_KEY_PREFIXES = ["allauth:rl:", "ratelimit:"]
 
 
 def cache_settings(redis_url: str = "") -> dict:
@@ -210,7 +222,11 @@ SESSION_ENGINE = "{{ cookiecutter.project_slug }}.accounts.sessions"
 # invitation. "optional" sends a verification link and lets unverified users in; "mandatory"
 # lets them in only once verified.
 ACCOUNT_ADAPTER = "{{ cookiecutter.project_slug }}.accounts.adapter.AccountAdapter"
-ACCOUNT_FORMS = {"login": "{{ cookiecutter.project_slug }}.accounts.forms.TenantLoginForm"}
+ACCOUNT_FORMS = {
+    "login": "{{ cookiecutter.project_slug }}.accounts.forms.TenantLoginForm",
+    # Refuses an address of another account, whatever its case (allauth would add it unverified).
+    "add_email": "{{ cookiecutter.project_slug }}.accounts.forms.UniqueAddEmailForm",
+}
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
@@ -218,7 +234,12 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional")
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+# New and changed passwords are hashed with Argon2 (argon2-cffi); the others verify passwords hashed
+# elsewhere (bcrypt from an imported user table, PBKDF2 from earlier versions) and are upgraded at login.
 PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
 ]
@@ -230,11 +251,75 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # ------------------------------------------------------------------------------
+# Rate limits (accounts/ratelimits.py; docs/security.md, "Rate limits")
+# ------------------------------------------------------------------------------
+# Counted in CACHES["default"] (Redis; per process while Redis is down, see Cache above). A refused request
+# answers 429 with Retry-After (seconds). Each rate is "<count>/<period>": period s, m, h or d, optionally
+# with a multiplier ("5/10m": five per ten minutes); django-allauth's rates may add "/ip", "/key" (the email)
+# or "/user" and list several, comma-separated ("10/m/ip,5/5m/key").
+_RATE = r"\d+/\d*[smhd]"
+
+
+def rate_setting(name: str, default: str, *, allauth: bool = False) -> str:
+    """Read rate limit `name` from the environment (else `default`) and check its form; raise
+    ImproperlyConfigured naming the value and the accepted form when it is malformed."""
+    value = env(name, default=default).strip()
+    single = rf"{_RATE}(/(ip|key|user))?" if allauth else _RATE
+    pattern = rf"{single}(\s*,\s*{single})*" if allauth else single
+    if not re.fullmatch(pattern, value):
+        accepted = '"<count>/<period>[/ip|key|user]", comma-separated' if allauth else '"<count>/<period>"'
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate; expected {accepted} with period s, m, h or d, e.g. {default!r}"
+        )
+    return value
+
+
+# Sign-ups that reach provisioning (a valid form), per client IP; a refused one creates nothing.
+RATE_LIMIT_SIGNUP = rate_setting("RATE_LIMIT_SIGNUP", "5/10m")
+# Failed logins to the platform admin (/admin/ on the public host) per client IP and account; once reached,
+# every login of that account from that IP is refused (429), a right password included, until the window ends.
+RATE_LIMIT_ADMIN_LOGIN_FAILURES = rate_setting("RATE_LIMIT_ADMIN_LOGIN_FAILURES", "10/15m")
+# Requests to invitation links (/invitations/<token>/), per client IP.
+RATE_LIMIT_INVITATION = rate_setting("RATE_LIMIT_INVITATION", "30/10m")
+# Wrong passwords when accepting an invitation with an existing account, per account; then refused (429).
+RATE_LIMIT_INVITATION_PASSWORD_FAILURES = rate_setting("RATE_LIMIT_INVITATION_PASSWORD_FAILURES", "5/15m")
+# Invitations sent from the members page, per inviting member (each sends an email).
+RATE_LIMIT_INVITATION_SEND = rate_setting("RATE_LIMIT_INVITATION_SEND", "20/h")
+# Refused one-time login links (/accounts/token/<token>/: unknown, used, expired), per client IP.
+RATE_LIMIT_LOGIN_TOKEN_FAILURES = rate_setting("RATE_LIMIT_LOGIN_TOKEN_FAILURES", "20/10m")
+# Workspace switches (POST /accounts/switch/, each issues a login token), per user.
+RATE_LIMIT_LOGIN_TOKEN_ISSUE = rate_setting("RATE_LIMIT_LOGIN_TOKEN_ISSUE", "30/10m")
+# django-allauth's own limits (https://docs.allauth.org/en/latest/account/rate_limits.html), merged into its
+# defaults. A failed-login limit shows "Too many failed login attempts" on the form; the others answer 429.
+ACCOUNT_RATE_LIMITS = {
+    "login": rate_setting("RATE_LIMIT_LOGIN", "30/m/ip", allauth=True),
+    "login_failed": rate_setting("RATE_LIMIT_LOGIN_FAILED", "10/m/ip,5/5m/key", allauth=True),
+    "reset_password": rate_setting("RATE_LIMIT_RESET_PASSWORD", "20/m/ip,5/m/key", allauth=True),
+    "reset_password_from_key": rate_setting("RATE_LIMIT_RESET_PASSWORD_FROM_KEY", "20/m/ip", allauth=True),
+    "manage_email": rate_setting("RATE_LIMIT_MANAGE_EMAIL", "10/m/user", allauth=True),
+    "change_password": rate_setting("RATE_LIMIT_CHANGE_PASSWORD", "5/m/user", allauth=True),
+}
+# django-ratelimit (counting only; accounts/ratelimits.py says why not its decorator or app): its counters'
+# cache and key prefix (kept per process during a Redis outage, CACHE_LOCAL_KEY_PREFIXES), and the client
+# IP taken as django-allauth takes it (ALLAUTH_TRUSTED_PROXY_COUNT behind a proxy).
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_CACHE_PREFIX = "ratelimit:"
+RATELIMIT_IP_META_KEY = "{{ cookiecutter.project_slug }}.accounts.ratelimits.client_ip"
+# Absolute links to the public host (password reset and email confirmation mails; tenant hosts send
+# /accounts/password/reset/ and /accounts/email/ there): scheme ACCOUNT_DEFAULT_HTTP_PROTOCOL, the public
+# tenant's primary domain, and this port (0: the scheme's default), never the port of a request's Host header.
+TENANCY_PUBLIC_PORT = env.int("TENANCY_PUBLIC_PORT", default=0)
+# The scheme of those links (django-allauth's setting; production.py sets https).
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"
+
+# ------------------------------------------------------------------------------
 # HTTP
 # ------------------------------------------------------------------------------
 MIDDLEWARE = [
     # First: answers /healthz on any Host, then routes the request to its tenant.
     "{{ cookiecutter.project_slug }}.tenancy.middleware.TenantRoutingMiddleware",
+    # The request (its user, client IP) is the origin of audit events recorded while it is handled.
+    "{{ cookiecutter.project_slug }}.audit.context.AuditContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files from the app server itself (compressed, cache-busted names in production).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -329,18 +414,37 @@ LOGGING = {
 # REST API (Django REST framework + drf-spectacular)
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # API keys first (accounts/api_key_auth.py: `Authorization: Bearer <key>`), so a request without
+    # credentials answers 401 with WWW-Authenticate; browsers use their session on the tenant's host.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "{{ cookiecutter.project_slug }}.accounts.api_key_auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "{{ cookiecutter.project_slug }}.api.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # limit 1-100 (default 50), offset >= 0; anything else is a 400 naming the value (api_support.py).
+    "DEFAULT_PAGINATION_CLASS": "{{ cookiecutter.project_slug }}.api_support.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # JSON nested deeper than api_support.JSON_MAX_DEPTH is a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "{{ cookiecutter.project_slug }}.api_support.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
+# /api/docs/ and /api/schema/ are for logged-in members of the host's tenant (or an API key of it);
+# True opens them to anyone.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "{{ cookiecutter.project_name }} API",
     "DESCRIPTION": "Per-tenant API: the host name selects the tenant.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["{{ cookiecutter.project_slug }}.api_support.ApiDocsPermission"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 {%- endif %}
 {%- if cookiecutter.use_celery == "y" %}

@@ -13,6 +13,8 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-local-only-change-me")
 ALLOWED_HOSTS = ["localhost", ".localhost", "127.0.0.1", "[::1]"]
 TENANCY_BASE_DOMAIN = env("TENANCY_BASE_DOMAIN", default="localhost")
+# Links to the public host in emails (password reset, email confirmation): the port `make dev` serves on.
+TENANCY_PUBLIC_PORT = env.int("TENANCY_PUBLIC_PORT", default=env.int("DEV_PORT", default=8000))
 
 # Static files straight from the apps' folders; collectstatic is for production images.
 STATIC_ROOT = None

@@ -2,6 +2,8 @@
 
 Required: DJANGO_SECRET_KEY, DATABASE_URL{% if cookiecutter.use_celery == "y" %}, REDIS_URL{% endif %}. Optional: SENTRY_DSN (error tracking).
 Tenant hosts are `<slug>.{{ cookiecutter.domain_name }}`; DJANGO_ALLOWED_HOSTS adds more.
+`.env` is not read unless DJANGO_READ_DOT_ENV_FILE=True (settings/base.py): its development secret key
+never stands in for a missing DJANGO_SECRET_KEY.
 """
 
 from .base import *  # noqa: F403

@@ -99,6 +99,19 @@ def test_adopted_rows_are_served_by_the_api(on_adopted: Adopted) -> None:
 {%- endif %}
 
 
+def test_adoption_is_one_audit_event_from_its_command(on_adopted: Adopted) -> None:
+    import getpass
+
+    # Imported where used, as the other tests here do: the models are read on the adopted database.
+    from {{ cookiecutter.project_slug }}.audit.models import AuditEvent
+
+    [event] = AuditEvent.objects.filter(action="tenant.adopt")
+    assert (event.schema_name, event.origin) == ("tenant_legacy", "cli:adopt_single_tenant")
+    assert event.os_user == getpass.getuser()
+    assert event.detail["legacy_users_table"] == "auth_user" and event.detail["archive_schema"] == "legacy_legacy"
+    assert event.detail["backup"] and event.detail["backup"].endswith(".dump")
+
+
 def test_user_columns_point_at_the_imported_accounts(on_adopted: Adopted) -> None:
     from django_tenants.utils import tenant_context
 

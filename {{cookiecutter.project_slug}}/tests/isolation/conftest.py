@@ -25,12 +25,22 @@ FOREIGN_ID = 987_654_321  # an id acme's tables never reach in the test database
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for marker in sabotage.SABOTAGES.values():
+    for marker in sorted({marker for marker in sabotage.SABOTAGES.values() if marker}):
         config.addinivalue_line("markers", f"{marker}: fails when {sabotage.ENV_VARIABLE} switches its protection off")
     try:
         sabotage.requested()
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Name each test's guard markers in the JUnit XML report (`<property name="guards" value="...">`), where
+    tests/isolation/check_sabotage.py reads them."""
+    markers = sorted({marker for marker in sabotage.SABOTAGES.values() if marker})
+    for item in items:
+        for marker in markers:
+            if item.get_closest_marker(marker) is not None:
+                item.user_properties.append(("guards", marker))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,9 +55,13 @@ def _isolation_sabotage() -> Iterator[str]:
         return
     override = override_settings(**sabotage.settings_overrides(name, settings))
     override.enable()
+    patches = pytest.MonkeyPatch()
     try:
+        for owner, attribute, stand_in in sabotage.code_patches(name):
+            patches.setattr(owner, attribute, stand_in)
         yield name
     finally:
+        patches.undo()
         override.disable()
 
 

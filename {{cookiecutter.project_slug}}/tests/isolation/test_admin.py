@@ -24,7 +24,7 @@ def assert_sent_to_login(client: Client, path: str, **headers: str) -> None:
     assert b"Tenant administration" not in response.content
 
 
-@pytest.mark.guards_membership
+@pytest.mark.guards_authorization
 def test_the_tenant_admin_sends_another_tenants_owner_to_the_login_page(
     client_for: Callable[..., Client], tenant: Any, other_tenant: Any, globex_owner: Any
 ) -> None:
@@ -66,7 +66,7 @@ def test_the_tenant_admin_has_no_platform_models(
         assert acme_owner.get(path).status_code == 404, path
 
 
-@pytest.mark.guards_membership
+@pytest.mark.guards_authorization
 def test_platform_staff_get_the_login_page_on_a_tenants_admin(db: None, tenant: Any) -> None:
     staff = User.objects.create_superuser(email="ops@platform.example", password="ops-password")
     on_tenant = Client(HTTP_HOST="acme.localhost")

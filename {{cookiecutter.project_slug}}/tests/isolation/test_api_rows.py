@@ -19,21 +19,21 @@ JSON = "application/json"
 
 
 def test_api_detail_update_and_delete_answer_404_or_405_for_another_tenants_ids(
-    tenant_client: Client, other_tenant: Any, globex_rows: GlobexRows
+    manager_client: Client, other_tenant: Any, globex_rows: GlobexRows
 ) -> None:
     product = f"/api/products/{globex_rows.product_id}/"
     customer = f"/api/customers/{globex_rows.customer_id}/"
     booking = f"/api/bookings/{globex_rows.booking_id}/"
     answers = {
-        "product detail": tenant_client.get(product),
-        "product update": tenant_client.patch(product, {"name": "Hijacked", "stock": 0}, content_type=JSON),
-        "product delete": tenant_client.delete(product),
-        "customer detail": tenant_client.get(customer),
-        "customer update": tenant_client.patch(customer, {"name": "Hijacked"}, content_type=JSON),
-        "customer delete": tenant_client.delete(customer),
-        "booking detail": tenant_client.get(booking),
-        "booking cancel": tenant_client.post(f"{booking}cancel/"),
-        "booking delete": tenant_client.delete(booking),
+        "product detail": manager_client.get(product),
+        "product update": manager_client.patch(product, {"name": "Hijacked", "stock": 0}, content_type=JSON),
+        "product delete": manager_client.delete(product),
+        "customer detail": manager_client.get(customer),
+        "customer update": manager_client.patch(customer, {"name": "Hijacked"}, content_type=JSON),
+        "customer delete": manager_client.delete(customer),
+        "booking detail": manager_client.get(booking),
+        "booking cancel": manager_client.post(f"{booking}cancel/"),
+        "booking delete": manager_client.delete(booking),
     }
 
     for action, response in answers.items():
@@ -72,11 +72,11 @@ def test_api_lists_search_and_filters_return_this_tenants_rows_only(
 ) -> None:
     paths = [
         "/api/products/?search={marker}",
-        "/api/products/?active=true&limit=1000",
-        "/api/products/?offset=0&limit=1000&search=7.00",
+        "/api/products/?active=true&limit=100",
+        "/api/products/?offset=0&limit=100&search=7.00",
         "/api/customers/?search={marker}",
         "/api/bookings/?product_id={product_id}",
-        "/api/bookings/?status=confirmed&limit=1000",
+        "/api/bookings/?status=confirmed&limit=100",
     ]
     for path in paths:
         response = tenant_client.get(path.format(marker=globex_rows.marker, product_id=globex_rows.product_id))
@@ -87,7 +87,7 @@ def test_api_lists_search_and_filters_return_this_tenants_rows_only(
         assert globex_rows.product_id not in [row["id"] for row in response.json()["results"]], path
 
 
-@pytest.mark.guards_membership
+@pytest.mark.guards_authorization
 def test_api_refuses_a_session_from_another_tenants_host(
     client_for: Callable[..., Client], other_tenant: Any, globex_member: Any, tenant: Any
 ) -> None:
@@ -97,5 +97,6 @@ def test_api_refuses_a_session_from_another_tenants_host(
 
         response = globex_session.get(path, HTTP_HOST="acme.localhost")
 
-        assert response.status_code == 403, path
+        # What an anonymous request gets: 401 where an authentication scheme asks for credentials, else 403.
+        assert response.status_code == Client(HTTP_HOST="acme.localhost").get(path).status_code in (401, 403), path
         assert b"results" not in response.content, path

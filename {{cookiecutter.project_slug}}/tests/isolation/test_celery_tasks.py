@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 import redis
 from django.conf import settings
 from django.db import connection
@@ -41,6 +42,7 @@ def low_stock_flag_of(tenant: Any, product_id: int) -> bool:
         return Product.objects.get(pk=product_id).low_stock
 
 
+@pytest.mark.guards_celery_header
 def test_a_task_sent_from_one_tenant_runs_there_even_on_a_connection_left_in_another(
     tenant: Any, other_tenant: Any
 ) -> None:
@@ -58,6 +60,7 @@ def test_a_task_sent_from_one_tenant_runs_there_even_on_a_connection_left_in_ano
     assert low_stock_flag_of(other_tenant, globex_product) is False
 
 
+@pytest.mark.guards_celery_header
 def test_a_task_naming_no_tenant_or_an_unknown_schema_is_refused_before_it_runs(tenant: Any, other_tenant: Any) -> None:
     globex_product = out_of_stock_product(other_tenant)
 

@@ -63,6 +63,7 @@ TRAVERSALS = [
 ]
 
 
+@pytest.mark.guards_media_containment
 def test_paths_outside_the_tenants_folder_are_404(
     tenant_client: Client, media_root: Path, files: dict[str, str]
 ) -> None:
@@ -77,6 +78,7 @@ def test_paths_outside_the_tenants_folder_are_404(
         assert b"root:" not in content, path
 
 
+@pytest.mark.guards_media_containment
 def test_symbolic_links_out_of_the_tenants_folder_are_404(
     tenant_client: Client, media_root: Path, files: dict[str, str]
 ) -> None:
@@ -89,7 +91,7 @@ def test_symbolic_links_out_of_the_tenants_folder_are_404(
         assert tenant_client.get(f"/media/{path}").status_code == 404, path
 
 
-@pytest.mark.guards_membership
+@pytest.mark.guards_authorization
 def test_another_tenants_member_gets_the_login_page_for_a_file(
     client_for: Callable[..., Client], tenant: Any, globex_member: Any, files: dict[str, str]
 ) -> None:

@@ -19,14 +19,14 @@ from .conftest import GlobexRows
 
 
 def test_edit_pages_answer_404_for_another_tenants_ids(
-    tenant_client: Client, other_tenant: Any, globex_rows: GlobexRows
+    manager_client: Client, other_tenant: Any, globex_rows: GlobexRows
 ) -> None:
     pages = [f"/products/{globex_rows.product_id}/edit/", f"/customers/{globex_rows.customer_id}/edit/"]
     changes = {"name": "Hijacked", "sku": "HIJACKED", "price": "0.01", "stock": "0", "email": "hijack@x.test"}
 
     for page in pages:
-        shown = tenant_client.get(page)
-        posted = tenant_client.post(page, changes)
+        shown = manager_client.get(page)
+        posted = manager_client.post(page, changes)
         assert (shown.status_code, posted.status_code) == (404, 404), page
         assert globex_rows.leaked_into(shown.content + posted.content) == []
 
@@ -36,9 +36,9 @@ def test_edit_pages_answer_404_for_another_tenants_ids(
 
 
 def test_cancelling_another_tenants_booking_changes_nothing(
-    tenant_client: Client, other_tenant: Any, globex_rows: GlobexRows
+    manager_client: Client, other_tenant: Any, globex_rows: GlobexRows
 ) -> None:
-    response = tenant_client.post(f"/bookings/{globex_rows.booking_id}/cancel/", follow=True)
+    response = manager_client.post(f"/bookings/{globex_rows.booking_id}/cancel/", follow=True)
 
     assert f"Booking {globex_rows.booking_id} cancelled" not in response.content.decode()
     with tenant_context(other_tenant):

@@ -23,7 +23,7 @@ def assert_login_page(response: Any, case: object) -> None:
     assert response["Location"].startswith("/accounts/login/"), (case, response["Location"])
 
 
-@pytest.mark.guards_membership
+@pytest.mark.guards_authorization
 def test_a_session_cookie_replayed_on_another_tenants_host_gets_the_login_page(
     client_for: Callable[..., Client], tenant: Any, member_user: Any
 ) -> None:
@@ -36,7 +36,7 @@ def test_a_session_cookie_replayed_on_another_tenants_host_gets_the_login_page(
         assert_login_page(acme.get(path, HTTP_HOST="globex.localhost"), path)
 
 
-@pytest.mark.guards_membership
+@pytest.mark.guards_authorization
 def test_a_replayed_cookie_stays_anonymous_under_host_header_variants(
     client_for: Callable[..., Client], tenant: Any, member_user: Any
 ) -> None:
@@ -83,6 +83,7 @@ def test_unknown_hosts_get_404_never_a_tenant_or_the_public_site(
         assert b"public-landing" not in response.content, host
 
 
+@pytest.mark.guards_csrf
 def test_a_csrf_token_from_one_tenants_host_is_refused_on_another(
     client_for: Callable[..., Client], tenant: Any, other_tenant: Any, member_user: Any, globex_member: Any
 ) -> None:
@@ -118,6 +119,7 @@ OFF_HOST_TARGETS = [
 CREDENTIALS = {"login": "member@acme.localhost", "password": "member-password"}
 
 
+@pytest.mark.guards_next_redirect
 def test_login_next_never_redirects_off_the_tenants_host(
     client_for: Callable[..., Client], tenant: Any, member_user: Any
 ) -> None:
@@ -135,6 +137,7 @@ def test_login_next_never_redirects_off_the_tenants_host(
     assert client.post("/accounts/login/?next=/customers/", CREDENTIALS)["Location"] == "/customers/"
 
 
+@pytest.mark.guards_next_redirect
 def test_public_login_next_never_redirects_to_another_host(db: None, member_user: Any) -> None:
     client = Client(HTTP_HOST="localhost")
     for target in OFF_HOST_TARGETS:
@@ -148,6 +151,7 @@ def test_public_login_next_never_redirects_to_another_host(db: None, member_user
         assert "evil" not in location and "globex" not in location, (target, location)
 
 
+@pytest.mark.guards_next_redirect
 def test_login_token_next_never_redirects_off_the_tenants_host(
     client_for: Callable[..., Client], tenant: Any, member_user: Any
 ) -> None:

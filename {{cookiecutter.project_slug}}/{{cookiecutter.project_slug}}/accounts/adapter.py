@@ -3,13 +3,17 @@ verification); this adapter adds what tenancy changes about them."""
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import quote
+
 from allauth.account.adapter import DefaultAccountAdapter
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_tenants.utils import get_public_schema_name
 
-from .crossing import tenant_crossing_url
+from .crossing import public_url, tenant_crossing_url
 from .selectors import user_tenants
 
 
@@ -34,6 +38,23 @@ class AccountAdapter(DefaultAccountAdapter):
         if len(choices) == 1:
             return tenant_crossing_url(request, choices[0])
         return reverse("tenant_picker")
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        """The password reset link mailed to a user: always on the public host, with the scheme and port of the
+        settings (crossing.public_url), wherever the reset was asked for. A reset asked on a tenant's host (a
+        stranger's, or one answering on a domain its owner controls) must not mail a link to that host, nor
+        one whose port a Host header chose."""
+        path = reverse(
+            "account_reset_password_from_key",
+            kwargs={"uidb36": "UID", "key": "KEY"},
+            urlconf=settings.PUBLIC_SCHEMA_URLCONF,
+        )
+        return public_url(path.replace("UID-KEY", quote(key)))
+
+    def get_email_confirmation_url(self, request: HttpRequest, emailconfirmation: Any) -> str:
+        """The email verification link: on the public host, like the password reset link."""
+        path = reverse("account_confirm_email", args=[emailconfirmation.key], urlconf=settings.PUBLIC_SCHEMA_URLCONF)
+        return public_url(path)
 
     def is_safe_url(self, url: str) -> bool:
         """`next` may only point to this same host. (allauth's default also accepts every host matching

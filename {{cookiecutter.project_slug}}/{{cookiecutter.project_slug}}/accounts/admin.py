@@ -1,8 +1,9 @@
-"""Platform admin (public host) for users and memberships."""
+"""Platform admin (public host) for users and memberships; its writes are audit events (audit.admin)."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from ..audit.admin import AuditedModelAdmin
 from .models import Invitation, LoginToken, Membership, User
 from .services import user_delete
 
@@ -14,7 +15,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "name", "is_staff", "is_active", "date_joined"]
     search_fields = ["email", "name"]
@@ -37,14 +38,14 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AuditedModelAdmin):
     list_display = ["user", "tenant", "role", "created"]
     list_filter = ["role"]
     search_fields = ["user__email", "tenant__slug"]
     autocomplete_fields = ["user", "tenant"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(AuditedModelAdmin):
     """Rows the application writes; the admin lists them and may delete them."""
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]

@@ -18,8 +18,16 @@ from .domain import MANAGING_ROLES
 
 
 def manages_tenant(request: HttpRequest) -> bool:
-    """True when the user is an owner or admin of the tenant behind the current host."""
-    return request.user.is_authenticated and getattr(request, "membership_role", None) in MANAGING_ROLES
+    """True when the user is an owner or admin of the tenant behind the current host: the `manage` action of
+    accounts.permissions.role_permits (read from the database), and, when TenantMembershipMiddleware ran, the
+    role it put on the request too."""
+    # App loading: the tenant apps' admin modules import this module under the adoption's legacy settings
+    # too, where the tenancy app (which permissions -> selectors reads) is not installed.
+    from . import permissions
+
+    if hasattr(request, "membership_role") and request.membership_role not in MANAGING_ROLES:  # type: ignore[attr-defined]
+        return False
+    return permissions.role_permits(request.user, getattr(request, "tenant", None), permissions.Action.MANAGE)
 
 
 class TenantAdminSite(admin.AdminSite):
@@ -31,7 +39,10 @@ class TenantAdminSite(admin.AdminSite):
         return manages_tenant(request)
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        if request.user.is_authenticated:
+        # Members without the role are refused; anonymous users and other tenants' users log in first.
+        from . import permissions  # app loading: see manages_tenant
+
+        if permissions.is_member(request.user, getattr(request, "tenant", None)):
             raise PermissionDenied("The tenant admin is for the tenant's owners and admins.")
         return redirect_to_login(request.get_full_path())
 

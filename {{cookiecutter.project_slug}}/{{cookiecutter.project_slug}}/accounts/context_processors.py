@@ -3,11 +3,15 @@ from collections.abc import Callable
 from django.http import HttpRequest
 from django_tenants.utils import get_public_schema_name
 
+from .permissions import role_allowed_actions
 from .selectors import TenantChoice, user_tenants
 
 
 def tenant(request: HttpRequest) -> dict[str, object]:
-    """Expose `current_tenant` (None on the public host), `membership_role` and `switch_tenants` to templates.
+    """Expose `current_tenant` (None on the public host), `membership_role`, `allowed_actions` and `switch_tenants`.
+
+    `allowed_actions`: the action names (`"read"`, `"update"`, ...) the user's role allows in the host's tenant,
+    per accounts.permissions.RULES, so pages offer only the links the role may follow.
 
     `switch_tenants` is a callable (run only when a template reads it): the logged-in user's other active
     tenants, for the tenant switcher in the header.
@@ -21,9 +25,11 @@ def tenant(request: HttpRequest) -> dict[str, object]:
             return []
         return [c for c in user_tenants(user=request.user) if c.tenant.pk != current.pk]  # type: ignore[arg-type]
 
+    role = getattr(request, "membership_role", None)
     switch: Callable[[], list[TenantChoice]] = switch_tenants
     return {
         "current_tenant": current,
-        "membership_role": getattr(request, "membership_role", None),
+        "membership_role": role,
+        "allowed_actions": {action.value for action in role_allowed_actions(role)},
         "switch_tenants": switch,
     }

@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from ..audit.services import audit_record
 from ..errors import Conflict, DomainError, InvalidValue, NotFound
 from ..tenancy.domain import normalize_display_name
 from .domain import Role, normalize_email, parse_role, role_change_check
@@ -110,6 +111,10 @@ def invitation_create(*, tenant: Tenant, email: str, role: str | Role, invited_b
                 )
         except IntegrityError:
             raise InvitationPending(f"{address} has already been invited to {tenant.name}") from None
+        audit_record(
+            "invitation.create", actor=invited_by, tenant=tenant, target=f"invitation of {address}",
+            detail={"email": address, "role": parsed.value, "expires_at": invitation.expires_at},
+        )  # fmt: skip
     return invitation, token
 
 
@@ -145,7 +150,12 @@ def invitation_withdraw(*, tenant: Tenant, invitation_id: int, actor: User) -> N
     if invitation is None:
         raise NotFound(f"there is no pending invitation {invitation_id!r} in {tenant.name}")
     role_change_check(actor=_actor_role(tenant=tenant, actor=actor), current=None, new=Role(invitation.role))
-    invitation.delete()
+    with transaction.atomic():
+        audit_record(
+            "invitation.withdraw", actor=actor, tenant=tenant, target=f"invitation of {invitation.email}",
+            detail={"email": invitation.email, "role": invitation.role},
+        )  # fmt: skip
+        invitation.delete()
 
 
 def invitation_get(*, token: str, tenant: Tenant) -> Invitation:
@@ -212,9 +222,19 @@ def invitation_accept(*, token: str, tenant: Tenant, password: str, name: str = 
                     user.save()
             except IntegrityError:
                 raise Conflict(f"an account for {invitation.email} was just created; log in to accept") from None
-        Membership.objects.get_or_create(user=user, tenant=tenant, defaults={"role": invitation.role})
+        membership, created = Membership.objects.get_or_create(
+            user=user, tenant=tenant, defaults={"role": invitation.role}
+        )
         email_address_verify(user=user, email=invitation.email)
         Invitation.objects.filter(pk=invitation.pk).update(accepted_by=user)
+        audit_record(
+            "invitation.accept", actor=user, tenant=tenant, target=f"invitation of {invitation.email}",
+            detail={
+                "email": invitation.email, "role": membership.role,
+                "invited_by": invitation.invited_by.email if invitation.invited_by else None,
+                "membership_created": created,
+            },
+        )  # fmt: skip
     return user
 
 

@@ -25,7 +25,7 @@ from .services import NotAMember
 if TYPE_CHECKING:
     from ..tenancy.models import Tenant
 
-# The rule: a login token is valid for at most 60 seconds, whatever the setting says.
+# The rule: a login token is valid for at most 60 seconds, whatever the setting says.
 LOGIN_TOKEN_MAX_SECONDS = 60
 
 

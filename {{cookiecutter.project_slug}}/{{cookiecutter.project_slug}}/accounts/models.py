@@ -146,3 +146,29 @@ class BrowserSession(AbstractBaseSession):
         from .sessions import SessionStore
 
         return SessionStore
+{%- if cookiecutter.use_drf == "y" %}
+
+
+class ApiKey(models.Model):
+    """A member's key for scripts calling the tenant's REST API (`Authorization: Bearer <key>`).
+
+    Scoped to one membership: it works on that tenant's hosts only, as that user with the role the
+    membership has at each request; removing the membership deletes its keys. The key is shown once
+    (accounts.api_keys.api_key_create); only `prefix` (its public id) and the SHA-256 of the whole key are
+    stored. `last_used_at` is updated at most once a minute.
+    """
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, help_text="Public id: the key's first characters.")
+    key_hash = models.CharField(max_length=64, help_text="SHA-256 (hex) of the key.")
+    created = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"API key {self.prefix} ({self.name}) of membership {self.membership_id}"
+{%- endif %}

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from ..audit.services import audit_record
 from ..errors import Conflict, InvalidValue, NotFound
 from .domain import Role, normalize_email, parse_role, role_change_check
 from .models import BrowserSession, Membership, User
@@ -38,14 +39,26 @@ def user_get_or_create(*, email: str, password: str | None = None) -> User:
     return user
 
 
-def membership_grant(*, user: User, tenant: Tenant, role: str | Role) -> Membership:
-    """Give `user` the `role` (owner, admin or member) in `tenant`, updating an existing membership.
+def membership_grant(*, user: User, tenant: Tenant, role: str | Role, actor: User | None = None) -> Membership:
+    """Give `user` the `role` (owner, admin or member) in `tenant`, updating an existing membership; a change
+    is recorded as audit event membership.grant (`actor`: who granted it, default the request's user).
 
     Raises InvalidRole for an unknown role.
     """
     parsed = parse_role(role)
-    membership, _ = Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": parsed.value})
+    with transaction.atomic():
+        previous = Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
+        membership, _ = Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": parsed.value})
+        if previous != parsed.value:
+            _audit_membership("membership.grant", membership, actor, {"from": previous, "to": parsed.value})
     return membership
+
+
+def _audit_membership(action: str, membership: Membership, actor: User | None, detail: dict[str, object]) -> None:
+    audit_record(
+        action, actor=actor, tenant=membership.tenant, target=f"membership of {membership.user.email}",
+        detail={"email": membership.user.email, **detail},
+    )  # fmt: skip
 
 
 class LastOwner(Conflict):
@@ -81,8 +94,11 @@ def membership_role_change(*, tenant: Tenant, user: User, role: str | Role, acto
             role_change_check(actor=actor_role, current=Role(membership.role), new=parsed)
         if membership.role == Role.OWNER.value and parsed != Role.OWNER and not _other_owners(tenant=tenant, user=user):
             raise LastOwner(f"{user.email} is the last owner of tenant {tenant.slug!r}; make someone else owner first")
+        previous = membership.role
         membership.role = parsed.value
         membership.save(update_fields=["role"])
+        if previous != parsed.value:
+            _audit_membership("membership.role_change", membership, actor, {"from": previous, "to": parsed.value})
     return membership
 
 
@@ -102,6 +118,7 @@ def membership_remove(*, tenant: Tenant, user: User, actor: User | None = None) 
             role_change_check(actor=actor_role, current=Role(membership.role), new=None)
         if membership.role == Role.OWNER.value and not _other_owners(tenant=tenant, user=user):
             raise LastOwner(f"{user.email} is the last owner of tenant {tenant.slug!r}; make someone else owner first")
+        _audit_membership("membership.remove", membership, actor, {"role": membership.role})
         membership.delete()
 
 
@@ -155,6 +172,9 @@ def user_delete(*, user: User) -> int:
                 )
                 reassigned += cursor.rowcount
         BrowserSession.objects.filter(user_id=user.pk).delete()  # logged out everywhere
+        audit_record(
+            "user.delete", target=f"user {user.email}", detail={"email": user.email, "reassigned_rows": reassigned}
+        )
         user.delete()
     return reassigned
 

@@ -6,21 +6,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
+from allauth.account.adapter import get_adapter
+from allauth.account.views import login as allauth_login
+from allauth.account.views import password_reset as allauth_password_reset
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ..errors import DomainError
 from .adapter import on_public_host
-from .crossing import tenant_crossing_url
+from .crossing import public_url, tenant_crossing_url
 from .domain import MANAGING_ROLES, Role
 from .forms import InvitationAcceptForm, InvitationForm
 from .invitations import (
@@ -35,6 +38,18 @@ from .invitations import (
 )
 from .login_tokens import LoginTokenRefused, login_token_consume
 from .models import User
+from .permissions import Action, forbidden, is_member, member_required
+from .ratelimits import (
+    INVITATION,
+    INVITATION_PASSWORD_FAILURES,
+    INVITATION_SEND,
+    LOGIN_TOKEN_FAILURES,
+    LOGIN_TOKEN_ISSUE,
+    failures_limited,
+    rate_limited,
+    too_many_requests,
+    value_key,
+)
 from .selectors import invitations_pending, members_list, user_tenants
 from .services import membership_remove, membership_role_change
 from .sessions import FAMILY_KEY, family_merge
@@ -52,6 +67,12 @@ def _no_referrer(response: HttpResponse, policy: str = "no-referrer") -> HttpRes
 
 @require_GET
 @never_cache
+@failures_limited(
+    LOGIN_TOKEN_FAILURES,
+    methods=("GET",),
+    failed=lambda request, response: response.status_code == 403,
+    message="Too many sign-in links from your address were refused.",
+)
 def login_token_login(request: HttpRequest, token: str) -> HttpResponse:
     """`/accounts/token/<token>/` on a tenant host: log in with a one-time token (accounts.services).
 
@@ -59,6 +80,8 @@ def login_token_login(request: HttpRequest, token: str) -> HttpResponse:
     session that issued the token) and redirect to `next` when it is a URL on this same host, else to `/`.
     Refused (unknown, used, expired, another tenant's): 403 with the reason and a link to this tenant's
     login page; nobody is logged in. Responses carry `Cache-Control: no-store`, `Referrer-Policy: no-referrer`.
+    After settings.RATE_LIMIT_LOGIN_TOKEN_FAILURES refusals from one client IP, every token answers 429 with
+    Retry-After until the window ends.
     """
     tenant = request.tenant  # type: ignore[attr-defined]  # set by TenantRoutingMiddleware
     response: HttpResponse
@@ -75,11 +98,22 @@ def login_token_login(request: HttpRequest, token: str) -> HttpResponse:
             request.session[FAMILY_KEY] = accepted.family
             family_merge(old=previous, new=accepted.family)
         target = request.GET.get("next", "")
-        safe = url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
+        # The same check as allauth's login `next` (AccountAdapter.is_safe_url): this host only.
+        safe = get_adapter(request).is_safe_url(target)
         response = HttpResponseRedirect(target if target and safe else "/")
     return _no_referrer(response)
+
+
+def tenant_login(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    """`/accounts/login/` on a tenant host: django-allauth's login page, where a logged-in user who is not a member
+    of the host's tenant (accounts.permissions.is_member) counts as anonymous and gets the form.
+
+    Without this, allauth would send such a user back to `next` as already logged in, and member_required back to
+    the login page: a redirect loop whenever TenantMembershipMiddleware did not make them anonymous first.
+    """
+    if request.user.is_authenticated and not is_member(request.user, getattr(request, "tenant", None)):
+        request.user = AnonymousUser()
+    return allauth_login(request, *args, **kwargs)
 
 
 @login_required
@@ -95,6 +129,7 @@ def tenant_picker(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@rate_limited(LOGIN_TOKEN_ISSUE, key="user", message="Too many workspace switches.")
 def tenant_switch(request: HttpRequest) -> HttpResponse:
     """POST `/accounts/switch/` with `tenant=<slug>`, on any host: cross to that tenant's host, logged in
     (a one-time login token, accounts.login_tokens.login_token_issue). Only the user's active tenants are
@@ -107,22 +142,34 @@ def tenant_switch(request: HttpRequest) -> HttpResponse:
 
 
 def managers_only(view: View) -> View:
-    """Tenant host pages for the tenant's owners and admins: others get 403 (anonymous users the login page)."""
+    """Tenant host pages for the tenant's owners and admins (the `manage` action of accounts.permissions): other
+    members get 403, anonymous users and non-members the login page; 404 on the public host.
 
-    @login_required
+    Both layers must agree: the role read from the database (member_required) and, when
+    TenantMembershipMiddleware ran, the role it put on the request.
+    """
+
+    @wraps(view)
+    def first_layer_agrees(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if hasattr(request, "membership_role") and request.membership_role not in MANAGING_ROLES:  # type: ignore[attr-defined]
+            return forbidden(request, Action.MANAGE)
+        return view(request, *args, **kwargs)
+
+    guarded = member_required(action=Action.MANAGE)(first_layer_agrees)
+
     @wraps(view)
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if on_public_host(request):
             raise Http404("team pages are on tenant hosts")
-        if getattr(request, "membership_role", None) not in MANAGING_ROLES:
-            return render(request, "accounts/forbidden.html", status=403)
-        return view(request, *args, **kwargs)
+        return guarded(request, *args, **kwargs)
 
+    wrapper.member_action = Action.MANAGE  # type: ignore[attr-defined]
     return wrapper
 
 
 @managers_only
 @require_http_methods(["GET", "HEAD", "POST"])
+@rate_limited(INVITATION_SEND, key="user", message="Too many invitations sent; none was sent this time.")
 def members(request: HttpRequest) -> HttpResponse:
     """`/members/` on a tenant host: members with their roles, pending invitations, and (POST) a new
     invitation by email and role, sent as a single-use link (accounts.invitations.invitation_create). A refused
@@ -211,6 +258,7 @@ def invitation_withdraw_view(request: HttpRequest, invitation_id: int) -> HttpRe
 
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
+@rate_limited(INVITATION, methods=("GET", "HEAD", "POST"), message="Too many invitation requests from your address.")
 def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     """`/invitations/<token>/` on the invitation's tenant host.
 
@@ -218,7 +266,8 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     existing account with that email. POST: accept (accounts.invitations.invitation_accept), log in on this host and
     redirect to `/`. A refused link (unknown or withdrawn, used, expired, another tenant's) answers 410 with
     the reason (404 for unknown); a wrong or weak password re-shows the form with the reason (400). Nothing
-    changes on any refusal.
+    changes on any refusal. Rate limits (429 with Retry-After): settings.RATE_LIMIT_INVITATION requests per client
+    IP, and settings.RATE_LIMIT_INVITATION_PASSWORD_FAILURES wrong passwords per invited account.
     """
     tenant = request.tenant  # type: ignore[attr-defined]
     try:
@@ -230,6 +279,12 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     form = InvitationAcceptForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
+        # Wrong passwords of the invited account are limited per account (ratelimits.INVITATION_PASSWORD_FAILURES).
+        account = value_key(invitation.email)
+        wait = INVITATION_PASSWORD_FAILURES.reached(request, key=account)
+        if wait is not None:
+            message = f"Too many wrong passwords for {invitation.email}."
+            return _no_referrer(too_many_requests(request, retry_after=wait, message=message))
         if form.is_valid():
             try:
                 user = invitation_accept(
@@ -240,6 +295,7 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
                     render(request, "accounts/invitation_refused.html", {"reason": str(exc)}, status=410)
                 )
             except WrongPassword as exc:
+                INVITATION_PASSWORD_FAILURES.failed(request, key=account)
                 form.add_error("password", str(exc))
             except DomainError as exc:
                 messages_ = getattr(exc, "messages", None)
@@ -252,3 +308,20 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
         status = 400
     context = {"invitation": invitation, "existing": existing, "form": form}
     return _no_referrer(render(request, "accounts/invitation_accept.html", context, status=status), "same-origin")
+
+
+@never_cache
+def to_public_host(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    """Tenant hosts' password reset pages (`/accounts/password/reset/...`) and email management
+    (`/accounts/email/`): a redirect (302) to the same path and query on the public host (crossing.public_url),
+    where these account pages live."""
+    return HttpResponseRedirect(public_url(request.get_full_path()))
+
+
+def password_reset_on_tenant_host(request: HttpRequest) -> HttpResponse:
+    """`/accounts/password/reset/` on a tenant host: GET and HEAD redirect to the public host's form
+    (to_public_host); a POSTed reset request is still handled by django-allauth (with its rate limits), and
+    the link it mails leads to the public host (AccountAdapter.get_reset_password_from_key_url)."""
+    if request.method == "POST":
+        return allauth_password_reset(request)
+    return to_public_host(request)

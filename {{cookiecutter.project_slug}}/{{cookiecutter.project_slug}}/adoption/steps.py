@@ -19,6 +19,7 @@ from django.db.migrations.state import ProjectState
 from django.dispatch import Signal
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from ..audit.services import audit_record
 from ..errors import DomainError
 from ..fleet.plan import Migration, forward_plan
 from ..lifecycle.backup import default_backup_path
@@ -111,6 +112,13 @@ def tenant_adopt(
             _lock_tables(plan)
             plan = adoption_plan(**arguments)
             tenant = _adopt(plan, progress)
+            audit_record(
+                "tenant.adopt", tenant=tenant, target=f"tenant {request.slug!r}",
+                detail={
+                    "accounts": len(plan.users.accounts), "legacy_users_table": legacy_users_table,
+                    "archive_schema": plan.archive_schema, "backup": str(path) if path else None,
+                },
+            )  # fmt: skip
     except DomainError:
         raise
     except Exception as exc:

@@ -1,11 +1,15 @@
 """Bookings REST API: list, retrieve, create, cancel. Domain errors become 400/404/409 in ..api."""
 
-from drf_spectacular.utils import extend_schema
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ..accounts.permissions import TenantRolePermission
+from ..api_support import choices_message, query_params_validate
 from .domain import BookingStatus, Slot
 from .models import Booking
 from .repositories import DjangoBookingRepository
@@ -43,18 +47,44 @@ class BookingInputSerializer(serializers.Serializer):
     end = serializers.DateTimeField()
 
 
+class BookingFilterSerializer(serializers.Serializer):
+    """Query parameters of the booking list (bookings.selectors.booking_list); a bad value is a 400 naming it.
+
+    Datetimes are ISO 8601; one without an offset is in settings.TIME_ZONE.
+    """
+
+    status = serializers.ChoiceField(
+        choices=[s.value for s in BookingStatus], required=False,
+        error_messages=choices_message([s.value for s in BookingStatus]),
+    )  # fmt: skip
+    product_id = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
+    customer_id = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
+    starting_from = serializers.DateTimeField(required=False, help_text="Bookings starting at or after this moment.")
+    starting_before = serializers.DateTimeField(required=False, help_text="Bookings starting before this moment.")
+    ending_after = serializers.DateTimeField(required=False, help_text="Bookings not yet over at this moment.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, before = attrs.get("starting_from"), attrs.get("starting_before")
+        if start is not None and before is not None and before <= start:
+            message = f"starting_before {before.isoformat()} must be after starting_from {start.isoformat()}."
+            raise serializers.ValidationError({"starting_before": [message]})
+        return attrs
+
+
+@extend_schema_view(list=extend_schema(parameters=[BookingFilterSerializer]))
 class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = BookingOutputSerializer
+    permission_classes = [TenantRolePermission]
+    role_actions = {"cancel": "update"}  # a POST that changes a booking, not a new one
     lookup_value_regex = r"\d+"
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        params = self.request.query_params
-        status_param = params.get("status")
-        product_param = params.get("product_id")
-        return booking_list(
-            status=BookingStatus(status_param) if status_param in set(BookingStatus) else None,
-            product_id=int(product_param) if product_param and product_param.isdigit() else None,
-        ).select_related("created_by")
+        return booking_list().select_related("created_by")
+
+    def list(self, request: Request) -> Response:
+        filters = query_params_validate(BookingFilterSerializer, request)
+        page = self.paginate_queryset(booking_list(**filters).select_related("created_by"))
+        return self.get_paginated_response(BookingOutputSerializer(page, many=True).data)
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(BookingOutputSerializer(booking_get(booking_id=int(pk))).data)

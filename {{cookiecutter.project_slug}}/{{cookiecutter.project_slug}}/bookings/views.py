@@ -1,13 +1,13 @@
 """Booking pages on tenant hosts: list, create, cancel (POST)."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from ..accounts.permissions import member_required
 from ..errors import DomainError
 from .domain import Slot
 from .forms import BookingForm
@@ -18,7 +18,7 @@ from .services import booking_cancel, booking_create
 PAGE_SIZE = 50
 
 
-@login_required
+@member_required(action="read")
 def booking_list_view(request: HttpRequest) -> HttpResponse:
     """Bookings not yet over, soonest first; `?show=all` includes past ones."""
     show_all = request.GET.get("show") == "all"
@@ -28,7 +28,7 @@ def booking_list_view(request: HttpRequest) -> HttpResponse:
     return render(request, "bookings/list.html", {"page": page, "show_all": show_all})
 
 
-@login_required
+@member_required(action="create")
 def booking_create_view(request: HttpRequest) -> HttpResponse:
     form = BookingForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -50,7 +50,7 @@ def booking_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@member_required(action="update")
 def booking_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         booking_cancel(bookings=DjangoBookingRepository(), booking_id=pk)

@@ -1,10 +1,12 @@
 """Customers REST API: list, retrieve, create, update. Domain errors become 400/404/409 in ..api."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ..accounts.permissions import TenantRolePermission
+from ..api_support import query_params_validate
 from .models import Customer
 from .selectors import customer_get, customer_list
 from .services import customer_create, customer_update
@@ -25,12 +27,26 @@ class CustomerInputSerializer(serializers.Serializer):
     phone = serializers.CharField(required=False, allow_blank=True, allow_null=True)
 
 
+class CustomerFilterSerializer(serializers.Serializer):
+    """Query parameters of the customer list (customers.selectors.customer_list); a bad value is a 400 naming it."""
+
+    search = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Part of the name, email or phone, ignoring case."
+    )
+
+
+@extend_schema_view(list=extend_schema(parameters=[CustomerFilterSerializer]))
 class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = CustomerOutputSerializer
+    permission_classes = [TenantRolePermission]
     lookup_value_regex = r"\d+"
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return customer_list(search=self.request.query_params.get("search"))
+        return customer_list()
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(customer_list(**query_params_validate(CustomerFilterSerializer, request)))
+        return self.get_paginated_response(CustomerOutputSerializer(page, many=True).data)
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(CustomerOutputSerializer(customer_get(customer_id=int(pk))).data)

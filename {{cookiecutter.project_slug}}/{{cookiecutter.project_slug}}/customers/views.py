@@ -2,11 +2,11 @@
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from ..accounts.permissions import member_required
 from ..errors import DomainError, NotFound
 from .forms import CustomerForm
 from .selectors import customer_get, customer_list
@@ -21,14 +21,14 @@ def _show_error(form: forms.Form, exc: DomainError) -> None:
     form.add_error(field if field in form.fields else None, str(exc))
 
 
-@login_required
+@member_required(action="read")
 def customer_list_view(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "")
     page = Paginator(customer_list(search=search), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "customers/list.html", {"page": page, "search": search})
 
 
-@login_required
+@member_required(action="create")
 def customer_create_view(request: HttpRequest) -> HttpResponse:
     form = CustomerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -42,7 +42,7 @@ def customer_create_view(request: HttpRequest) -> HttpResponse:
     return render(request, "customers/form.html", {"form": form, "customer": None})
 
 
-@login_required
+@member_required(action="update")
 def customer_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         customer = customer_get(customer_id=pk)

@@ -4,7 +4,10 @@ Owns provisioning (`services.tenant_create`: validation, the spare-schema pool o
 the owner membership), status changes (active, suspended, archived), backup and restore
 (`backup.py`, `archives.py`, `pgtools.py`), dropping a tenant, the doctor that finds and repairs
 drift (`doctor.py`), and the commands `create_tenant`, `drop_schema`, `list_tenants`, `tenant_status`,
-`backup_tenant`, `restore_tenant`, `tenants_doctor`, `ensure_public_tenant` and `createsuperuser`.
+`backup_tenant`, `restore_tenant`, `tenants_doctor`, `ensure_public_tenant` and `createsuperuser`; a tenant's
+further domains (`domains.py`: `create_domain`, `delete_domain`); and the django-tenants commands it refuses
+in favour of its own (`delete_tenant`, `clone_tenant`, `rename_schema`, `create_tenant_superuser`,
+`create_missing_schemas`, `collectstatic_schemas`; docs/commands.md).
 {%- if cookiecutter.use_celery == "y" %}
 `tasks.py` holds the platform's Celery tasks (spare-pool refills, provisioning from a worker).
 {%- endif %}

@@ -45,6 +45,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from ..accounts.domain import Role
 from ..accounts.models import Membership, User
+from ..audit.services import audit_record
 from ..errors import Conflict, InvalidValue, NotFound
 from ..fleet.executor import fleet_migrate
 from ..fleet.plan import is_current
@@ -162,7 +163,7 @@ def tenant_backup_and_drop(*, slug: str, output: Path | str | None = None) -> tu
             path = _output_path(slug, output)
             _lock_against_writers(tenant.schema_name)
             schema_backup(schema_name=tenant.schema_name, output=path)
-        dropped = tenant_drop(slug=slug)
+        dropped = tenant_drop(slug=slug, backup=str(path) if path else None)
     return dropped, path
 
 
@@ -337,6 +338,10 @@ def _staging_adopt(
                 Domain.objects.create(domain=request.domain, tenant=tenant, is_primary=True)
                 if owner_id is not None:
                     Membership.objects.create(user_id=owner_id, tenant=tenant, role=Role.OWNER.value)
+                audit_record(
+                    "tenant.restore", tenant=tenant, target=f"tenant {request.slug!r}",
+                    detail={"archive": str(archive), "domain": request.domain, "owner_email": request.owner_email},
+                )  # fmt: skip
         except DatabaseError as exc:
             raise BackupError(
                 f"restoring {archive} as tenant {request.slug!r} (nothing was restored): {str(exc).strip()}"

@@ -21,6 +21,7 @@ from django_tenants.utils import get_public_schema_name, schema_context, schema_
 from ..accounts.domain import normalize_email
 from ..accounts.models import User
 from ..accounts.services import membership_grant, user_get_or_create
+from ..audit.services import audit_record
 from ..errors import Conflict, InvalidValue, NotFound
 from ..fleet.executor import fleet_migrate
 from ..fleet.plan import current_graph, is_current, read_applied
@@ -28,6 +29,7 @@ from ..tenancy.domain import (
     DomainTaken,
     InvalidSlug,
     TenantExists,
+    check_domain_has_dot,
     check_domain_not_reserved,
     normalize_display_name,
     normalize_domain,
@@ -91,13 +93,17 @@ def tenant_request_validate(
     """Validate and normalise provisioning input and, with `check_free`, check that slug, schema and domain
     are free (provisioning checks that again under its lock).
 
-    Raises InvalidValue / InvalidSlug / InvalidDomain for malformed values, TenantExists when the slug
-    or schema is taken, DomainTaken when the domain routes to another tenant. Reads only.
+    Raises InvalidValue / InvalidSlug / InvalidDomain for malformed values (a domain without a dot too, unless
+    it is the dotless base domain `localhost`), TenantExists when the slug or schema is taken, DomainTaken when
+    the domain routes to another tenant. Reads only.
     """
     name = validate_tenant_name(name)
     slug = tenant_slug_validate(slug)
     domain_name = check_domain_not_reserved(
-        normalize_domain(domain if domain is not None else default_domain_for(slug)),
+        check_domain_has_dot(
+            normalize_domain(domain if domain is not None else default_domain_for(slug)),
+            base_domain=settings.TENANCY_BASE_DOMAIN,
+        ),
         base_domain=settings.TENANCY_BASE_DOMAIN,
         reserved=settings.TENANCY_RESERVED_SLUGS,
         reserved_prefixes=settings.TENANCY_RESERVED_SLUG_PREFIXES,
@@ -193,8 +199,17 @@ def _provision_from_spare(request: TenantRequest) -> Tenant | None:
         announce("create_domain")
         Domain.objects.create(domain=request.domain, tenant=tenant, is_primary=True)
         _grant_owner(request, tenant, announce)
+        _audit_created(request, tenant, spare=spare)
         announce("commit")
     return tenant
+
+
+def _audit_created(request: TenantRequest, tenant: Tenant, *, spare: str | None, completed: bool = False) -> None:
+    detail = {"slug": request.slug, "name": request.name, "domain": request.domain, "owner_email": request.owner_email}
+    audit_record(
+        "tenant.create", tenant=tenant, target=f"tenant {request.slug!r}",
+        detail={**detail, "spare_schema": spare, **({"completed_by_doctor": True} if completed else {})},
+    )  # fmt: skip
 
 
 def _grant_owner(request: TenantRequest, tenant: Tenant, announce: Callable[[str], None]) -> None:
@@ -223,6 +238,8 @@ def _provision_by_migrations(request: TenantRequest, *, verbosity: int) -> Tenan
             schema_build(request.schema_name, verbosity=verbosity)
             announce("activate")
             Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.ACTIVE)
+            # Recorded with the activation: a failed build deletes the reserved row, and nothing was created.
+            _audit_created(request, tenant, spare=None)
             announce("commit")
     except BaseException:
         with transaction.atomic():
@@ -264,6 +281,9 @@ def tenant_provision_complete(*, slug: str) -> Tenant:
                         schema_build(tenant.schema_name)
                 tenant.status = Tenant.Status.ACTIVE
                 tenant.save(update_fields=["status"])
+                domain = tenant.get_primary_domain()
+                request = TenantRequest(tenant.name, slug, tenant.schema_name, domain.domain if domain else "", None)
+                _audit_created(request, tenant, spare=None, completed=True)
     pool_refill_schedule()
     return tenant
 
@@ -284,6 +304,12 @@ STATUS_TRANSITIONS: dict[str, set[str]] = {
     Tenant.Status.ACTIVE: {Tenant.Status.SUSPENDED, Tenant.Status.ARCHIVED},
     Tenant.Status.SUSPENDED: {Tenant.Status.ACTIVE, Tenant.Status.ARCHIVED},
     Tenant.Status.ARCHIVED: {Tenant.Status.ACTIVE},
+}
+# The audit action of each status change (audit.services.ACTIONS).
+STATUS_ACTIONS: dict[str, str] = {
+    Tenant.Status.ACTIVE: "tenant.activate",
+    Tenant.Status.SUSPENDED: "tenant.suspend",
+    Tenant.Status.ARCHIVED: "tenant.archive",
 }
 
 
@@ -315,12 +341,16 @@ def tenant_status_set(*, slug: str, status: str) -> tuple[Tenant, str]:
             )
         tenant.status = status
         tenant.save(update_fields=["status"])
+        audit_record(
+            STATUS_ACTIONS[status], tenant=tenant, target=f"tenant {slug!r}", detail={"from": previous, "to": status}
+        )
     return tenant, previous
 
 
-def tenant_drop(*, slug: str) -> Tenant:
+def tenant_drop(*, slug: str, backup: str | None = None) -> Tenant:
     """Delete the tenant with `slug`: its domains, memberships, row and schema (DROP SCHEMA ... CASCADE,
-    when it exists), in one transaction; once committed, its media folder is moved aside
+    when it exists), in one transaction with its `tenant.drop` audit event (`backup`: the path of the backup
+    taken before, recorded in the event); once committed, its media folder is moved aside
     (tenancy.media.tenant_media_retire). Returns the deleted (unsaved) tenant.
 
     Raises InvalidSlug for the public tenant, NotFound for an unknown slug.
@@ -338,6 +368,10 @@ def tenant_drop(*, slug: str) -> Tenant:
             raise InvalidSlug(f"tenant {slug!r} uses the public schema and cannot be dropped")
         with transaction.atomic():
             schema = tenant.schema_name
+            audit_record(
+                "tenant.drop", tenant=tenant, target=f"tenant {slug!r}",
+                detail={"slug": slug, "name": tenant.name, "backup": backup},
+            )  # fmt: skip
             tenant.delete()
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(schema)} CASCADE")

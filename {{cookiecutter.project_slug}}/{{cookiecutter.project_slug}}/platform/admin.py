@@ -2,7 +2,9 @@
 
 Tenants are created through the same service as `manage.py create_tenant` (lifecycle.services.
 tenant_create) and change status through tenant_status_set, as the `tenant_status` command does;
-the admin never writes those fields itself.
+the admin never writes those fields itself. It deletes no tenant (neither the stock "Delete selected" action
+nor the delete page): a tenant is removed with `manage.py drop_schema`, which backs its schema up first and
+drops it with the row, where a plain delete would leave the schema behind.
 """
 
 from typing import Any
@@ -12,13 +14,26 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from ..audit.admin import AuditedModelAdmin
 from ..errors import DomainError
+from ..lifecycle.domains import domain_validate
 from ..lifecycle.services import tenant_create, tenant_request_validate, tenant_status_set
 from ..tenancy.models import Domain, SpareSchema, Tenant
 
 
+class DomainInlineForm(forms.ModelForm):
+    """A domain added or changed on the tenant's page, checked as `create_domain` checks it."""
+
+    def clean_domain(self) -> str:
+        try:
+            return domain_validate(domain=self.cleaned_data.get("domain"), tenant=self.instance.tenant)
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
 class DomainInline(admin.TabularInline):
     model = Domain
+    form = DomainInlineForm
     extra = 0
 
 
@@ -80,7 +95,7 @@ def archive(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QueryS
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(AuditedModelAdmin):
     list_display = ["slug", "name", "schema_name", "status", "created"]
     list_filter = ["status"]
     search_fields = ["slug", "name", "schema_name"]
@@ -104,6 +119,10 @@ class TenantAdmin(admin.ModelAdmin):
     def get_inlines(self, request: HttpRequest, obj: Tenant | None) -> Any:
         return self.inlines if obj is not None else []
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Also removes the stock "Delete selected" action; `manage.py drop_schema` removes a tenant (docstring).
+        return False
+
     def save_model(self, request: HttpRequest, obj: Tenant, form: forms.ModelForm, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
@@ -118,7 +137,7 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(SpareSchema)
-class SpareSchemaAdmin(admin.ModelAdmin):
+class SpareSchemaAdmin(AuditedModelAdmin):
     """Read-only view of the provisioning pool (`manage.py list_tenants --spares` shows their state)."""
 
     list_display = ["schema_name", "created"]

@@ -16,7 +16,8 @@ from ..lifecycle.services import (
     tenant_slug_validate,
     validate_tenant_name,
 )
-from ..tenancy.domain import SLUG_MAX, SLUG_RULE, DomainTaken, InvalidDomain, TenantExists
+from ..tenancy.domain import SLUG_MAX, SLUG_RULE, DomainTaken, InvalidDomain, TenantExists, schema_name_for
+from ..tenancy.selectors import tenant_get_by_slug
 
 
 class SignupForm(forms.Form):
@@ -87,7 +88,13 @@ class SignupForm(forms.Form):
             try:
                 tenant_request_validate(name=name, slug=slug)
             except TenantExists:
-                taken = forms.ValidationError(f"{slug!r} is taken; choose another subdomain.", code="taken")
+                # Company names may repeat or look alike ("Acme Inc", "ACME Inc."); subdomains may not. The error
+                # names the subdomain that is taken and, where only its schema is left, that schema.
+                schema = schema_name_for(str(slug))
+                reason = "by another workspace" if tenant_get_by_slug(slug=str(slug)) else f"(schema {schema!r} exists)"
+                taken = forms.ValidationError(
+                    f"subdomain {slug!r} is taken {reason}; choose another subdomain.", code="taken"
+                )
                 self.add_error("slug", taken)
             except (DomainTaken, InvalidDomain):
                 domain = default_domain_for(str(slug))

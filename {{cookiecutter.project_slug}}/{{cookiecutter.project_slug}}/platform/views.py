@@ -1,6 +1,7 @@
-"""Pages of the public host: the landing page and sign-up."""
+"""Pages of the public host: the landing page, sign-up and the platform admin's login."""
 
 from django.conf import settings
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -9,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from ..accounts.crossing import tenant_url
 from ..accounts.domain import InvalidEmail
+from ..accounts.ratelimits import ADMIN_LOGIN_FAILURES, SIGNUP, failures_limited, ip_and_posted, too_many_requests
 from ..accounts.services import EmailRegistered, WeakPassword, email_verification_send
 from ..errors import DomainError
 from ..tenancy.domain import DomainTaken, InvalidDomain, InvalidSlug, TenantExists
@@ -41,9 +43,14 @@ def signup(request: HttpRequest) -> HttpResponse:
     (platform.services.user_signup), email a link verifying the address, then redirect (302) to the
     tenant's host with a one-time login token: `<scheme>://<slug>.<base domain>[:<port>]/accounts/token/<token>/`.
     Invalid or taken values answer 200 with the form and the error next to its field; nothing is created then.
+    A valid sign-up over settings.RATE_LIMIT_SIGNUP from the same client IP answers 429 with Retry-After, and
+    creates nothing (accounts.ratelimits.SIGNUP; forms with errors are not counted).
     """
     form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
+        wait = SIGNUP.hit(request)
+        if wait is not None:
+            return too_many_requests(request, retry_after=wait, message="Too many sign-ups from your address.")
         data = form.cleaned_data
         try:
             result = user_signup(
@@ -60,3 +67,17 @@ def signup(request: HttpRequest) -> HttpResponse:
             response["Cache-Control"] = "no-store"  # the Location carries a login token
             return response
     return render(request, "public/signup.html", {"form": form, "base_domain": settings.TENANCY_BASE_DOMAIN})
+
+
+@failures_limited(
+    ADMIN_LOGIN_FAILURES,
+    key=ip_and_posted("username"),
+    failed=lambda request, response: request.method == "POST" and response.status_code == 200,
+    message="Too many failed logins to the platform admin for this account.",
+)
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """`/admin/login/` on the public host: Django admin's login (admin.site.login), with failed logins limited
+    per client IP and account (settings.RATE_LIMIT_ADMIN_LOGIN_FAILURES). Once reached, every login of that
+    account from that IP answers 429 with Retry-After, the right password included, until the window ends.
+    A failed login is a POST answered with the form again (200); a success redirects (302)."""
+    return admin.site.login(request)

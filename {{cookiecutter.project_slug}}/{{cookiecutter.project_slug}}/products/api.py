@@ -1,10 +1,12 @@
 """Products REST API: list, retrieve, create, update. Domain errors become 400/404/409 in ..api."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ..accounts.permissions import TenantRolePermission
+from ..api_support import BOOLEAN_MESSAGES, query_params_validate
 from .models import Product
 from .selectors import product_get, product_list
 from .services import product_create, product_update
@@ -35,16 +37,30 @@ class ProductInputSerializer(serializers.Serializer):
     stock = serializers.IntegerField(required=False, default=0, max_value=STOCK_MAX)
 
 
+class ProductFilterSerializer(serializers.Serializer):
+    """Query parameters of the product list (products.selectors.product_list); a bad value is a 400 naming it."""
+
+    active = serializers.BooleanField(
+        required=False, allow_null=True, default=None, error_messages=BOOLEAN_MESSAGES,
+        help_text="Only active (true) or inactive (false) products.",
+    )  # fmt: skip
+    search = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Part of the name or SKU, ignoring case."
+    )
+
+
+@extend_schema_view(list=extend_schema(parameters=[ProductFilterSerializer]))
 class ProductViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = ProductOutputSerializer
+    permission_classes = [TenantRolePermission]
     lookup_value_regex = r"\d+"
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        active = self.request.query_params.get("active")
-        return product_list(
-            active=None if active is None else active.lower() in {"1", "true", "yes"},
-            search=self.request.query_params.get("search"),
-        )
+        return product_list()
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(product_list(**query_params_validate(ProductFilterSerializer, request)))
+        return self.get_paginated_response(ProductOutputSerializer(page, many=True).data)
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(ProductOutputSerializer(product_get(product_id=int(pk))).data)

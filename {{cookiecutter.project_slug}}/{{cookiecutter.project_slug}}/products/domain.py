@@ -19,6 +19,8 @@ _SKU_RE = re.compile("^[A-Z0-9_-]+$")
 # Product images: at most 5 MB, in a format every browser shows (names as Pillow reports them).
 IMAGE_MAX_BYTES = 5 * 1024 * 1024
 IMAGE_FORMATS = frozenset({"PNG", "JPEG", "GIF", "WEBP"})
+# The extension an image is stored with: the format found in its content, never the uploaded name's.
+IMAGE_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "GIF": ".gif", "WEBP": ".webp"}
 
 
 class InvalidName(InvalidValue):

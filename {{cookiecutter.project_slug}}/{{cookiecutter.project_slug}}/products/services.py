@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .domain import (
     CATEGORY_NAME_MAX,
+    IMAGE_EXTENSIONS,
     CategoryNotFound,
     DuplicateCategory,
     DuplicateSku,
@@ -88,7 +89,8 @@ def _ensure_sku_free(sku: str, *, exclude_id: int | None = None) -> None:
 
 
 def _checked_image(image: File) -> File:
-    """`image` after checking its size and content (domain.check_image); the read position is reset."""
+    """`image` after checking its size and content (domain.check_image), renamed to the extension of the format
+    found in its content (a PNG uploaded as `x.jpg` is stored as `.png`); the read position is reset."""
     name = str(getattr(image, "name", "") or "image")
     try:
         image.seek(0)
@@ -99,6 +101,7 @@ def _checked_image(image: File) -> File:
         image_format = None
     image.seek(0)
     check_image(name=Path(name).name, size=image.size, image_format=image_format)
+    image.name = f"{Path(name).stem}{IMAGE_EXTENSIONS[str(image_format)]}"
     return image
 
 

@@ -2,7 +2,6 @@
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,6 +9,7 @@ from django.views.decorators.cache import cache_control, cache_page
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_cookie
 
+from ..accounts.permissions import member_required
 from ..errors import DomainError, NotFound
 from .catalogue import catalogue_generation
 from .forms import ProductForm
@@ -28,14 +28,14 @@ def _show_error(form: forms.Form, exc: DomainError) -> None:
     form.add_error(field if field in form.fields else None, str(exc))
 
 
-@login_required
+@member_required(action="read")
 def product_list_view(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "")
     page = Paginator(product_list(search=search), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "products/list.html", {"page": page, "search": search})
 
 
-@login_required
+@member_required(action="create")
 def product_create_view(request: HttpRequest) -> HttpResponse:
     form = ProductForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -49,7 +49,7 @@ def product_create_view(request: HttpRequest) -> HttpResponse:
     return render(request, "products/form.html", {"form": form, "product": None})
 
 
-@login_required
+@member_required(action="update")
 def product_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         product = product_get(product_id=pk)
@@ -83,7 +83,7 @@ def _catalogue_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-@login_required
+@member_required(action="read")
 @cache_control(private=True)  # outside cache_page: Django's cache skips responses marked private
 def catalogue_view(request: HttpRequest) -> HttpResponse:
     """`/products/catalogue/`: the tenant's active products with their images, for its members.

@@ -7,12 +7,13 @@ the host -> tenant routing directory and its middleware (`routing.py`, `middlewa
 the Celery task edge that runs a task in its tenant (`celery_tenancy.py`);
 {%- endif %}
 per-tenant media storage; tenant-tagged logs; fleet reads (`selectors.py`); the shared base of the
-project's management commands; the system checks.
+project's management commands and of its answers to django-tenants' commands (`management/stock.py`), the
+`shell` and `tenant_command` commands; the system checks.
 Where tenant routing is decided: `middleware.TenantRoutingMiddleware` asks `routing.TenantDirectory`
 (host -> active tenant, refreshed when the database's routing version moves).
 {%- if cookiecutter.use_celery == "y" %}
 Where a task's tenant is decided: `celery_tenancy.TenantScopedTask`.
 {%- endif %}
-May import: Django, django-tenants and `errors` only; every other package builds on this one, so
-nothing here imports them.
+May import: Django, django-tenants, `errors` and `audit.context` (the command base sets the audit origin)
+only; every other package builds on this one, so nothing here imports them.
 """

@@ -65,7 +65,10 @@ def validate_slug(slug: object, *, reserved: Iterable[str] = (), reserved_prefix
     if not _SLUG_RE.fullmatch(slug):
         raise InvalidSlug(f"slug {shown(slug)} is not allowed; a slug is {SLUG_RULE}")
     if slug in set(reserved):
-        raise InvalidSlug(f"slug {shown(slug)} is reserved; reserved slugs: {', '.join(sorted(reserved))}")
+        raise InvalidSlug(
+            f"slug {shown(slug)} is reserved; accepted: {SLUG_RULE}, except the reserved slugs "
+            f"{', '.join(sorted(reserved))}"
+        )
     return slug
 
 
@@ -159,6 +162,21 @@ def _spoofing_check(named: str, labels: list[str]) -> None:
                 f"domain {named} has the label {unicode_label!r} made only of "
                 f"{scripts.pop().title()} letters that look Latin, so it can pass for a Latin name"
             )
+
+
+def check_domain_has_dot(domain: str, *, base_domain: str) -> str:
+    """Return `domain` (normalised by normalize_domain) when it has a dot or is `base_domain` itself; else
+    raise InvalidDomain naming it.
+
+    A single label (`intranet`, `acme`) is no public hostname: it resolves through local search domains, if
+    at all. The one exception is a dotless base domain such as `localhost`, the development suffix of
+    settings.TENANCY_BASE_DOMAIN (tenant hosts `acme.localhost`, the public host `localhost`).
+    """
+    base = base_domain.strip().lower().rstrip(".")
+    if "." not in domain and domain != base:
+        allowed = f" (or {base!r} itself)" if "." not in base else ""
+        raise InvalidDomain(f"domain {shown(domain)} has no dot; expected a full hostname such as acme.{base}{allowed}")
+    return domain
 
 
 def check_domain_not_reserved(

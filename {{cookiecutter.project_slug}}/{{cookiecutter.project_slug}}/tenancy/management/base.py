@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ...audit.context import command_origin
 from ...errors import DomainError
 
 EXIT_FAILURE = 1
@@ -36,8 +37,24 @@ def can_prompt(options: dict[str, Any]) -> bool:
     return bool(options.get("interactive", True)) and sys.stdin.isatty()
 
 
-class ProjectCommand(BaseCommand):
-    """A command whose domain errors exit 2 and whose unexpected errors exit 1 with a one-line message."""
+def command_name(command: BaseCommand) -> str:
+    """The name `command` is called by (`manage.py <name>`): the last part of its module's name."""
+    return type(command).__module__.rsplit(".", 1)[-1]
+
+
+class CommandOriginMixin:
+    """Runs the command with audit origin `cli:<command name>` and the OS user (audit.context), so the audit
+    events its services record say which command made them. For commands that cannot derive from
+    ProjectCommand (createsuperuser extends Django's own): put it first among the bases."""
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        with command_origin(command_name(self)):  # type: ignore[arg-type]
+            return super().execute(*args, **options)  # type: ignore[misc]
+
+
+class ProjectCommand(CommandOriginMixin, BaseCommand):
+    """A command whose domain errors exit 2 and whose unexpected errors exit 1 with a one-line message, and
+    whose audit events carry origin `cli:<command name>` (CommandOriginMixin)."""
 
     def execute(self, *args: Any, **options: Any) -> str | None:
         try:

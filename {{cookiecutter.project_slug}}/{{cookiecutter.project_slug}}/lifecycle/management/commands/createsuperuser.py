@@ -13,11 +13,11 @@ from django_tenants.utils import get_public_schema_name
 from ....accounts.domain import Role, normalize_email
 from ....accounts.services import membership_grant, user_get_or_create
 from ....errors import DomainError
-from ....tenancy.management.base import can_prompt, usage_error
+from ....tenancy.management.base import CommandOriginMixin, can_prompt, usage_error
 from ....tenancy.models import Tenant
 
 
-class Command(DjangoCreateSuperuser):
+class Command(CommandOriginMixin, DjangoCreateSuperuser):
     help = (
         "Without --tenant: Django's createsuperuser, creating platform staff for the public admin. "
         "With --tenant S: create (or reuse) the user with --email and give it an owner membership in tenant S, "

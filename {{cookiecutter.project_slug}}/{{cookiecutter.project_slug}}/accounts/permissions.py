@@ -1,0 +1,189 @@
+"""Who may do what on a tenant host: the role rule table and the checks that apply it to views{% if cookiecutter.use_drf == "y" %} and the API{% endif %}.
+
+The second layer of authorization, independent of TenantMembershipMiddleware (the first layer, which makes
+non-members anonymous): `role_permits` reads the user's membership of the host's tenant from the database
+(accounts.selectors.membership_role), never from `request.membership_role`, so the pages{% if cookiecutter.use_drf == "y" %} and the API{% endif %} stay
+closed to non-members even with that middleware switched off or bypassed. Every wrapper asks `role_permits`
+only: `member_required` for function views{% if cookiecutter.use_drf == "y" %}, `TenantRolePermission` for DRF viewsets{% endif %}.
+
+| action | what it covers                                     | member | admin | owner |
+|--------|----------------------------------------------------|--------|-------|-------|
+| read   | lists, details, dashboard, catalogue, media files  | yes    | yes   | yes   |
+| create | new products, customers, bookings                  | yes    | yes   | yes   |
+| update | edit products and customers, cancel bookings       | no     | yes   | yes   |
+| delete | delete rows                                        | no     | yes   | yes   |
+| manage | members, invitations, roles, the tenant admin      | no     | yes   | yes   |
+
+(Among managers, which role changes an admin may make is accounts.domain.role_change_check's rule.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from functools import wraps
+from typing import {% if cookiecutter.use_drf == "y" %}TYPE_CHECKING, {% endif %}Any, TypeVar, cast
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django_tenants.utils import get_public_schema_name
+{%- if cookiecutter.use_drf == "y" %}
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+{%- endif %}
+
+from ..errors import InvalidValue
+from .domain import Role
+from .selectors import membership_role
+{%- if cookiecutter.use_drf == "y" %}
+
+if TYPE_CHECKING:  # rest_framework.views reads the API settings on import, too early while the admin loads
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
+{%- endif %}
+
+ViewT = TypeVar("ViewT", bound=Callable[..., HttpResponseBase])
+
+
+class Action(StrEnum):
+    """What a request does to a tenant's data."""
+
+    READ = "read"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    MANAGE = "manage"
+
+
+# The rule table: the actions each role may take in its tenant (see the module docstring).
+RULES: Mapping[Role, frozenset[Action]] = {
+    Role.MEMBER: frozenset({Action.READ, Action.CREATE}),
+    Role.ADMIN: frozenset(Action),
+    Role.OWNER: frozenset(Action),
+}
+
+
+class InvalidAction(InvalidValue):
+    """An action name that is not in the rule table."""
+
+
+def parse_action(action: object) -> Action:
+    """Return the Action named `action` (`"read"`, `"create"`, `"update"`, `"delete"` or `"manage"`), or raise
+    InvalidAction naming the value and the accepted actions."""
+    try:
+        return Action(str(action))
+    except ValueError:
+        accepted = ", ".join(a.value for a in Action)
+        raise InvalidAction(f"action {action!r} does not exist; accepted: {accepted}") from None
+
+
+def role_allowed_actions(role: Role | str | None) -> frozenset[Action]:
+    """The actions RULES gives `role` (a Role or its name); empty for None or a name that is not a role.
+
+    For display only (which links a page offers); access is decided by role_permits.
+    """
+    try:
+        return RULES[Role(role)] if role is not None else frozenset()
+    except ValueError:
+        return frozenset()
+
+
+def role_permits(user: Any, tenant: Any, action: Action | str) -> bool:
+    """Whether `user` may take `action` in `tenant`: the one authorization decision of tenant hosts.
+
+    `user`: a User or AnonymousUser (request.user); `tenant`: the host's Tenant (request.tenant), or None;
+    `action`: an Action or its name. False for anonymous users, for the public tenant or no tenant, for users
+    who are not members of `tenant`, and for members whose role lacks `action` in RULES. The membership is read
+    from the database on every call. Raises InvalidAction for an unknown action name.
+    """
+    wanted = parse_action(action)
+    if user is None or not user.is_authenticated or tenant is None:
+        return False
+    if tenant.schema_name == get_public_schema_name():
+        return False
+    role = membership_role(user_id=user.pk, tenant_id=tenant.pk)
+    return role is not None and wanted in RULES[role]
+
+
+def is_member(user: Any, tenant: Any) -> bool:
+    """Whether `user` is a member of `tenant` at all (may read there), per role_permits."""
+    return role_permits(user, tenant, Action.READ)
+
+
+def forbidden(request: HttpRequest, action: Action) -> HttpResponse:
+    """The 403 page for a member of the host's tenant whose role does not allow `action`."""
+    reason = None  # the page's own words: only owners and admins manage members
+    if action != Action.MANAGE:
+        reason = f"Your role does not allow you to {action.value} here; ask an owner or admin of this workspace."
+    return render(request, "accounts/forbidden.html", {"reason": reason}, status=403)
+
+
+def member_required(*, action: Action | str) -> Callable[[ViewT], ViewT]:
+    """Decorator for function views of tenant hosts: only members whose role allows `action` get the view.
+
+    `action`: one of RULES' actions, stated by the app for each view (`@member_required(action="update")`);
+    an unknown name raises InvalidAction when the view is decorated. Anonymous users and users who are not
+    members of the host's tenant are sent to the login page, as `login_required` does (what they see when
+    TenantMembershipMiddleware has made them anonymous); members whose role lacks `action` get 403.
+    """
+    wanted = parse_action(action)
+
+    def decorator(view: ViewT) -> ViewT:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
+            tenant = getattr(request, "tenant", None)
+            if role_permits(request.user, tenant, wanted):
+                return view(request, *args, **kwargs)
+            if is_member(request.user, tenant):
+                return forbidden(request, wanted)
+            return redirect_to_login(request.get_full_path())
+
+        wrapper.member_action = wanted  # type: ignore[attr-defined]  # read by tests listing the views' rules
+        return cast(ViewT, wrapper)
+
+    return decorator
+{%- if cookiecutter.use_drf == "y" %}
+
+
+class TenantRolePermission(BasePermission):
+    """DRF permission for tenant viewsets: the request's action must be allowed to the user's role (role_permits).
+
+    Safe methods (GET, HEAD, OPTIONS) read, POST creates, PUT and PATCH update, DELETE deletes. A viewset whose
+    endpoint differs names it in `role_actions`, a mapping of DRF action names to actions, e.g.
+    `role_actions = {"cancel": "update"}` for a POST that changes a row. Users who are not members of the
+    host's tenant get the answer anonymous users get (NotAuthenticated: 403 with session authentication, 401
+    with an authentication scheme that sends WWW-Authenticate); members whose role lacks the action get 403.
+    API keys authenticate as their owner, whose role in the tenant decides.
+    """
+
+    message = "Your role in this workspace does not allow this request."
+    METHOD_ACTIONS: Mapping[str, Action] = {
+        "POST": Action.CREATE,
+        "PUT": Action.UPDATE,
+        "PATCH": Action.UPDATE,
+        "DELETE": Action.DELETE,
+    }
+
+    @classmethod
+    def action_for(cls, request: Request, view: APIView) -> Action:
+        """The rule table action of `request` on `view`: the viewset's `role_actions` entry for its DRF action,
+        else the method's (unknown methods count as DELETE, the most guarded)."""
+        overrides: Mapping[str, str] = getattr(view, "role_actions", {})
+        name = getattr(view, "action", None)
+        if isinstance(name, str) and name in overrides:
+            return parse_action(overrides[name])
+        if request.method in SAFE_METHODS:
+            return Action.READ
+        return cls.METHOD_ACTIONS.get(request.method or "", Action.DELETE)
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        action = self.action_for(request, view)
+        tenant = getattr(request, "tenant", None)
+        if role_permits(request.user, tenant, action):
+            return True
+        if not is_member(request.user, tenant):
+            raise NotAuthenticated()
+        return False
+{%- endif %}
