@@ -35,7 +35,11 @@ from .test_generated_suite import ADMIN_DATABASE_URL, DB_PREFIX, REDIS_URL, psql
 OLD_LAYOUT_COMMIT = "ca1ae85"
 # Migrations an update from OLD_LAYOUT_COMMIT to the working tree may add, as (app label, name). A migration
 # added here must still leave every existing row alone: only tables it creates may be new (and empty).
-NEW_MIGRATIONS: frozenset[tuple[str, str]] = frozenset()
+NEW_MIGRATIONS: frozenset[tuple[str, str]] = frozenset({("accounts", "0004_apikey"), ("audit", "0001_initial")})
+# Models those migrations add, as (app label, model): Django's post_migrate gives each a django_content_type
+# row and its four auth_permission rows (add, change, delete, view). Those registries may gain exactly these.
+NEW_MODELS: frozenset[tuple[str, str]] = frozenset({("accounts", "apikey"), ("audit", "auditevent")})
+REGISTRY_TABLES = ("django_content_type", "auth_permission")
 # What the post_gen_project hook puts in .cruft.json's skip list.
 CRUFT_SKIP = [".env", "uv.lock"]
 STATE_KEYS = {"template", "commit", "checkout", "context", "directory", "skip"}
@@ -62,7 +66,7 @@ import json, sys
 import psycopg
 from psycopg import sql
 
-tables, migrations = {}, {}
+tables, migrations, registries = {}, {}, {}
 with psycopg.connect(sys.argv[1]) as conn:
     names = conn.execute(
         "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -76,10 +80,13 @@ with psycopg.connect(sys.argv[1]) as conn:
             .format(name)
         ).fetchone()
         tables[f"{schema}.{table}"] = [count, digest]
+        if table in ("django_content_type", "auth_permission"):
+            rows = conn.execute(sql.SQL("SELECT row_to_json(t)::text FROM {} t").format(name))
+            registries[f"{schema}.{table}"] = sorted(row[0] for row in rows)
         if table == "django_migrations":
             rows = conn.execute(sql.SQL("SELECT id, app, name, applied::text FROM {} ORDER BY id").format(name))
             migrations[schema] = [list(row) for row in rows]
-print(json.dumps({"tables": tables, "migrations": migrations}))
+print(json.dumps({"tables": tables, "migrations": migrations, "registries": registries}))
 """
 
 
@@ -370,6 +377,29 @@ def snapshot(project: Path, database_url: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def registry_gains(before: Mapping[str, list[str]], after: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """Per registry table (`<schema>.django_content_type` / `<schema>.auth_permission`), the rows that are not
+    allowed: rows of `before` missing from `after`, and rows `after` gained that belong to no model of NEW_MODELS.
+    Rows are row_to_json texts of the snapshot; an empty dict means the registries only gained NEW_MODELS."""
+    allowed_codenames = {f"{verb}_{model}" for _, model in NEW_MODELS for verb in ("add", "change", "delete", "view")}
+    wrong: dict[str, list[str]] = {}
+    assert set(before) == set(after), sorted(set(before) ^ set(after))
+    for table, rows in before.items():
+        now = set(after[table])
+        bad = [f"missing: {row}" for row in rows if row not in now]
+        for row in sorted(now - set(rows)):
+            fields = json.loads(row)
+            if table.endswith(".django_content_type"):
+                ok = (fields["app_label"], fields["model"]) in NEW_MODELS
+            else:
+                ok = fields["codename"] in allowed_codenames
+            if not ok:
+                bad.append(f"gained: {row}")
+        if bad:
+            wrong[table] = bad
+    return wrong
+
+
 def manage(project: Path, env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run `manage.py *args` with the bake's environment; fail the test unless it exits 0."""
     result = run(["uv", "run", "--no-sync", "python", "manage.py", *args], cwd=project, extra_env=env, timeout=1800)
@@ -426,9 +456,12 @@ def test_bake_of_the_previous_layout_updates_and_migrates_without_changing_data(
     assert migrated.returncode == 0, describe(migrated)
     after = snapshot(project, update_database)
 
-    # No row changed, in any table of any schema; only tables of NEW_MIGRATIONS may be new, and empty.
-    before_tables = {name: value for name, value in before["tables"].items() if not name.endswith(".django_migrations")}
-    after_tables = {name: value for name, value in after["tables"].items() if not name.endswith(".django_migrations")}
+    # No row changed, in any table of any schema; only tables of NEW_MIGRATIONS may be new, and empty; the
+    # content type and permission registries keep every row and gain only NEW_MODELS' rows.
+    assert registry_gains(before["registries"], after["registries"]) == {}
+    kept = (".django_migrations", *(f".{table}" for table in REGISTRY_TABLES))
+    before_tables = {name: value for name, value in before["tables"].items() if not name.endswith(kept)}
+    after_tables = {name: value for name, value in after["tables"].items() if not name.endswith(kept)}
     assert sorted(set(before_tables) - set(after_tables)) == []
     changed = {
         name: (value, after_tables[name]) for name, value in before_tables.items() if after_tables[name] != value
