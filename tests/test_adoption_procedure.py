@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CONFIGURATIONS, Bakery, describe, run, tool_env
-from .test_generated_suite import ADMIN_DATABASE_URL, DB_PREFIX, REDIS_URL, psql
+from .conftest import ADMIN_DATABASE_URL, CONFIGURATIONS, DB_PREFIX, REDIS_URL, Bakery, describe, psql, run, tool_env
 
 pytestmark = pytest.mark.slow
 

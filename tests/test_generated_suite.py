@@ -9,54 +9,19 @@ and Redis are proven there, and a project name other than the default is linted 
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .conftest import ZETA, Bakery, describe, run
+from .conftest import REDIS_URL, ZETA, Bakery, describe, run
 
 pytestmark = pytest.mark.slow
 
-ADMIN_DATABASE_URL = os.environ.get("TEMPLATE_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-DB_PREFIX = os.environ.get("TEMPLATE_TEST_DB_PREFIX", "template_test_")
-REDIS_URL = os.environ.get("TEMPLATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 SUITE_TIMEOUT = 1800  # seconds
 MACHINE_POSTGRES_CONFIGURATIONS = ["defaults", "no_celery", "no_celery_no_drf"]
-
-
-def psql(project: Path, statement: str) -> subprocess.CompletedProcess[str]:
-    """Run one SQL statement on the admin database with the bake's psycopg."""
-    script = (
-        "import sys, psycopg\n"
-        "with psycopg.connect(sys.argv[1], autocommit=True) as conn:\n"
-        "    conn.execute(sys.argv[2])\n"
-    )
-    return run(["uv", "run", "--no-sync", "python", "-c", script, ADMIN_DATABASE_URL, statement], cwd=project)
-
-
-@pytest.fixture
-def machine_database() -> Iterator[Callable[[Path], str]]:
-    """A factory: `create(project)` makes a fresh database on the machine's PostgreSQL with the psycopg of
-    `project` and returns its URL; every database made (and its test twin) is dropped after the test."""
-    made: list[tuple[Path, str]] = []
-
-    def create(project: Path) -> str:
-        name = f"{DB_PREFIX}{uuid.uuid4().hex[:10]}"
-        created = psql(project, f'CREATE DATABASE "{name}"')
-        if created.returncode != 0:
-            pytest.fail(f"cannot create a database on {ADMIN_DATABASE_URL}: {describe(created)}")
-        made.append((project, name))
-        return f"{ADMIN_DATABASE_URL.rsplit('/', 1)[0]}/{name}"
-
-    yield create
-    for project, name in made:
-        for database in (name, f"test_{name}"):
-            psql(project, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def assert_suite_passed(result: subprocess.CompletedProcess[str]) -> None:

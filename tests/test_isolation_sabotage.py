@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .conftest import Bakery, describe, run
-from .test_generated_suite import ADMIN_DATABASE_URL, DB_PREFIX, REDIS_URL, psql
+from .conftest import REDIS_URL, Bakery, describe, run
 
 pytestmark = pytest.mark.slow
 
@@ -53,25 +51,6 @@ CAUGHT_LINE = re.compile(r"^    failed as it must: (?P<node>\S+)$")
 PLAIN_LINE = re.compile(r"^plain: (?P<passed>\d+) passed, 0 failed .* -> ok$")
 
 
-@pytest.fixture
-def machine_database_url() -> Iterator[Callable[[Path], str]]:
-    """create(project): a fresh database on the machine's PostgreSQL, dropped (with its test twin) afterwards."""
-    made: list[tuple[Path, str]] = []
-
-    def create(project: Path) -> str:
-        name = f"{DB_PREFIX}iso_{uuid.uuid4().hex[:10]}"
-        created = psql(project, f'CREATE DATABASE "{name}"')
-        if created.returncode != 0:
-            pytest.fail(f"cannot create a database on {ADMIN_DATABASE_URL}: {describe(created)}")
-        made.append((project, name))
-        return f"{ADMIN_DATABASE_URL.rsplit('/', 1)[0]}/{name}"
-
-    yield create
-    for project, name in made:
-        for database in (name, f"test_{name}"):
-            psql(project, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-
-
 def sabotages_of(project: Path) -> dict[str, str | None]:
     """The bake's SABOTAGES (tests/isolation/sabotage.py), as the bake's Python reads it."""
     script = "import json; from tests.isolation.sabotage import SABOTAGES; print(json.dumps(SABOTAGES))"
@@ -103,7 +82,7 @@ def summary_of(output: str) -> tuple[int, dict[str, tuple[str, str]], dict[str, 
 
 @pytest.mark.parametrize("configuration", ["defaults", "no_celery_no_drf"])
 def test_the_bakes_sabotage_check_runs_every_switch_and_each_fails_exactly_its_guards(
-    bakery: Bakery, machine_database_url: Callable[[Path], str], configuration: str
+    bakery: Bakery, machine_database: Callable[[Path], str], configuration: str
 ) -> None:
     project = bakery.synced(configuration)
     sabotages = sabotages_of(project)
@@ -117,7 +96,7 @@ def test_the_bakes_sabotage_check_runs_every_switch_and_each_fails_exactly_its_g
     dry_run = run(["make", "-n", "test-sabotage"], cwd=project)
     assert dry_run.returncode == 0 and "-m tests.isolation.check_sabotage" in dry_run.stdout, describe(dry_run)
 
-    env = {"DATABASE_URL": machine_database_url(project), "REDIS_URL": REDIS_URL}
+    env = {"DATABASE_URL": machine_database(project), "REDIS_URL": REDIS_URL}
     result = run(CHECK, cwd=project, extra_env=env, timeout=1800)
 
     assert result.returncode == 0, describe(result)

@@ -27,8 +27,17 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DEFAULT_SLUG, TEMPLATE_DIR, VENV_BIN, describe, run
-from .test_generated_suite import ADMIN_DATABASE_URL, DB_PREFIX, REDIS_URL, psql
+from .conftest import (
+    ADMIN_DATABASE_URL,
+    DB_PREFIX,
+    DEFAULT_SLUG,
+    REDIS_URL,
+    TEMPLATE_DIR,
+    VENV_BIN,
+    describe,
+    psql,
+    run,
+)
 
 # The last template commit with the module layout before the package split (accounts, adoption, demo, fleet,
 # lifecycle, platform): projects baked from it must update through cruft and migrate with no data change.

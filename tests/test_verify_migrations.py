@@ -18,15 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Bakery, describe, run
-from .test_generated_suite import ADMIN_DATABASE_URL, DB_PREFIX, REDIS_URL, psql
+from .conftest import ADMIN_DATABASE_URL, DB_PREFIX, REDIS_URL, Bakery, describe, psql, run
 
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 900  # seconds per run; about 90 s each on a laptop
 HARNESS = Path(__file__).resolve().parent.parent / "stock_equivalence"
 # An index the full release adds by AddIndex and keeps (stock_equivalence/release.py), missing in a tenant schema.
-MISSING_INDEX = re.compile(r"tenant_\w+: missing index prod_sale_price_idx \(expected: CREATE INDEX prod_sale_price_idx ")
+MISSING_INDEX = re.compile(
+    r"tenant_\w+: missing index prod_sale_price_idx \(expected: CREATE INDEX prod_sale_price_idx "
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,8 @@ def test_stock_equivalence_passes_then_names_the_schema_and_index_a_sabotaged_ex
     assert result.returncode == 0, describe(result)
     assert re.search(r"\b[12]\d passed\b", result.stdout), describe(result)  # the whole harness ran
 
-    sabotaged = run(command, cwd=harness_in_bake, extra_env={**env, "MIGRATION_SABOTAGE": "skip-add-index"}, timeout=TIMEOUT)
+    sabotaged = run(
+        command, cwd=harness_in_bake, extra_env={**env, "MIGRATION_SABOTAGE": "skip-add-index"}, timeout=TIMEOUT
+    )
     assert sabotaged.returncode != 0, describe(sabotaged)
     assert MISSING_INDEX.search(sabotaged.stdout), describe(sabotaged)
