@@ -27,7 +27,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from .bookings.api import BookingViewSet
 from .customers.api import CustomerViewSet
-from .errors import Conflict, DomainError, InvalidValue, NotFound, shown
+from .errors import Conflict, DomainError, Forbidden, InvalidValue, NotFound, shown
 from .products.api import ProductViewSet
 
 router = DefaultRouter()
@@ -54,6 +54,7 @@ _STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
     (InvalidValue, status.HTTP_400_BAD_REQUEST),
     (NotFound, status.HTTP_404_NOT_FOUND),
     (Conflict, status.HTTP_409_CONFLICT),
+    (Forbidden, status.HTTP_403_FORBIDDEN),
 ]
 
 
@@ -67,6 +68,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DomainError):
         code = next((code for kind, code in _STATUS_BY_ERROR if isinstance(exc, kind)), status.HTTP_400_BAD_REQUEST)
         body: dict[str, Any] = {"detail": str(exc)}
+        if isinstance(exc, Forbidden):
+            # Machine-readable: the reason, and for a plan limit which limit of which plan (billing.domain).
+            body["code"] = exc.code
+            body.update({key: getattr(exc, key) for key in ("limit", "plan", "allowed", "usage") if hasattr(exc, key)})
         field = getattr(exc, "field", None)
         if isinstance(field, str):
             body[field] = [str(exc)]

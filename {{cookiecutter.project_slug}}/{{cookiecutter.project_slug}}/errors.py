@@ -1,7 +1,8 @@
 """Base errors of the domain layer, shared by every app (plain Python, no Django).
 
 Views, the API and commands map these to responses and exit codes:
-InvalidValue -> 400 / exit 2, NotFound -> 404 / exit 2, Conflict -> 409 / exit 2.
+InvalidValue -> 400 / exit 2, NotFound -> 404 / exit 2, Conflict -> 409 / exit 2, Forbidden -> 403 / exit 2
+(with its machine-readable `code` in the API's body).
 """
 
 
@@ -19,6 +20,14 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     """The operation clashes with existing state (a duplicate, an overlapping booking, ...)."""
+
+
+class Forbidden(DomainError):
+    """The tenant's plan or billing state refuses the operation (a plan limit, a read-only tenant).
+
+    `code` is a machine-readable reason, returned by the API with the 403."""
+
+    code = "forbidden"
 
 
 def shown(value: object, limit: int = 100) -> str:

@@ -49,6 +49,8 @@ SHARED_APPS = [
     "{{ cookiecutter.project_slug }}.demo",
     "django_tenants",
     "{{ cookiecutter.project_slug }}.accounts",
+    # Plans, plan limits and subscriptions (public schema); Stripe webhooks on the public host.
+    "{{ cookiecutter.project_slug }}.billing",
     # Audit log of destructive and privileged operations (public schema).
     "{{ cookiecutter.project_slug }}.audit",
     "django.contrib.contenttypes",
@@ -116,6 +118,28 @@ TENANCY_BACKUP_DIR = env("TENANCY_BACKUP_DIR", default=str(BASE_DIR / "backups")
 TENANCY_PG_BIN_DIR = env("TENANCY_PG_BIN_DIR", default="")
 # products.services.low_stock_flag flags active products with fewer units in stock than this.
 PRODUCTS_LOW_STOCK_THRESHOLD = 5
+
+# ------------------------------------------------------------------------------
+# Plans and billing (docs/billing.md)
+# ------------------------------------------------------------------------------
+# "none": plans change in the platform admin or with `manage.py subscription` (no keys needed);
+# "stripe": Stripe Checkout and the customer portal, subscription state from Stripe's webhooks.
+BILLING_PROVIDER = env("BILLING_PROVIDER", default="none")
+# Days an overdue tenant (invoice failed, or a trial ended unpaid) keeps working, with a banner, before it
+# becomes read-only (a decimal number; 0: read-only at once).
+BILLING_GRACE_DAYS = env.float("BILLING_GRACE_DAYS", default=7.0)
+# Whether tenant admins, besides owners, may see and change billing.
+BILLING_ADMINS_MANAGE = env.bool("BILLING_ADMINS_MANAGE", default=False)
+# Stripe (BILLING_PROVIDER=stripe): the secret API key, the webhook endpoint's signing secret, and the price id
+# of each plan and interval as `<plan>:<month|year>=<price id>` pairs separated by commas, e.g.
+# STRIPE_PRICE_IDS=starter:month=price_123,starter:year=price_456,pro:month=price_789
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_PRICE_IDS = env("STRIPE_PRICE_IDS", default="")
+# Base URL of Stripe's API; tests point it at a local stand-in for Stripe's servers. Empty: Stripe's own.
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
+# Seconds a webhook's signed timestamp may be old (Stripe's own default tolerance is 300).
+STRIPE_WEBHOOK_TOLERANCE = 300
 
 # ------------------------------------------------------------------------------
 # Database

@@ -22,6 +22,7 @@ from ..accounts.domain import normalize_email
 from ..accounts.models import User
 from ..accounts.services import membership_grant, user_get_or_create
 from ..audit.services import audit_record
+from ..billing.services import plan_get, subscription_start
 from ..errors import Conflict, InvalidValue, NotFound
 from ..fleet.executor import fleet_migrate
 from ..fleet.plan import current_graph, is_current, read_applied
@@ -80,6 +81,7 @@ class TenantRequest:
     schema_name: str
     domain: str
     owner_email: str | None
+    plan: str | None = None  # the plan's code; None: the default plan (billing.services.default_plan)
 
 
 def tenant_request_validate(
@@ -89,13 +91,14 @@ def tenant_request_validate(
     domain: object | None = None,
     owner_email: object | None = None,
     check_free: bool = True,
+    plan: object | None = None,
 ) -> TenantRequest:
     """Validate and normalise provisioning input and, with `check_free`, check that slug, schema and domain
     are free (provisioning checks that again under its lock).
 
     Raises InvalidValue / InvalidSlug / InvalidDomain for malformed values (a domain without a dot too, unless
     it is the dotless base domain `localhost`), TenantExists when the slug or schema is taken, DomainTaken when
-    the domain routes to another tenant. Reads only.
+    the domain routes to another tenant, UnknownPlan when `plan` (a plan code) names no plan. Reads only.
     """
     name = validate_tenant_name(name)
     slug = tenant_slug_validate(slug)
@@ -111,7 +114,8 @@ def tenant_request_validate(
     email = None
     if owner_email is not None:
         email = normalize_email(owner_email)
-    request = TenantRequest(name, slug, schema_name_for(slug), domain_name, email)
+    plan_code = None if plan is None else plan_get(plan).code
+    request = TenantRequest(name, slug, schema_name_for(slug), domain_name, email, plan_code)
     if check_free:
         with schema_context(get_public_schema_name()):
             _ensure_free(slug=request.slug, schema_name=request.schema_name, domain_name=request.domain)
@@ -152,19 +156,24 @@ def tenant_create(
     domain: str | None = None,
     owner_email: str | None = None,
     verbosity: int = 0,
+    plan: str | None = None,
 ) -> Tenant:
     """Provision a tenant and return it, active: schema `tenant_<slug>` (a claimed spare schema, else
     built by migrations), its domain (default `<slug>.<TENANCY_BASE_DOMAIN>`) and, when `owner_email`
-    is given, an owner membership (the user is created without a usable password when the email is new).
+    is given, an owner membership (the user is created without a usable password when the email is new), and
+    its subscription on `plan` (a plan code; default: the default plan, free as seeded; trialing when the plan
+    has trial days: billing.services.subscription_start).
     Schedules a refill of the spare-schema pool once the caller's transaction commits.
 
     Raises InvalidValue / InvalidSlug / InvalidDomain for malformed input, TenantExists when the slug or
-    schema is taken (also by a concurrent creation), DomainTaken when the domain routes elsewhere.
+    schema is taken (also by a concurrent creation), DomainTaken when the domain routes elsewhere, UnknownPlan.
     Nothing is left behind on failure (module docstring: a crash while migrating leaves a tenant in
     `provisioning`, which `tenants_doctor --fix` completes).
     """
     # Whether slug, schema and domain are free is checked under the provisioning lock (_ensure_free).
-    request = tenant_request_validate(name=name, slug=slug, domain=domain, owner_email=owner_email, check_free=False)
+    request = tenant_request_validate(
+        name=name, slug=slug, domain=domain, owner_email=owner_email, check_free=False, plan=plan
+    )
     # Tenant rows live in the public schema; the caller's schema is restored afterwards.
     try:
         with schema_context(get_public_schema_name()), provisioning_lock(request.schema_name):
@@ -198,6 +207,7 @@ def _provision_from_spare(request: TenantRequest) -> Tenant | None:
         )
         announce("create_domain")
         Domain.objects.create(domain=request.domain, tenant=tenant, is_primary=True)
+        subscription_start(tenant=tenant, plan_code=request.plan)
         _grant_owner(request, tenant, announce)
         _audit_created(request, tenant, spare=spare)
         announce("commit")
@@ -230,6 +240,7 @@ def _provision_by_migrations(request: TenantRequest, *, verbosity: int) -> Tenan
             name=request.name, slug=request.slug, schema_name=request.schema_name, status=Tenant.Status.PROVISIONING
         )
         Domain.objects.create(domain=request.domain, tenant=tenant, is_primary=True)
+        subscription_start(tenant=tenant, plan_code=request.plan)
         _grant_owner(request, tenant, announce)
     # Committed: the slug and domain are this tenant's, and its host answers "setting up".
     try:

@@ -1,17 +1,21 @@
-"""Tenancy rules in plain Python: slugs, schema names, domain names and display names.
+"""Tenancy rules in plain Python: slugs, schema names, domain names, display names, and the access a tenant's
+subscription state allows.
 
 No Django imports: services and commands call these before touching the database.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
 
 import idna
 
-from ..errors import Conflict, InvalidValue, shown
+from ..errors import Conflict, Forbidden, InvalidValue, shown
 
 SLUG_MIN, SLUG_MAX = 2, 40
 SCHEMA_PREFIX = "tenant_"
@@ -226,3 +230,69 @@ def normalize_display_name(name: object, *, max_length: int, what: str = "name")
                 "expected visible text"
             )
     return value
+
+
+class TenantReadOnly(Forbidden):
+    """The tenant is read-only: its payment is overdue past the grace period (tenancy.domain.access_for)."""
+
+    code = "tenant_read_only"
+
+
+class Access(StrEnum):
+    """What a tenant's subscription allows: everything, reading only, or nothing (the suspended page)."""
+
+    FULL = "full"
+    READ_ONLY = "read_only"
+    SUSPENDED = "suspended"
+
+
+@dataclass(frozen=True)
+class BillingSnapshot:
+    """The subscription state a tenant row carries (copied there by a database trigger on billing_subscription,
+    billing migration 0001): status `trialing`, `active`, `past_due` or `canceled`; the aware datetimes
+    the rules need (None when not applicable)."""
+
+    status: str = "active"
+    past_due_since: dt.datetime | None = None
+    period_end: dt.datetime | None = None
+    trial_end: dt.datetime | None = None
+
+    def overdue_since(self, now: dt.datetime) -> dt.datetime | None:
+        """Since when payment is overdue: `past_due_since` when past due, the trial's end for a trial that ended
+        without payment; None when nothing is overdue."""
+        if self.status == "past_due":
+            return self.past_due_since or now
+        if self.status == "trialing" and self.trial_end is not None and self.trial_end <= now:
+            return self.trial_end
+        return None
+
+
+def access_for(snapshot: BillingSnapshot, *, now: dt.datetime, grace: dt.timedelta) -> Access:
+    """The access a subscription state allows at `now` (aware datetime):
+
+    - active, or trialing before the trial's end: FULL;
+    - overdue (past_due, or a trial that ended unpaid) for less than `grace` (settings.BILLING_GRACE_DAYS):
+      FULL, with a banner (billing_banner); for `grace` or longer: READ_ONLY (reads work, writes are refused);
+    - canceled: FULL until the paid period ends, then SUSPENDED (no period end known: SUSPENDED at once).
+    Paying again (status active) gives FULL at once. An unknown status counts as active.
+    """
+    if snapshot.status == "canceled":
+        return Access.FULL if snapshot.period_end is not None and now < snapshot.period_end else Access.SUSPENDED
+    overdue = snapshot.overdue_since(now)
+    if overdue is None:
+        return Access.FULL
+    return Access.READ_ONLY if now - overdue >= grace else Access.FULL
+
+
+def billing_banner(snapshot: BillingSnapshot, *, now: dt.datetime, grace: dt.timedelta) -> str | None:
+    """The banner a tenant's pages show about its subscription, or None: overdue payment (with the date the
+    tenant becomes read-only, or that it is), or a canceled subscription ending on a date."""
+    overdue = snapshot.overdue_since(now)
+    if overdue is not None:
+        read_only_at = overdue + grace
+        if now >= read_only_at:
+            return "Payment is overdue: this workspace is read-only until the subscription is paid."
+        return f"Payment is overdue: this workspace becomes read-only on {read_only_at:%Y-%m-%d %H:%M} UTC."
+    if snapshot.status == "canceled" and snapshot.period_end is not None and now < snapshot.period_end:
+        return f"The subscription is canceled: this workspace is suspended on {snapshot.period_end:%Y-%m-%d %H:%M} UTC."
+    return None

@@ -1,7 +1,19 @@
 """Tenant and Domain: the public schema's map of tenants to schemas and host names."""
 
+import datetime as dt
+
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
+
+from .domain import Access, BillingSnapshot, access_for
+
+
+def billing_grace() -> dt.timedelta:
+    """settings.BILLING_GRACE_DAYS (days, a number >= 0; default 7) as a timedelta: how long an overdue tenant
+    keeps working, with a banner, before it becomes read-only."""
+    return dt.timedelta(days=float(getattr(settings, "BILLING_GRACE_DAYS", 7)))
 
 
 class Tenant(TenantMixin):
@@ -19,6 +31,13 @@ class Tenant(TenantMixin):
     # archived 404 (tenancy/middleware.py). Only lifecycle.services change it.
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROVISIONING)
     created = models.DateTimeField(auto_now_add=True)
+    # The subscription's state, copied here by a database trigger on billing_subscription (billing migration
+    # 0001) whatever writes the subscription, so routing, Celery and the fleet commands read it with the tenant
+    # row (and the routing version moves with it). Read through `billing_snapshot`; never written by code.
+    billing_status = models.CharField(max_length=20, default="active", editable=False)
+    billing_past_due_since = models.DateTimeField(null=True, blank=True, editable=False)
+    billing_period_end = models.DateTimeField(null=True, blank=True, editable=False)
+    billing_trial_end = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Schemas are created and dropped by lifecycle.services, inside the same
     # transaction as the tenant row, never implicitly by save() or delete().
@@ -30,6 +49,20 @@ class Tenant(TenantMixin):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
+
+    @property
+    def billing_snapshot(self) -> BillingSnapshot:
+        """The subscription state this row carries (tenancy.domain.access_for decides what it allows)."""
+        return BillingSnapshot(
+            status=self.billing_status,
+            past_due_since=self.billing_past_due_since,
+            period_end=self.billing_period_end,
+            trial_end=self.billing_trial_end,
+        )
+
+    def access(self, *, now: dt.datetime | None = None) -> Access:
+        """What the subscription allows now (settings.BILLING_GRACE_DAYS of grace for an overdue payment)."""
+        return access_for(self.billing_snapshot, now=now or timezone.now(), grace=billing_grace())
 
 
 class Domain(DomainMixin):
