@@ -44,10 +44,33 @@ from .conftest import (
 OLD_LAYOUT_COMMIT = "ca1ae85"
 # Migrations an update from OLD_LAYOUT_COMMIT to the working tree may add, as (app label, name). A migration
 # added here must still leave every existing row alone: only tables it creates may be new (and empty).
-NEW_MIGRATIONS: frozenset[tuple[str, str]] = frozenset({("accounts", "0004_apikey"), ("audit", "0001_initial")})
+NEW_MIGRATIONS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("accounts", "0004_apikey"),
+        ("audit", "0001_initial"),
+        ("tenancy", "0004_tenant_billing_state"),
+        ("billing", "0001_initial"),
+    }
+)
+# Columns those migrations add to existing tables, as (table, column): rows keep every other column's value.
+NEW_COLUMNS: frozenset[tuple[str, str]] = frozenset(
+    ("public.tenancy_tenant", column)
+    for column in ("billing_status", "billing_past_due_since", "billing_period_end", "billing_trial_end")
+)
+# New tables that migrations fill: the seeded plan catalogue, and one subscription per existing tenant (public
+# excepted). Every other new table must be empty.
+SEEDED_PLANS = 3
 # Models those migrations add, as (app label, model): Django's post_migrate gives each a django_content_type
 # row and its four auth_permission rows (add, change, delete, view). Those registries may gain exactly these.
-NEW_MODELS: frozenset[tuple[str, str]] = frozenset({("accounts", "apikey"), ("audit", "auditevent")})
+NEW_MODELS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("accounts", "apikey"),
+        ("audit", "auditevent"),
+        ("billing", "plan"),
+        ("billing", "subscription"),
+        ("billing", "webhookevent"),
+    }
+)
 REGISTRY_TABLES = ("django_content_type", "auth_permission")
 # What the post_gen_project hook puts in .cruft.json's skip list.
 CRUFT_SKIP = [".env", "uv.lock"]
@@ -75,7 +98,10 @@ import json, sys
 import psycopg
 from psycopg import sql
 
-tables, migrations, registries = {}, {}, {}
+# argv[2], when given: {"<schema>.<table>": [columns]} of an earlier snapshot; those tables are digested over
+# these columns only, so a column a migration added (reported in "columns") does not count as a changed row.
+only = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+tables, migrations, registries, columns = {}, {}, {}, {}
 with psycopg.connect(sys.argv[1]) as conn:
     names = conn.execute(
         "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -84,9 +110,16 @@ with psycopg.connect(sys.argv[1]) as conn:
     ).fetchall()
     for schema, table in names:
         name = sql.Identifier(schema, table)
+        present = [row[0] for row in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
+            "ORDER BY attnum", [sql.Identifier(schema, table).as_string(conn)]
+        )]
+        columns[f"{schema}.{table}"] = present
+        digested = only.get(f"{schema}.{table}", present)
+        row = sql.SQL("ROW({})::text").format(sql.SQL(", ").join(sql.Identifier("t", column) for column in digested))
         count, digest = conn.execute(
-            sql.SQL("SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM {} t")
-            .format(name)
+            sql.SQL("SELECT count(*), md5(coalesce(string_agg({row}, E'\\n' ORDER BY {row}), '')) FROM {name} t")
+            .format(row=row, name=name)
         ).fetchone()
         tables[f"{schema}.{table}"] = [count, digest]
         if table in ("django_content_type", "auth_permission"):
@@ -95,7 +128,7 @@ with psycopg.connect(sys.argv[1]) as conn:
         if table == "django_migrations":
             rows = conn.execute(sql.SQL("SELECT id, app, name, applied::text FROM {} ORDER BY id").format(name))
             migrations[schema] = [list(row) for row in rows]
-print(json.dumps({"tables": tables, "migrations": migrations, "registries": registries}))
+print(json.dumps({"tables": tables, "migrations": migrations, "registries": registries, "columns": columns}))
 """
 
 
@@ -377,10 +410,12 @@ def update_database(legacy_bake: LegacyBake) -> Iterator[str]:
         psql(legacy_bake.project, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def snapshot(project: Path, database_url: str) -> dict:
-    """Row counts and checksums of every table of every schema, and each schema's django_migrations rows."""
+def snapshot(project: Path, database_url: str, *, columns_of: Mapping[str, list[str]] | None = None) -> dict:
+    """Row counts and checksums of every table of every schema (over `columns_of[table]` where given: the columns
+    of an earlier snapshot), each table's columns, and each schema's django_migrations rows."""
+    args = [database_url, *([json.dumps(columns_of)] if columns_of is not None else [])]
     result = run(
-        ["uv", "run", "--no-sync", "python", "-c", SNAPSHOT_SCRIPT, database_url], cwd=project, timeout=SNAPSHOT_TIMEOUT
+        ["uv", "run", "--no-sync", "python", "-c", SNAPSHOT_SCRIPT, *args], cwd=project, timeout=SNAPSHOT_TIMEOUT
     )
     assert result.returncode == 0, describe(result)
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -463,7 +498,7 @@ def test_bake_of_the_previous_layout_updates_and_migrates_without_changing_data(
 
     migrated = run(["make", "migrate"], cwd=project, extra_env=env, timeout=1800)
     assert migrated.returncode == 0, describe(migrated)
-    after = snapshot(project, update_database)
+    after = snapshot(project, update_database, columns_of=before["columns"])
 
     # No row changed, in any table of any schema; only tables of NEW_MIGRATIONS may be new, and empty; the
     # content type and permission registries keep every row and gain only NEW_MODELS' rows.
@@ -476,8 +511,20 @@ def test_bake_of_the_previous_layout_updates_and_migrates_without_changing_data(
         name: (value, after_tables[name]) for name, value in before_tables.items() if after_tables[name] != value
     }
     assert changed == {}
+    # Columns: existing tables gain only NEW_COLUMNS.
+    gained_columns = {
+        (table, column)
+        for table, names in after["columns"].items()
+        if table in before["columns"]
+        for column in set(names) - set(before["columns"][table])
+    }
+    assert gained_columns <= NEW_COLUMNS, sorted(gained_columns - NEW_COLUMNS)
     added = {name: value for name, value in after_tables.items() if name not in before_tables}
-    assert all(count == 0 for count, _ in added.values()), added
+    tenants = before_tables["public.tenancy_tenant"][0] - 1  # the public tenant has no subscription
+    seeded = {"public.billing_plan": SEEDED_PLANS, "public.billing_subscription": tenants}
+    assert {name: count for name, (count, _) in added.items() if count} == {
+        name: count for name, count in seeded.items() if count
+    }, added
     assert not added or NEW_MIGRATIONS, f"tables added without a migration listed in NEW_MIGRATIONS: {sorted(added)}"
     # django_migrations keeps every row as it was, and gains only NEW_MIGRATIONS.
     assert set(after["migrations"]) == set(before["migrations"])

@@ -199,41 +199,51 @@ def committed_tenants(django_db_blocker, slugs: list[str]) -> Iterator[list[str]
             spare_pool_fill()  # later tests expect a full pool
 
 
-@pytest.fixture(scope="session")
-def server_url(django_db_setup: None, django_db_blocker) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Start `manage.py runserver` on the test database in its own process; yield its base URL.
+@contextlib.contextmanager
+def running_server(database_url: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `manage.py runserver` on `database_url` in its own process, with `extra_env` added to its environment
+    (settings read from the environment, e.g. BILLING_PROVIDER); yield its base URL once /healthz answers.
 
     The server writes the emails it sends as files into SERVER_MAIL_DIR (read them with `server_mails`).
     """
-    with django_db_blocker.unblock():
-        database_url = test_database_url()
     port = _free_port()
-    shutil.rmtree(SERVER_MAIL_DIR, ignore_errors=True)
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "config.settings.test",
            "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-           "DJANGO_EMAIL_FILE_PATH": str(SERVER_MAIL_DIR)}  # fmt: skip
-    log = open(PROJECT_DIR / ".pytest-server.log", "w")  # noqa: SIM115 - closed below
+           "DJANGO_EMAIL_FILE_PATH": str(SERVER_MAIL_DIR), **(extra_env or {})}  # fmt: skip
+    log_path = PROJECT_DIR / f".pytest-server-{port}.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", "--noreload", "--insecure", f"127.0.0.1:{port}"],
         cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 - local URL
-                if response.status == 200:
-                    break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                output = (PROJECT_DIR / ".pytest-server.log").read_text()
-                raise RuntimeError(f"server did not start: {output}") from None
-            time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 - local URL
+                    if response.status == 200:
+                        break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start: {log_path.read_text()}") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+        log_path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def server_url(django_db_setup: None, django_db_blocker) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A `running_server` on the test database for the whole session; yields its base URL."""
+    with django_db_blocker.unblock():
+        database_url = test_database_url()
+    shutil.rmtree(SERVER_MAIL_DIR, ignore_errors=True)
+    with running_server(database_url) as url:
+        yield url
 
 
 # Browser tests drive Debian's chromium through Playwright; CHROMIUM_PATH points them at another binary.

@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 
 from {{ cookiecutter.project_slug }}.accounts.views import tenant_picker, tenant_switch
-from {{ cookiecutter.project_slug }}.platform.views import admin_login, landing, signup
+from {{ cookiecutter.project_slug }}.platform.views import admin_login, billing_done, landing, signup
+from {{ cookiecutter.project_slug }}.platform.webhooks import stripe_webhook
 
 urlpatterns = [
     path("", landing, name="home"),
@@ -17,4 +18,8 @@ urlpatterns = [
     # Before the admin's own URLs: its login with failed logins limited (platform.views.admin_login).
     path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
+    # Where the billing provider sends an owner back to after checkout or the portal: on to the tenant's Billing page.
+    path("billing/done/<slug:slug>/", billing_done, name="billing_done"),
+    # Stripe's subscription and invoice events (BILLING_PROVIDER=stripe; docs/billing.md).
+    path("billing/stripe/webhook/", stripe_webhook, name="stripe_webhook"),
 ]

@@ -1,4 +1,4 @@
-"""URLs of tenant hosts (the tenant's schema): dashboard, accounts, members, apps, media, tenant admin{% if cookiecutter.use_drf == "y" %}, REST API{% endif %}."""
+"""URLs of tenant hosts (the tenant's schema): dashboard, accounts, members, billing, apps, media, admin{% if cookiecutter.use_drf == "y" %}, REST API{% endif %}."""
 
 from django.urls import include, path, re_path
 
@@ -7,6 +7,7 @@ from {{ cookiecutter.project_slug }}.accounts import api_key_views
 {% endif %}from {{ cookiecutter.project_slug }}.accounts import views as accounts_views
 from {{ cookiecutter.project_slug }}.accounts.admin_site import tenant_admin_site
 from {{ cookiecutter.project_slug }}.accounts.permissions import member_required
+from {{ cookiecutter.project_slug }}.billing_views import billing, billing_checkout, billing_portal
 from {{ cookiecutter.project_slug }}.dashboard import dashboard
 from {{ cookiecutter.project_slug }}.tenancy.media import tenant_media
 
@@ -32,6 +33,11 @@ urlpatterns = [
         name="invitation_withdraw",
     ),
     path("invitations/<str:token>/", accounts_views.invitation_accept_view, name="invitation_accept"),
+    # The plan, usage, checkout and the provider's portal (billing_views), for owners; served also while the
+    # subscription makes the tenant read-only or suspended (tenancy.middleware.BILLING_PATH).
+    path("billing/", billing, name="billing"),
+    path("billing/checkout/", billing_checkout, name="billing_checkout"),
+    path("billing/portal/", billing_portal, name="billing_portal"),
     path("products/", include("{{ cookiecutter.project_slug }}.products.urls")),
     path("customers/", include("{{ cookiecutter.project_slug }}.customers.urls")),
     path("bookings/", include("{{ cookiecutter.project_slug }}.bookings.urls")),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from {{ cookiecutter.project_slug }}.billing.domain import Limit, PlanLimitReached, limit_check
 from {{ cookiecutter.project_slug }}.bookings.domain import (
     AlreadyCancelled,
     Booking,
@@ -18,6 +20,7 @@ from {{ cookiecutter.project_slug }}.bookings.domain import (
     SlotTaken,
     UnknownCustomer,
     UnknownProduct,
+    month_window,
 )
 from {{ cookiecutter.project_slug }}.bookings.repositories import InMemoryBookingRepository
 from {{ cookiecutter.project_slug }}.bookings.services import booking_cancel, booking_create
@@ -34,14 +37,35 @@ def slot(day: int, start_hour: int, end_hour: int) -> Slot:
     return Slot(start=at(day, start_hour), end=at(day, end_hour))
 
 
+class PlanLimit:
+    """Stands in for billing.services.plan_limit_check (which needs the database): the same rule
+    (billing.domain.limit_check) against `allowed` (None: unlimited); records each limit and usage it checked."""
+
+    def __init__(self, allowed: int | None = None) -> None:
+        self.allowed = allowed
+        self.checked: list[tuple[Limit, int]] = []
+
+    def __call__(self, limit: Limit, /, *, usage: Callable[[], int], adding: int = 1) -> None:
+        used = usage()
+        self.checked.append((limit, used))
+        limit_check(limit=limit, plan="test", plan_name="Test", allowed=self.allowed, usage=used, adding=adding)
+
+
 @pytest.fixture
 def repo() -> InMemoryBookingRepository:
     return InMemoryBookingRepository(product_ids={PRODUCT, OTHER_PRODUCT}, customer_ids={CUSTOMER})
 
 
-def book(repo: InMemoryBookingRepository, booked: Slot, product_id: int = PRODUCT) -> int:
+def book(
+    repo: InMemoryBookingRepository, booked: Slot, product_id: int = PRODUCT, limits: PlanLimit | None = None
+) -> int:
     return booking_create(
-        bookings=repo, product_id=product_id, customer_id=CUSTOMER, slot=booked, atomic=contextlib.nullcontext
+        bookings=repo,
+        product_id=product_id,
+        customer_id=CUSTOMER,
+        slot=booked,
+        atomic=contextlib.nullcontext,
+        limit_check=limits or PlanLimit(),
     )
 
 
@@ -127,6 +151,7 @@ def test_booking_records_the_user_who_created_it_and_nobody_when_not_given(repo:
         slot=slot(5, 10, 11),
         created_by_id=42,
         atomic=contextlib.nullcontext,
+        limit_check=PlanLimit(),
     )
     anonymous = book(repo, slot(5, 11, 12))
 
@@ -201,7 +226,12 @@ def test_booking_rejected_for_unknown_product(repo: InMemoryBookingRepository) -
 def test_booking_rejected_for_unknown_customer(repo: InMemoryBookingRepository) -> None:
     with pytest.raises(UnknownCustomer, match="customer 999 does not exist"):
         booking_create(
-            bookings=repo, product_id=PRODUCT, customer_id=999, slot=slot(5, 10, 11), atomic=contextlib.nullcontext
+            bookings=repo,
+            product_id=PRODUCT,
+            customer_id=999,
+            slot=slot(5, 10, 11),
+            atomic=contextlib.nullcontext,
+            limit_check=PlanLimit(),
         )
     assert repo.bookings == {}
 
@@ -226,6 +256,10 @@ class RecordingRepository(InMemoryBookingRepository):
         self.calls.append(("lock_product", self.in_transaction))
         return super().lock_product(product_id)
 
+    def created_count(self, *, since: datetime, before: datetime) -> int:
+        self.calls.append(("created_count", self.in_transaction))
+        return super().created_count(since=since, before=before)
+
     def confirmed_slots(self, product_id: int, *, around: Slot) -> list[Slot]:
         self.calls.append(("confirmed_slots", self.in_transaction))
         return super().confirmed_slots(product_id, around=around)
@@ -238,9 +272,68 @@ class RecordingRepository(InMemoryBookingRepository):
 def test_booking_locks_the_product_before_checking_overlaps_all_in_one_transaction() -> None:
     repo = RecordingRepository()
 
-    booking_create(bookings=repo, product_id=PRODUCT, customer_id=CUSTOMER, slot=slot(5, 10, 11), atomic=repo.atomic)
+    booking_create(
+        bookings=repo,
+        product_id=PRODUCT,
+        customer_id=CUSTOMER,
+        slot=slot(5, 10, 11),
+        atomic=repo.atomic,
+        limit_check=PlanLimit(),
+    )
 
-    assert repo.calls == [("lock_product", True), ("confirmed_slots", True), ("add", True)]
+    # The plan's month count first (plan_limit_check locks the subscription before any row), then the product.
+    assert repo.calls == [("created_count", True), ("lock_product", True), ("confirmed_slots", True), ("add", True)]
+
+
+def test_booking_counts_this_months_bookings_cancelled_ones_included_against_the_plan(
+    repo: InMemoryBookingRepository,
+) -> None:
+    limits = PlanLimit(allowed=3)
+    booking_cancel(bookings=repo, booking_id=book(repo, slot(5, 10, 11), limits=limits), atomic=contextlib.nullcontext)
+    book(repo, slot(5, 11, 12), limits=limits)
+    book(repo, slot(5, 12, 13), limits=limits)  # the third of 3: allowed
+
+    with pytest.raises(PlanLimitReached, match="The Test plan allows 3 bookings this month; this workspace has 3"):
+        book(repo, slot(6, 10, 11), limits=limits)
+
+    assert len(repo.bookings) == 3
+    assert limits.checked == [(Limit.BOOKINGS_PER_MONTH, used) for used in (0, 1, 2, 3)]
+
+
+def test_bookings_of_earlier_months_do_not_count(repo: InMemoryBookingRepository) -> None:
+    book(repo, slot(5, 10, 11))
+    repo.created = {booking_id: datetime(2020, 1, 31, 23, tzinfo=UTC) for booking_id in repo.created}
+
+    limits = PlanLimit(allowed=1)
+    book(repo, slot(5, 11, 12), limits=limits)
+
+    assert limits.checked == [(Limit.BOOKINGS_PER_MONTH, 0)]
+
+
+@pytest.mark.parametrize(
+    ("moment", "start", "after"),
+    [
+        (datetime(2031, 3, 15, 12, tzinfo=UTC), datetime(2031, 3, 1, tzinfo=UTC), datetime(2031, 4, 1, tzinfo=UTC)),
+        (
+            datetime(2031, 12, 31, 23, 59, tzinfo=UTC),
+            datetime(2031, 12, 1, tzinfo=UTC),
+            datetime(2032, 1, 1, tzinfo=UTC),
+        ),
+        (datetime(2031, 1, 1, tzinfo=UTC), datetime(2031, 1, 1, tzinfo=UTC), datetime(2031, 2, 1, tzinfo=UTC)),
+    ],
+    ids=["mid-month", "december", "first-instant"],
+)
+def test_month_window_is_the_calendar_month_of_the_moment(moment: datetime, start: datetime, after: datetime) -> None:
+    assert month_window(moment) == (start, after)
+
+
+def test_month_window_follows_the_moments_time_zone() -> None:
+    # 23:30 UTC on 31 March is already 1 April in Berlin: April's window, from midnight Berlin time.
+    berlin = ZoneInfo("Europe/Berlin")
+    start, after = month_window(datetime(2031, 3, 31, 23, 30, tzinfo=UTC).astimezone(berlin))
+
+    assert (start, after) == (datetime(2031, 4, 1, tzinfo=berlin), datetime(2031, 5, 1, tzinfo=berlin))
+    assert start == datetime(2031, 3, 31, 22, tzinfo=UTC)
 
 
 # --- booking_cancel ---------------------------------------------------------------------------

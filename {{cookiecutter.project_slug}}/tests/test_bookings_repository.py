@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -144,6 +144,20 @@ def test_set_status_is_persisted(setup: Setup) -> None:
     stored = setup.repo.get(booking_id)
     assert stored is not None
     assert stored.status is BookingStatus.CANCELLED
+
+
+def test_created_count_counts_the_bookings_added_in_the_window_cancelled_ones_too(setup: Setup) -> None:
+    now, hour = datetime.now(UTC), timedelta(hours=1)
+    before = setup.repo.created_count(since=now - hour, before=now + hour)
+    add = setup.repo.add
+    add(product_id=setup.product_id, customer_id=setup.customer_id, slot=Slot(at(9, 9), at(9, 10)))
+    cancelled = add(product_id=setup.product_id, customer_id=setup.customer_id, slot=Slot(at(9, 10), at(9, 11)))
+    setup.repo.set_status(cancelled, BookingStatus.CANCELLED)
+
+    assert setup.repo.created_count(since=now - hour, before=now + hour) == before + 2
+    assert setup.repo.created_count(since=now + hour, before=now + 2 * hour) == 0  # added before the window
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+    assert setup.repo.created_count(since=long_ago, before=long_ago + 30 * hour) == 0
 
 
 # --- Django repository only -------------------------------------------------------------------

@@ -69,7 +69,8 @@ def test_command_name_resolves_to_the_project_command(name):
 
 @pytest.mark.parametrize(
     "name", ["create_tenant", "drop_schema", "list_tenants", "migrate_schemas", "seed_demo", "ensure_public_tenant",
-             "createsuperuser", "tenant_status", "tenants_doctor", "backup_tenant", "restore_tenant"],
+             "createsuperuser", "tenant_status", "tenants_doctor", "backup_tenant", "restore_tenant", "plans",
+             "subscription"],
 )  # fmt: skip
 @pytest.mark.parametrize("flag", ["--noinput", "--no-input"])
 def test_commands_accept_both_spellings_of_noinput(name, flag):
@@ -79,6 +80,7 @@ def test_commands_accept_both_spellings_of_noinput(name, flag):
         "tenant_status": ["--tenant", "acme"],
         "backup_tenant": ["--tenant", "acme"],
         "restore_tenant": ["--input", "x.dump", "--slug", "acme-copy"],
+        "subscription": ["--tenant", "acme"],
     }.get(name, [])
     assert parser.parse_known_args([flag, *required])[0].interactive is False
 
@@ -136,11 +138,12 @@ def test_drop_schema_refuses_public_unknown_and_unconfirmed():
     assert schema_exists("tenant_acme") and Tenant.objects.filter(slug="acme").exists()
 
 
-def test_list_tenants_json_lists_slug_name_schema_domains_status():
+def test_list_tenants_json_lists_slug_name_schema_domains_status_and_billing():
     rows = {row["slug"]: row for row in json.loads(run("list_tenants", "--format", "json"))}
+    plan = Tenant.objects.get(slug="acme").subscription.plan.code
     assert rows["acme"] == {
         "slug": "acme", "name": "Acme Corporation", "schema": "tenant_acme", "domains": ["acme.localhost"],
-        "status": "active",
+        "status": "active", "plan": plan, "billing": "active", "access": "full",
     }  # fmt: skip
     assert "public" not in rows and "globex" in rows
 

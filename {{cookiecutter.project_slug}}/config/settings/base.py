@@ -38,7 +38,7 @@ USE_TZ = True
 # The project's packages come before django_tenants and django.contrib.auth so that their
 # management commands (migrate_schemas, migrate, create_tenant, shell, createsuperuser, ...) win
 # over the stock ones: Django resolves a command name to the first app in INSTALLED_APPS that has it.
-# Only tenancy and accounts have models; the other packages are apps for their commands, templates
+# Tenancy, accounts, billing and audit have models; the other packages are apps for their commands, templates
 # and tasks (each package's __init__.py says what it owns).
 SHARED_APPS = [
     "{{ cookiecutter.project_slug }}.tenancy",
@@ -371,6 +371,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "{{ cookiecutter.project_slug }}.accounts.context_processors.tenant",
+                "{{ cookiecutter.project_slug }}.accounts.context_processors.billing",
             ],
         },
     },

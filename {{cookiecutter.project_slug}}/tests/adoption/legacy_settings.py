@@ -12,7 +12,9 @@ SECRET_KEY = "legacy-single-tenant-app"
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
-    "django.contrib.admin",
+    # The admin's tables without its autodiscovery: the project's admin modules import its services, and those
+    # the platform apps (billing, audit) that a single-tenant app does not have.
+    "django.contrib.admin.apps.SimpleAdminConfig",
     "django.contrib.sessions",
     "django.contrib.messages",
     "{{ cookiecutter.project_slug }}.products",

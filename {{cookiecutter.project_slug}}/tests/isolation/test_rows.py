@@ -11,6 +11,7 @@ from django_tenants.utils import tenant_context
 
 from {{ cookiecutter.project_slug }}.accounts.invitations import invitation_create
 from {{ cookiecutter.project_slug }}.accounts.models import Invitation, Membership
+from {{ cookiecutter.project_slug }}.billing.services import plan_change
 from {{ cookiecutter.project_slug }}.bookings.models import Booking
 from {{ cookiecutter.project_slug }}.customers.models import Customer
 from {{ cookiecutter.project_slug }}.products.models import Product
@@ -85,6 +86,8 @@ def test_lists_search_and_filters_show_this_tenants_rows_only(tenant_client: Cli
 
 @pytest.fixture
 def globex_invitation(other_tenant: Any, globex_owner: Any) -> Invitation:
+    # The owner, a member and this invitation: more seats than globex's free plan has (2).
+    plan_change(tenant=other_tenant, plan_code="starter")
     invitation, _token = invitation_create(
         tenant=other_tenant, email="invitee@globex.localhost", role="member", invited_by=globex_owner
     )

@@ -1,8 +1,12 @@
 from collections.abc import Callable
 
 from django.http import HttpRequest
+from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
+from ..tenancy.domain import billing_banner
+from ..tenancy.middleware import BILLING_PATH
+from ..tenancy.models import billing_grace
 from .permissions import role_allowed_actions
 from .selectors import TenantChoice, user_tenants
 
@@ -33,3 +37,20 @@ def tenant(request: HttpRequest) -> dict[str, object]:
         "allowed_actions": {action.value for action in role_allowed_actions(role)},
         "switch_tenants": switch,
     }
+
+
+def billing(request: HttpRequest) -> dict[str, object]:
+    """Expose `billing_banner` and `billing_url` to the pages of a tenant host.
+
+    `billing_banner`: for a member of the request's tenant, the text of tenancy.domain.billing_banner (payment
+    overdue with the date the workspace becomes read-only, read-only, or canceled and suspended on a date),
+    else None. Read from the tenant row routing loaded (no SQL). `billing_url`: the Billing page for those whose
+    role has the `billing` action (owners; admins too with settings.BILLING_ADMINS_MANAGE), else None.
+    """
+    current = getattr(request, "tenant", None)
+    role = getattr(request, "membership_role", None)
+    if current is None or role is None or current.schema_name == get_public_schema_name():
+        return {"billing_banner": None, "billing_url": None}
+    banner = billing_banner(current.billing_snapshot, now=timezone.now(), grace=billing_grace())
+    payer = "billing" in {action.value for action in role_allowed_actions(role)}
+    return {"billing_banner": banner, "billing_url": BILLING_PATH if payer else None}

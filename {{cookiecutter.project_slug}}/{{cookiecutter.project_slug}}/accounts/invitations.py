@@ -24,7 +24,7 @@ from .domain import Role, normalize_email, parse_role, role_change_check
 from .login_tokens import token_hash
 from .models import Invitation, Membership, User
 from .selectors import membership_role
-from .services import email_address_verify, password_validate
+from .services import add_member_check, email_address_verify, password_validate
 
 if TYPE_CHECKING:
     from ..tenancy.models import Tenant
@@ -82,7 +82,10 @@ def invitation_create(*, tenant: Tenant, email: str, role: str | Role, invited_b
     Returns the invitation and its token (43 URL-safe characters; only its SHA-256 is stored), for the
     link `/invitations/<token>/` on the tenant's host. An expired invitation for the same email is replaced.
     Raises InvalidEmail (malformed address), InvalidRole (unknown role), NotAllowed (`invited_by` is a
-    plain member, or an admin inviting an owner), AlreadyMember, InvitationPending (an unexpired one waits).
+    plain member, or an admin inviting an owner), AlreadyMember, InvitationPending (an unexpired one waits),
+    PlanLimitReached when the plan's member limit has no seat left (a pending invitation holds a seat:
+    accounts.selectors.member_seats, so inviting beyond the limit is refused like adding a member),
+    TenantReadOnly when the tenant's payment is overdue.
     """
     address = normalize_email(email)
     parsed = parse_role(role)
@@ -92,6 +95,8 @@ def invitation_create(*, tenant: Tenant, email: str, role: str | Role, invited_b
     now = timezone.now()
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
+        # First, like every writer that counts against the plan: the subscription lock, then rows.
+        add_member_check(tenant=tenant, email=address)
         Invitation.objects.filter(
             tenant=tenant, email__iexact=address, accepted_at__isnull=True, expires_at__lte=now
         ).delete()
@@ -189,7 +194,8 @@ def invitation_accept(*, token: str, tenant: Tenant, password: str, name: str = 
     decides, so an invitation is accepted once even when two requests race.
 
     Raises what invitation_get raises, WeakPassword, WrongPassword and InvalidName (name too long, control
-    or invisible characters);
+    or invisible characters), PlanLimitReached when the plan's member limit is reached by the members and the
+    other pending invitations (a plan downgraded since the invitation was sent), TenantReadOnly;
     nothing changes then.
     """
     invitation = invitation_get(token=token, tenant=tenant)
@@ -207,6 +213,9 @@ def invitation_accept(*, token: str, tenant: Tenant, password: str, name: str = 
     now = timezone.now()
     table = connection.ops.quote_name(Invitation._meta.db_table)
     with transaction.atomic():
+        if user.pk is None or not Membership.objects.filter(user=user, tenant=tenant).exists():
+            # Its seat was held by the invitation itself; the limit may have shrunk since (a plan change).
+            add_member_check(tenant=tenant, email=invitation.email)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} SET accepted_at = %s "  # noqa: S608 - our own table name

@@ -13,6 +13,9 @@ only: `member_required` for function views{% if cookiecutter.use_drf == "y" %}, 
 | update | edit products and customers, cancel bookings       | no     | yes   | yes   |
 | delete | delete rows                                        | no     | yes   | yes   |
 | manage | members, invitations, roles, the tenant admin      | no     | yes   | yes   |
+| billing| the Billing page: plan, checkout, cards, invoices  | no     | no (*)| yes   |
+
+(*) yes with settings.BILLING_ADMINS_MANAGE: `role_actions` adds `billing` to the admin's row then.
 
 (Among managers, which role changes an admin may make is accounts.domain.role_change_check's rule.)
 """
@@ -24,6 +27,7 @@ from enum import StrEnum
 from functools import wraps
 from typing import {% if cookiecutter.use_drf == "y" %}TYPE_CHECKING, {% endif %}Any, TypeVar, cast
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -55,14 +59,24 @@ class Action(StrEnum):
     UPDATE = "update"
     DELETE = "delete"
     MANAGE = "manage"
+    BILLING = "billing"
 
 
 # The rule table: the actions each role may take in its tenant (see the module docstring).
 RULES: Mapping[Role, frozenset[Action]] = {
     Role.MEMBER: frozenset({Action.READ, Action.CREATE}),
-    Role.ADMIN: frozenset(Action),
+    Role.ADMIN: frozenset(Action) - {Action.BILLING},
     Role.OWNER: frozenset(Action),
 }
+
+
+def role_actions(role: Role) -> frozenset[Action]:
+    """The actions `role` may take: its RULES row, plus `billing` for admins when settings.BILLING_ADMINS_MANAGE
+    is on (owners always manage billing; members never do)."""
+    actions = RULES[role]
+    if role is Role.ADMIN and getattr(settings, "BILLING_ADMINS_MANAGE", False):
+        return actions | {Action.BILLING}
+    return actions
 
 
 class InvalidAction(InvalidValue):
@@ -70,8 +84,8 @@ class InvalidAction(InvalidValue):
 
 
 def parse_action(action: object) -> Action:
-    """Return the Action named `action` (`"read"`, `"create"`, `"update"`, `"delete"` or `"manage"`), or raise
-    InvalidAction naming the value and the accepted actions."""
+    """Return the Action named `action` (`"read"`, `"create"`, `"update"`, `"delete"`, `"manage"` or `"billing"`),
+    or raise InvalidAction naming the value and the accepted actions."""
     try:
         return Action(str(action))
     except ValueError:
@@ -80,12 +94,12 @@ def parse_action(action: object) -> Action:
 
 
 def role_allowed_actions(role: Role | str | None) -> frozenset[Action]:
-    """The actions RULES gives `role` (a Role or its name); empty for None or a name that is not a role.
+    """The actions `role` (a Role or its name) may take (role_actions); empty for None or a name that is not a role.
 
     For display only (which links a page offers); access is decided by role_permits.
     """
     try:
-        return RULES[Role(role)] if role is not None else frozenset()
+        return role_actions(Role(role)) if role is not None else frozenset()
     except ValueError:
         return frozenset()
 
@@ -95,8 +109,8 @@ def role_permits(user: Any, tenant: Any, action: Action | str) -> bool:
 
     `user`: a User or AnonymousUser (request.user); `tenant`: the host's Tenant (request.tenant), or None;
     `action`: an Action or its name. False for anonymous users, for the public tenant or no tenant, for users
-    who are not members of `tenant`, and for members whose role lacks `action` in RULES. The membership is read
-    from the database on every call. Raises InvalidAction for an unknown action name.
+    who are not members of `tenant`, and for members whose role lacks `action` (role_actions). The membership is
+    read from the database on every call. Raises InvalidAction for an unknown action name.
     """
     wanted = parse_action(action)
     if user is None or not user.is_authenticated or tenant is None:
@@ -104,7 +118,7 @@ def role_permits(user: Any, tenant: Any, action: Action | str) -> bool:
     if tenant.schema_name == get_public_schema_name():
         return False
     role = membership_role(user_id=user.pk, tenant_id=tenant.pk)
-    return role is not None and wanted in RULES[role]
+    return role is not None and wanted in role_actions(role)
 
 
 def is_member(user: Any, tenant: Any) -> bool:
@@ -115,7 +129,10 @@ def is_member(user: Any, tenant: Any) -> bool:
 def forbidden(request: HttpRequest, action: Action) -> HttpResponse:
     """The 403 page for a member of the host's tenant whose role does not allow `action`."""
     reason = None  # the page's own words: only owners and admins manage members
-    if action != Action.MANAGE:
+    if action == Action.BILLING:
+        who = "owners and admins" if getattr(settings, "BILLING_ADMINS_MANAGE", False) else "owners"
+        reason = f"Only the {who} of this workspace see and change its plan and billing; ask an owner."
+    elif action != Action.MANAGE:
         reason = f"Your role does not allow you to {action.value} here; ask an owner or admin of this workspace."
     return render(request, "accounts/forbidden.html", {"reason": reason}, status=403)
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models.functions import Lower
+from django.utils import timezone
+
 from ..tenancy.models import Domain, Tenant
 from .domain import Role
 from .models import Invitation, Membership, User
@@ -54,3 +57,18 @@ def members_list(*, tenant: Tenant) -> list[Membership]:
 def invitations_pending(*, tenant: Tenant) -> list[Invitation]:
     """The tenant's invitations not yet accepted, newest first, expired ones included (they show as expired)."""
     return list(Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True).select_related("invited_by"))
+
+
+def member_seats(*, tenant: Tenant, except_email: str | None = None) -> int:
+    """Seats `tenant` uses against its plan's member limit (billing.domain.Limit.MEMBERS): its members plus its
+    pending, unexpired invitations (an invitation reserves the seat its acceptance takes). An invitation for
+    an address that is already a member, or for `except_email` (the address being added now), is not counted
+    again. Expired invitations hold no seat."""
+    members = Membership.objects.filter(tenant=tenant)
+    pending = Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True, expires_at__gt=timezone.now())
+    if except_email is not None:
+        pending = pending.exclude(email__iexact=except_email)
+    pending = pending.annotate(address=Lower("email")).exclude(
+        address__in=members.annotate(address=Lower("user__email")).values("address")
+    )
+    return members.count() + pending.count()

@@ -15,10 +15,12 @@ from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from ..audit.services import audit_record
+from ..billing.domain import Limit
+from ..billing.services import plan_limit_check
 from ..errors import Conflict, InvalidValue, NotFound
 from .domain import Role, normalize_email, parse_role, role_change_check
 from .models import BrowserSession, Membership, User
-from .selectors import membership_role
+from .selectors import member_seats, membership_role
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -43,15 +45,27 @@ def membership_grant(*, user: User, tenant: Tenant, role: str | Role, actor: Use
     """Give `user` the `role` (owner, admin or member) in `tenant`, updating an existing membership; a change
     is recorded as audit event membership.grant (`actor`: who granted it, default the request's user).
 
-    Raises InvalidRole for an unknown role.
+    A new membership takes a seat of the plan's member limit (selectors.member_seats: members and pending
+    invitations). Raises InvalidRole for an unknown role, PlanLimitReached when no seat is left, TenantReadOnly
+    when the tenant's payment is overdue (a new membership only; nothing changes then).
     """
     parsed = parse_role(role)
     with transaction.atomic():
         previous = Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
+        if previous is None:
+            add_member_check(tenant=tenant, email=user.email)
         membership, _ = Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": parsed.value})
         if previous != parsed.value:
             _audit_membership("membership.grant", membership, actor, {"from": previous, "to": parsed.value})
     return membership
+
+
+def add_member_check(*, tenant: Tenant, email: str | None = None) -> None:
+    """Refuse one more seat in `tenant` (a membership or a pending invitation for `email`) when its plan's member
+    limit is reached: PlanLimitReached; TenantReadOnly when its payment is overdue. Call it inside the
+    transaction that adds the seat: the tenant's subscription stays locked until that transaction ends, so
+    concurrent additions count each other (billing.services.plan_limit_check)."""
+    plan_limit_check(Limit.MEMBERS, usage=lambda: member_seats(tenant=tenant, except_email=email), tenant=tenant)
 
 
 def _audit_membership(action: str, membership: Membership, actor: User | None, detail: dict[str, object]) -> None:

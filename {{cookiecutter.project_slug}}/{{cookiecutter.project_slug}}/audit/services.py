@@ -29,6 +29,8 @@ ACTIONS: dict[str, str] = {
     "api_key.create": "accounts.api_keys.api_key_create",
     "api_key.revoke": "accounts.api_keys.api_key_revoke",
 {%- endif %}
+    "billing.plan_change": "billing.services.plan_change (detail: from, to, status, source: admin, cli, stripe)",
+    "billing.status_change": "billing.services.subscription_state_set (detail: the changed fields, source)",
     "admin.add": "an object added through the platform admin (audit.admin.AuditedModelAdmin)",
     "admin.change": "an object changed through the platform admin",
     "admin.delete": "an object deleted through the platform admin",
@@ -64,7 +66,8 @@ def audit_record(
     then removes the event too. Action codes (ACTIONS): tenant.create, tenant.activate, tenant.suspend,
     tenant.archive, tenant.drop, tenant.restore, tenant.adopt, membership.grant, membership.role_change,
     membership.remove, invitation.create, invitation.withdraw, invitation.accept, user.delete,
-    {% if cookiecutter.use_drf == "y" %}api_key.create, api_key.revoke, {% endif %}admin.add, admin.change, admin.delete.
+    {% if cookiecutter.use_drf == "y" %}api_key.create, api_key.revoke, {% endif %}billing.plan_change, billing.status_change,
+    admin.add, admin.change, admin.delete.
 
     `actor`: the user who acted (default: the logged-in user of the current web request, if any); their
     email is copied. `tenant`: the tenant concerned (its id and schema name are copied; the row may be

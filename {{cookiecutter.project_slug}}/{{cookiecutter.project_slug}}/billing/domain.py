@@ -3,10 +3,11 @@ a subscription's state allows (tenancy.domain.access_for decides access; this mo
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..errors import Forbidden, InvalidValue, shown
+from ..errors import Conflict, Forbidden, InvalidValue, shown
 
 
 class Limit(StrEnum):
@@ -45,6 +46,48 @@ class Interval(StrEnum):
     YEAR = "year"
 
 
+STATUS_LABELS = {
+    SubscriptionStatus.TRIALING: "Trialing",
+    SubscriptionStatus.ACTIVE: "Active",
+    SubscriptionStatus.PAST_DUE: "Past due",
+    SubscriptionStatus.CANCELED: "Canceled",
+}
+
+
+def parse_status(value: object) -> SubscriptionStatus:
+    """The SubscriptionStatus named `value` (`trialing`, `active`, `past_due`, `canceled`); raises InvalidValue
+    naming the value and the accepted ones."""
+    try:
+        return SubscriptionStatus(str(value))
+    except ValueError:
+        accepted = ", ".join(s.value for s in SubscriptionStatus)
+        raise InvalidValue(f"status {shown(value)} is not accepted; expected one of: {accepted}") from None
+
+
+def parse_interval(value: object) -> Interval:
+    """The Interval named `value` (`month` or `year`); raises InvalidValue naming the value and the accepted ones."""
+    try:
+        return Interval(str(value))
+    except ValueError:
+        accepted = ", ".join(i.value for i in Interval)
+        raise InvalidValue(f"interval {shown(value)} is not accepted; expected one of: {accepted}") from None
+
+
+def parse_moment(value: object, *, what: str = "time") -> dt.datetime:
+    """An aware datetime from ISO 8601 text `value` (`2025-03-01T12:00:00+01:00`, `2025-03-01 12:00`,
+    `2025-03-01`); a time without an offset is UTC. Raises InvalidValue naming `what` and the value."""
+    try:
+        moment = dt.datetime.fromisoformat(str(value).strip()) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise InvalidValue(
+            f"{what} {shown(value)} is not an ISO 8601 date and time; expected e.g. 2025-03-01T12:00:00+00:00, "
+            "2025-03-01 12:00 (UTC) or 2025-03-01"
+        )
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
 class PlanLimitReached(Forbidden):
     """Creating one more thing would take the tenant over a limit of its plan; nothing was created.
 
@@ -60,6 +103,11 @@ class PlanLimitReached(Forbidden):
             f"The {plan_name} plan allows {allowed} {label}; this workspace has {usage}. "
             "Nothing was created: an owner can change the plan on the Billing page."
         )
+
+
+class ProviderUnavailable(Conflict):
+    """The billing provider cannot do this: provider `none` has no checkout (the platform admin changes plans),
+    a tenant has no customer at the provider yet, or the provider refused or could not be reached."""
 
 
 class UnknownPlan(InvalidValue):
@@ -95,7 +143,7 @@ class LimitUsage:
     @property
     def percent(self) -> int:
         """The share as a whole percentage, capped at 100 (for a bar's width)."""
-        return min(100, round(self.share * 100))
+        return round(min(1.0, self.share) * 100)
 
     @property
     def over(self) -> bool:

@@ -9,14 +9,10 @@ from typing import Protocol
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from ..errors import Conflict
+from .domain import ProviderUnavailable  # in billing.domain: stripe_provider raises it too (no import cycle)
 from .models import Plan, Subscription
 
 PROVIDERS = ("none", "stripe")
-
-
-class ProviderUnavailable(Conflict):
-    """The configured provider cannot do this (provider `none` has no checkout: the platform admin changes plans)."""
 
 
 class BillingProvider(Protocol):

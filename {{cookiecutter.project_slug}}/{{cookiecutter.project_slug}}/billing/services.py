@@ -11,9 +11,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..audit.services import audit_record
+from ..errors import InvalidValue, shown
 from ..tenancy.domain import Access, BillingSnapshot, TenantReadOnly, access_for
 from ..tenancy.models import Tenant, billing_grace
-from .domain import Interval, Limit, SubscriptionStatus, limit_check, unknown_plan
+from .domain import Limit, SubscriptionStatus, UnknownPlan, limit_check, parse_interval, parse_status, unknown_plan
 from .models import Plan, Subscription
 
 
@@ -22,6 +23,23 @@ def plan_get(code: object) -> Plan:
     plan = Plan.objects.filter(code=code).first() if isinstance(code, str) else None
     if plan is None:
         raise unknown_plan(code, list(Plan.objects.values_list("code", flat=True)))
+    return plan
+
+
+def plans_offered() -> list[Plan]:
+    """The plans marked `offered` (shown at sign-up and on the Billing page), in catalogue order."""
+    return list(Plan.objects.filter(offered=True))
+
+
+def plan_offered_get(code: object) -> Plan:
+    """The offered plan with `code` (what sign-up and the Billing page accept); raises UnknownPlan naming the
+    offered codes."""
+    plan = Plan.objects.filter(code=code).first() if isinstance(code, str) else None
+    offered = [plan.code for plan in plans_offered()]
+    if plan is None:
+        raise unknown_plan(code, offered)
+    if not plan.offered:
+        raise UnknownPlan(f"plan {shown(code)} is not offered; expected one of: {', '.join(offered) or '(no plans)'}")
     return plan
 
 
@@ -134,13 +152,79 @@ def plan_change(
     A downgrade below current usage is allowed: nothing is deleted, creation is blocked until usage fits.
     Raises UnknownPlan; InvalidValue for an interval other than "month" or "year"."""
     plan = plan_get(plan_code)
+    chosen = parse_interval(interval).value if interval is not None else None
     with transaction.atomic():
         subscription = subscription_of(tenant, lock=True)
         previous = subscription.plan.code
         subscription.plan = plan
-        if interval is not None:
-            subscription.interval = Interval(interval).value
+        if chosen is not None:
+            subscription.interval = chosen
         subscription.save()
         if previous != plan.code:
             _audit_plan(subscription, previous, actor=actor, source=source)
     return subscription
+
+
+_UNCHANGED: Any = object()
+
+
+def subscription_state_set(
+    *,
+    tenant: Tenant,
+    status: str | None = None,
+    past_due_since: dt.datetime | None = _UNCHANGED,
+    period_end: dt.datetime | None = _UNCHANGED,
+    trial_end: dt.datetime | None = _UNCHANGED,
+    actor: Any = None,
+    source: str = "cli",
+) -> Subscription:
+    """Set `tenant`'s subscription status and dates, as an operator does (`manage.py subscription`; with provider
+    `none`, nothing else changes them). Arguments left out keep their value; None clears a date. Datetimes are
+    aware.
+
+    `status` (`trialing`, `active`, `past_due`, `canceled`): past_due without `past_due_since` counts from now
+    (or keeps the date it had when already past due); any other status clears `past_due_since`. A change is
+    recorded in the audit log as `billing.status_change` with the changed fields and `source`; the tenant row
+    follows at once (the subscription trigger), so access (read-only, suspended) changes with the next request.
+    Raises InvalidValue for an unknown status, a naive datetime, or `past_due_since` with another status than
+    past_due; nothing changes then.
+    """
+    dates = {"past_due_since": past_due_since, "current_period_end": period_end, "trial_end": trial_end}
+    for name, value in dates.items():
+        if value is not _UNCHANGED and value is not None and value.tzinfo is None:
+            raise InvalidValue(f"{name} {value.isoformat()!r} has no time zone; expected an aware datetime")
+    wanted = parse_status(status).value if status is not None else None
+    with transaction.atomic():
+        subscription = subscription_of(tenant, lock=True)
+        before = {name: getattr(subscription, name) for name in ("status", *dates)}
+        if wanted is not None:
+            subscription.status = wanted
+        for name, value in dates.items():
+            if value is not _UNCHANGED:
+                setattr(subscription, name, value)
+        if subscription.status == SubscriptionStatus.PAST_DUE:
+            if subscription.past_due_since is None:
+                subscription.past_due_since = before["past_due_since"] or timezone.now()
+        elif past_due_since is not _UNCHANGED and past_due_since is not None:
+            raise InvalidValue(
+                f"past_due_since {past_due_since.isoformat()!r} applies to status past_due only; the status is "
+                f"{subscription.status!r}"
+            )
+        else:
+            subscription.past_due_since = None
+        changed = {
+            name: [_shown(old), _shown(getattr(subscription, name))]
+            for name, old in before.items()
+            if old != getattr(subscription, name)
+        }
+        if changed:
+            subscription.save()
+            audit_record(
+                "billing.status_change", actor=actor, tenant=tenant, target=f"tenant {tenant.slug!r}",
+                detail={**changed, "source": source},
+            )  # fmt: skip
+    return subscription
+
+
+def _shown(value: object) -> object:
+    return value.isoformat() if isinstance(value, dt.datetime) else value

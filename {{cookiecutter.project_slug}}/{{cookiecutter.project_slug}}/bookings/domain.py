@@ -44,6 +44,14 @@ class UnknownCustomer(NotFound):
     """A booking names a customer the current tenant does not have."""
 
 
+def month_window(moment: datetime) -> tuple[datetime, datetime]:
+    """The calendar month `moment` (time-zone-aware) falls in, as [first instant, first instant of the next
+    month) in `moment`'s time zone: the window of the plan's bookings-per-month limit."""
+    start = datetime(moment.year, moment.month, 1, tzinfo=moment.tzinfo)
+    after = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=moment.tzinfo)
+    return start, after
+
+
 def _fmt(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M %Z}".strip()
 

@@ -6,6 +6,7 @@ tests/test_bookings_repository.py runs the same contract against both, so the fa
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Protocol
 
 from ..customers.models import Customer
@@ -37,6 +38,10 @@ class BookingRepository(Protocol):
 
     def set_status(self, booking_id: int, status: BookingStatus) -> None:
         """Change the status of an existing booking."""
+        ...
+
+    def created_count(self, *, since: datetime, before: datetime) -> int:
+        """How many bookings were recorded (added) in [since, before), cancelled ones included."""
         ...
 
 
@@ -92,6 +97,9 @@ class DjangoBookingRepository:
     def set_status(self, booking_id: int, status: BookingStatus) -> None:
         BookingRow.objects.filter(pk=booking_id).update(status=status.value)
 
+    def created_count(self, *, since: datetime, before: datetime) -> int:
+        return BookingRow.objects.filter(created__gte=since, created__lt=before).count()
+
 
 class InMemoryBookingRepository:
     """A fake for unit tests: products and customers are sets of ids, bookings a dict by id."""
@@ -100,6 +108,7 @@ class InMemoryBookingRepository:
         self.product_ids = set(product_ids or ())
         self.customer_ids = set(customer_ids or ())
         self.bookings: dict[int, Booking] = {}
+        self.created: dict[int, datetime] = {}  # when each booking was added
         self._next_id = 1
 
     def lock_product(self, product_id: int) -> bool:
@@ -126,6 +135,7 @@ class InMemoryBookingRepository:
             status=BookingStatus.CONFIRMED,
             created_by_id=created_by_id,
         )
+        self.created[booking_id] = datetime.now(UTC)
         return booking_id
 
     def get(self, booking_id: int, *, for_update: bool = False) -> Booking | None:
@@ -133,3 +143,6 @@ class InMemoryBookingRepository:
 
     def set_status(self, booking_id: int, status: BookingStatus) -> None:
         self.bookings[booking_id] = replace(self.bookings[booking_id], status=status)
+
+    def created_count(self, *, since: datetime, before: datetime) -> int:
+        return sum(1 for moment in self.created.values() if since <= moment < before)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -12,12 +13,21 @@ from django.core import mail
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .domain import BookingNotFound, BookingStatus, Slot, SlotTaken, UnknownCustomer, UnknownProduct
+from ..billing.domain import Limit
+from ..billing.services import plan_limit_check
+from .domain import BookingNotFound, BookingStatus, Slot, SlotTaken, UnknownCustomer, UnknownProduct, month_window
 from .models import Booking as BookingRow
 from .repositories import BookingRepository
 from .selectors import booking_list
 
 Atomic = Callable[[], AbstractContextManager[object]]
+
+
+class LimitCheck(Protocol):
+    """billing.services.plan_limit_check's shape: refuse (raise) when `adding` more of `limit` would exceed the
+    plan, given the current `usage`."""
+
+    def __call__(self, limit: Limit, /, *, usage: Callable[[], int], adding: int = 1) -> object: ...
 
 
 def booking_create(
@@ -28,15 +38,21 @@ def booking_create(
     slot: Slot,
     created_by_id: int | None = None,
     atomic: Atomic = transaction.atomic,
+    limit_check: LimitCheck = plan_limit_check,
 ) -> int:
     """Book product `product_id` for customer `customer_id` during `slot`, recorded by user `created_by_id`
     (the logged-in user's id; None when nobody is known); return the new booking's id.
 
-    The product is locked first, so two concurrent requests for overlapping slots cannot both pass
-    the overlap check. Raises UnknownProduct, UnknownCustomer, or SlotTaken when a confirmed booking
+    The plan's bookings-per-month limit is checked first (`limit_check`, in the same transaction: it locks the
+    tenant's subscription, so concurrent bookings count each other): it counts the bookings recorded in the
+    current calendar month in settings.TIME_ZONE, cancelled ones included. Then the product is locked, so two
+    concurrent requests for overlapping slots cannot both pass the overlap check. Raises PlanLimitReached or
+    TenantReadOnly (from `limit_check`), UnknownProduct, UnknownCustomer, or SlotTaken when a confirmed booking
     of the same product overlaps `slot` (on any day: a multi-day booking blocks every day it spans).
     """
     with atomic():
+        since, before = month_window(dt.datetime.now(ZoneInfo(settings.TIME_ZONE)))
+        limit_check(Limit.BOOKINGS_PER_MONTH, usage=lambda: bookings.created_count(since=since, before=before))
         if not bookings.lock_product(product_id):
             raise UnknownProduct(f"product {product_id!r} does not exist; expected the id of an existing product")
         if not bookings.customer_exists(customer_id):

@@ -6,6 +6,8 @@ from enum import Enum
 
 from django.db import IntegrityError, transaction
 
+from ..billing.domain import Limit
+from ..billing.services import plan_limit_check
 from .domain import CustomerNotFound, DuplicateEmail, normalize_email, normalize_name, normalize_phone
 from .models import Customer
 
@@ -41,12 +43,16 @@ def _save(customer: Customer) -> Customer:
 def customer_create(*, name: str, email: str, phone: str | None = None) -> Customer:
     """Create a customer and return it; `email` is stored lowercase, `phone` is optional.
 
-    Raises InvalidName, InvalidEmail, InvalidPhone, or DuplicateEmail when another customer
-    has the email address (ignoring case).
+    Raises InvalidName, InvalidEmail, InvalidPhone, DuplicateEmail when another customer has the email address
+    (ignoring case), PlanLimitReached when the plan's customer count is reached, TenantReadOnly when the
+    workspace's payment is overdue; nothing is created then.
     """
     customer = Customer(name=normalize_name(name), email=normalize_email(email), phone=normalize_phone(phone))
-    _ensure_email_free(customer.email)
-    return _save(customer)
+    with transaction.atomic():
+        # In the creating transaction: concurrent creators queue on the subscription lock (plan_limit_check).
+        plan_limit_check(Limit.CUSTOMERS, usage=Customer.objects.count)
+        _ensure_email_free(customer.email)
+        return _save(customer)
 
 
 def customer_update(

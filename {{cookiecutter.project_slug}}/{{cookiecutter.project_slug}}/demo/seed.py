@@ -12,6 +12,8 @@ from django_tenants.utils import tenant_context
 
 from ..accounts.domain import Role
 from ..accounts.services import email_address_verify, membership_grant, user_get_or_create
+from ..billing.domain import SubscriptionStatus
+from ..billing.services import plan_change, plan_get, subscription_state_set
 from ..bookings.domain import Slot
 from ..bookings.models import Booking
 from ..bookings.repositories import DjangoBookingRepository
@@ -33,6 +35,7 @@ class DemoTenant:
     owner_password: str
     products: tuple[tuple[str, str, str], ...]  # (sku, name, price)
     customers: tuple[tuple[str, str], ...]  # (name, email)
+    plan: str | None = None  # the plan's code; None: the default plan (free as seeded)
 
 
 DEMO_TENANTS = (
@@ -44,6 +47,7 @@ DEMO_TENANTS = (
         products=(("ACME-ANVIL", "Anvil", "49.00"), ("ACME-SKATES", "Rocket Skates", "199.00"),
                   ("ACME-MAGNET", "Giant Magnet", "89.50")),
         customers=(("Wile E. Coyote", "wile@example.com"), ("Road Runner", "beep@example.com")),
+        plan="pro",  # room to try things: no product, customer or booking limit
     ),
     DemoTenant(
         slug="globex",
@@ -57,16 +61,34 @@ DEMO_TENANTS = (
 )  # fmt: skip
 
 
-def demo_seed(*, domain_suffix: str = "localhost") -> list[tuple[Tenant, DemoTenant]]:
+def demo_seed(*, domain_suffix: str = "localhost", plan: str | None = None) -> list[tuple[Tenant, DemoTenant]]:
     """Create (idempotently) the demo tenants on `<slug>.<domain_suffix>` with their owner logins,
     products, customers and one booking each. Existing tenants and rows are kept; missing ones are added.
+
+    Each new demo tenant subscribes to its own plan (acme: pro, globex: the default plan, whose limits its
+    data fits), active without a trial. `plan` (a plan code) puts every demo tenant on that plan instead,
+    existing ones included (billing.services.plan_change: nothing is deleted). Raises UnknownPlan (checked
+    before anything is created), PlanLimitReached when a missing row does not fit the tenant's plan.
     Returns the (tenant, demo definition) pairs.
     """
+    if plan is not None:
+        plan = plan_get(plan).code
     seeded = []
     for demo in DEMO_TENANTS:
-        tenant = tenant_get_by_slug(slug=demo.slug) or tenant_create(
-            name=demo.name, slug=demo.slug, domain=f"{demo.slug}.{domain_suffix}"
-        )
+        tenant = tenant_get_by_slug(slug=demo.slug)
+        if tenant is None:
+            tenant = tenant_create(
+                name=demo.name,
+                slug=demo.slug,
+                domain=f"{demo.slug}.{domain_suffix}",
+                plan=plan or demo.plan,
+            )
+            # Paid up, without a trial that would end: a development database stays writable however old.
+            subscription_state_set(
+                tenant=tenant, status=SubscriptionStatus.ACTIVE, trial_end=None, period_end=None, source="seed_demo"
+            )
+        elif plan is not None:
+            plan_change(tenant=tenant, plan_code=plan, source="seed_demo")
         owner = user_get_or_create(email=demo.owner_email, password=demo.owner_password)
         email_address_verify(user=owner, email=owner.email)
         membership_grant(user=owner, tenant=tenant, role=Role.OWNER)

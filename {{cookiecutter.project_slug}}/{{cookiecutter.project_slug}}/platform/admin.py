@@ -1,10 +1,15 @@
-"""Platform admin (public host): tenants, their domains and lifecycle.
+"""Platform admin (public host): tenants, their domains and lifecycle; plans and subscriptions.
 
 Tenants are created through the same service as `manage.py create_tenant` (lifecycle.services.
 tenant_create) and change status through tenant_status_set, as the `tenant_status` command does;
 the admin never writes those fields itself. It deletes no tenant (neither the stock "Delete selected" action
 nor the delete page): a tenant is removed with `manage.py drop_schema`, which backs its schema up first and
 drops it with the row, where a plain delete would leave the schema behind.
+
+Plans are edited here field by field (`manage.py plans` lists them). A subscription's plan changes through
+billing.services.plan_change, as `manage.py subscription --plan` changes it: recorded as `billing.plan_change`
+with source "admin", effective at once. Status and dates are edited as they are; a past-due subscription
+without a date counts from the save. Subscriptions come and go with their tenants: none is added or deleted here.
 """
 
 from typing import Any
@@ -13,8 +18,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from ..audit.admin import AuditedModelAdmin
+from ..billing.domain import SubscriptionStatus
+from ..billing.models import Plan, Subscription
+from ..billing.services import plan_change
 from ..errors import DomainError
 from ..lifecycle.domains import domain_validate
 from ..lifecycle.services import tenant_create, tenant_request_validate, tenant_status_set
@@ -150,3 +159,98 @@ class SpareSchemaAdmin(AuditedModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class PlanForm(forms.ModelForm):
+    """Every field of a plan; one default plan at a time, named in the error."""
+
+    class Meta:
+        model = Plan
+        fields = [
+            "code", "name", "price_monthly", "price_yearly", "currency", "trial_days", "max_members", "max_products",
+            "max_customers", "max_bookings_per_month", "max_storage_mb", "features", "is_default", "offered",
+            "position",
+        ]  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("is_default"):
+            other = Plan.objects.filter(is_default=True).exclude(pk=self.instance.pk).first()
+            if other is not None:
+                self.add_error(
+                    "is_default",
+                    f"plan {other.code!r} is the default plan; untick it there first (one default plan at a time)",
+                )
+        return data
+
+    def validate_constraints(self, exclude: Any = None) -> None:
+        # The one-default constraint is clean()'s check, with the message above.
+        pass
+
+
+@admin.register(Plan)
+class PlanAdmin(AuditedModelAdmin):
+    form = PlanForm
+    list_display = [
+        "code", "name", "price_monthly", "price_yearly", "currency", "trial_days", "max_members", "max_products",
+        "max_customers", "max_bookings_per_month", "max_storage_mb", "is_default", "offered", "position",
+    ]  # fmt: skip
+    list_display_links = ["code", "name"]
+    list_filter = ["offered", "is_default"]
+    search_fields = ["code", "name"]
+    ordering = ["position", "code"]
+
+
+class SubscriptionForm(forms.ModelForm):
+    class Meta:
+        model = Subscription
+        fields = [
+            "plan", "interval", "status", "trial_end", "current_period_end", "past_due_since", "cancel_at_period_end",
+        ]  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("status") == SubscriptionStatus.PAST_DUE and not data.get("past_due_since"):
+            data["past_due_since"] = self.instance.past_due_since or timezone.now()
+        elif data.get("status") and data.get("status") != SubscriptionStatus.PAST_DUE:
+            data["past_due_since"] = None
+        return data
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(AuditedModelAdmin):
+    form = SubscriptionForm
+    list_display = ["tenant_slug", "tenant_name", "plan", "status", "interval", "current_period_end", "provider"]
+    list_filter = ["status", "plan", "provider"]
+    list_select_related = ["tenant", "plan"]
+    search_fields = ["tenant__slug", "tenant__name"]
+    ordering = ["tenant__slug"]
+    readonly_fields = [
+        "tenant", "provider", "stripe_customer_id", "stripe_subscription_id", "stripe_state_at", "created", "updated",
+    ]  # fmt: skip
+    fieldsets = [
+        (None, {"fields": ["tenant", "plan", "interval", "status", "cancel_at_period_end"]}),
+        ("Dates", {"fields": ["trial_end", "current_period_end", "past_due_since"]}),
+        ("Provider", {"fields": ["provider", "stripe_customer_id", "stripe_subscription_id", "stripe_state_at"]}),
+        (None, {"fields": ["created", "updated"]}),
+    ]
+
+    @admin.display(description="tenant", ordering="tenant__slug")
+    def tenant_slug(self, obj: Subscription) -> str:
+        return obj.tenant.slug
+
+    @admin.display(description="name", ordering="tenant__name")
+    def tenant_name(self, obj: Subscription) -> str:
+        return obj.tenant.name
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # lifecycle.services.tenant_create starts each tenant's subscription
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # deleted with its tenant (`manage.py drop_schema`)
+
+    def save_model(self, request: HttpRequest, obj: Subscription, form: forms.ModelForm, change: bool) -> None:
+        if "plan" in form.changed_data:
+            # Through the service: audited as billing.plan_change (source "admin"), limits change at once.
+            plan_change(tenant=obj.tenant, plan_code=obj.plan.code, actor=request.user, source="admin")
+        super().save_model(request, obj, form, change)

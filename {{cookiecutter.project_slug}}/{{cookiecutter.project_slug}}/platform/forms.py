@@ -1,4 +1,4 @@
-"""The public sign-up form: company name, subdomain, email and password, each checked on its own field."""
+"""The public sign-up form: company name, subdomain, email, password and plan, each checked on its own field."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from django.conf import settings
 from ..accounts.domain import EMAIL_MAX, InvalidEmail, normalize_email
 from ..accounts.models import User
 from ..accounts.services import WeakPassword, password_validate
+from ..billing.models import Plan
+from ..billing.services import default_plan, plan_offered_get, plans_offered
 from ..errors import InvalidValue
 from ..lifecycle.services import (
     NAME_MAX,
@@ -45,12 +47,19 @@ class SignupForm(forms.Form):
     password = forms.CharField(
         label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
+    # The offered plans (billing.services.plans_offered), checked by clean_plan so that a bad value is named.
+    plan = forms.CharField(label="Plan", required=False, widget=forms.RadioSelect)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.email_registered = False  # set by clean_email: the page then links to the login page
         address = f"<subdomain>.{settings.TENANCY_BASE_DOMAIN}"
         self.fields["slug"].help_text = f"Your workspace address: {address}; {SLUG_RULE}."
+        plans = plans_offered()
+        self.fields["plan"].widget.choices = [(plan.code, plan_choice_label(plan)) for plan in plans]  # type: ignore[attr-defined]
+        default = next((plan for plan in plans if plan.is_default), plans[0] if plans else None)
+        self.fields["plan"].initial = default.code if default else None
+        self.fields["plan"].help_text = "A plan with a free trial starts with the trial; change the plan any time."
 
     def clean_company_name(self) -> str:
         try:
@@ -81,6 +90,14 @@ class SignupForm(forms.Form):
         except WeakPassword as exc:
             raise forms.ValidationError(exc.messages, code="weak") from None
 
+    def clean_plan(self) -> str:
+        """An offered plan's code; empty: the default plan (billing.services.default_plan)."""
+        code = self.cleaned_data.get("plan") or ""
+        try:
+            return plan_offered_get(code).code if code else default_plan().code
+        except InvalidValue as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
+
     def clean(self) -> dict[str, object]:
         cleaned = super().clean() or {}
         name, slug = cleaned.get("company_name"), cleaned.get("slug")
@@ -102,3 +119,12 @@ class SignupForm(forms.Form):
                     "slug", forms.ValidationError(f"{domain} is not available; choose another subdomain.", code="taken")
                 )
         return cleaned
+
+
+def plan_choice_label(plan: Plan) -> str:
+    """How sign-up shows a plan: `Starter: 19.00 USD a month (190.00 a year), 14 days free`, `Free: no charge`."""
+    price = f"{plan.price_monthly} {plan.currency} a month ({plan.price_yearly} a year)"
+    if not plan.price_monthly and not plan.price_yearly:
+        price = "no charge"
+    trial = f", {plan.trial_days} days free" if plan.trial_days else ""
+    return f"{plan.name}: {price}{trial}"

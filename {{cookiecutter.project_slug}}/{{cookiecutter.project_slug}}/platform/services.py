@@ -23,13 +23,15 @@ class Signup:
     token: str
 
 
-def user_signup(*, company_name: str, slug: str, email: str, password: str) -> Signup:
+def user_signup(*, company_name: str, slug: str, email: str, password: str, plan: str | None = None) -> Signup:
     """Create a user with `email` and `password`, provision the tenant `slug` named `company_name` with that
-    user as owner (lifecycle.services.tenant_create, domain `<slug>.<TENANCY_BASE_DOMAIN>`), and issue a login
-    token for it. All or nothing: one transaction, so a failure in provisioning leaves no user behind.
+    user as owner (lifecycle.services.tenant_create, domain `<slug>.<TENANCY_BASE_DOMAIN>`) on `plan` (a plan
+    code; None: the default plan; a plan with trial days starts trialing), and issue a login token for it.
+    All or nothing: one transaction, so a failure in provisioning leaves no user behind.
 
     Raises InvalidEmail for a malformed email, EmailRegistered when it has an account, WeakPassword,
-    and what tenant_create raises (InvalidValue for the name, InvalidSlug, TenantExists, DomainTaken).
+    and what tenant_create raises (InvalidValue for the name, InvalidSlug, TenantExists, DomainTaken,
+    UnknownPlan).
     """
     email = normalize_email(email)
     password_validate(password=password, email=email)
@@ -44,6 +46,6 @@ def user_signup(*, company_name: str, slug: str, email: str, password: str) -> S
                 user.save()
         except IntegrityError:
             raise EmailRegistered(f"{email} already has an account; log in instead") from None
-        tenant = tenant_create(name=company_name, slug=slug, owner_email=user.email)
+        tenant = tenant_create(name=company_name, slug=slug, owner_email=user.email, plan=plan)
         token = login_token_issue(user=user, tenant=tenant)
     return Signup(user=user, tenant=tenant, token=token)

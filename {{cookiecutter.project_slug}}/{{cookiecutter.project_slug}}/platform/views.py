@@ -1,19 +1,23 @@
-"""Pages of the public host: the landing page, sign-up and the platform admin's login."""
+"""Pages of the public host: the landing page, sign-up, the platform admin's login, and the return from the billing
+provider."""
 
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
+from django_tenants.utils import get_public_schema_name
 
 from ..accounts.crossing import tenant_url
 from ..accounts.domain import InvalidEmail
 from ..accounts.ratelimits import ADMIN_LOGIN_FAILURES, SIGNUP, failures_limited, ip_and_posted, too_many_requests
 from ..accounts.services import EmailRegistered, WeakPassword, email_verification_send
+from ..billing.domain import UnknownPlan
 from ..errors import DomainError
 from ..tenancy.domain import DomainTaken, InvalidDomain, InvalidSlug, TenantExists
+from ..tenancy.selectors import tenant_get_by_slug
 from .forms import SignupForm
 from .services import user_signup
 
@@ -33,14 +37,16 @@ _ERROR_FIELDS: list[tuple[type[DomainError], str]] = [
     (TenantExists, "slug"),
     (DomainTaken, "slug"),
     (InvalidDomain, "slug"),
+    (UnknownPlan, "plan"),
 ]
 
 
 @csrf_protect
 @require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    """GET: the sign-up form. POST: create the user, their tenant and owner membership in one transaction
-    (platform.services.user_signup), email a link verifying the address, then redirect (302) to the
+    """GET: the sign-up form. POST: create the user, their tenant (on the chosen `plan`, an offered plan's code;
+    default: the default plan) and owner membership in one transaction (platform.services.user_signup), email a
+    link verifying the address, then redirect (302) to the
     tenant's host with a one-time login token: `<scheme>://<slug>.<base domain>[:<port>]/accounts/token/<token>/`.
     Invalid or taken values answer 200 with the form and the error next to its field; nothing is created then.
     A valid sign-up over settings.RATE_LIMIT_SIGNUP from the same client IP answers 429 with Retry-After, and
@@ -54,8 +60,9 @@ def signup(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             result = user_signup(
-                company_name=data["company_name"], slug=data["slug"], email=data["email"], password=data["password"]
-            )
+                company_name=data["company_name"], slug=data["slug"], email=data["email"], password=data["password"],
+                plan=data["plan"],
+            )  # fmt: skip
         except DomainError as exc:
             field = next((name for kind, name in _ERROR_FIELDS if isinstance(exc, kind)), "company_name")
             form.email_registered = isinstance(exc, EmailRegistered)
@@ -81,3 +88,25 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     account from that IP answers 429 with Retry-After, the right password included, until the window ends.
     A failed login is a POST answered with the form again (200); a success redirects (302)."""
     return admin.site.login(request)
+
+
+# `result` values the provider's return URLs carry (billing_views._back_url); anything else counts as "return".
+BILLING_RESULTS = ("success", "cancel", "return")
+
+
+@require_safe
+def billing_done(request: HttpRequest, slug: str) -> HttpResponse:
+    """`/billing/done/<slug>/?result=success|cancel|return` on the public host: where the billing provider sends an
+    owner back to after checkout (success, cancel) or the portal (return). Redirects (302) to the tenant's Billing
+    page on its primary domain, `/billing/?checkout=<result>`, which shows what happened. Changes nothing (the
+    subscription follows the provider's webhooks); 404 for an unknown slug or the public tenant."""
+    tenant = tenant_get_by_slug(slug=slug)
+    if tenant is None or tenant.schema_name == get_public_schema_name():
+        raise Http404("no such workspace")
+    domain = tenant.get_primary_domain()
+    if domain is None:
+        raise Http404("the workspace has no domain")
+    result = request.GET.get("result")
+    result = result if result in BILLING_RESULTS else "return"
+    path = reverse("billing", urlconf=settings.ROOT_URLCONF) + f"?checkout={result}"
+    return HttpResponseRedirect(tenant_url(request, domain.domain, path))

@@ -12,6 +12,9 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from PIL import Image, UnidentifiedImageError
 
+from ..billing.domain import Limit
+from ..billing.services import plan_limit_check
+from ..tenancy.media import tenant_media_bytes
 from .domain import (
     CATEGORY_NAME_MAX,
     IMAGE_EXTENSIONS,
@@ -105,6 +108,13 @@ def _checked_image(image: File) -> File:
     return image
 
 
+def _storage_check(image: File, *, freed: int = 0) -> None:
+    """Refuse storing `image` when the tenant's media folder would outgrow the plan's media storage (bytes in the
+    folder now, less `freed` bytes of a file this change deletes, plus the image's size): PlanLimitReached.
+    Runs inside the creating transaction, before the file is written: a refused image leaves no file."""
+    plan_limit_check(Limit.STORAGE_MB, usage=lambda: max(0, tenant_media_bytes() - freed), adding=image.size or 0)
+
+
 def _save(product: Product) -> Product:
     # The exists() check gives a readable error; the unique index settles a race between two writers.
     try:
@@ -129,8 +139,10 @@ def product_create(
 
     `sku` is stored uppercased; `price` is a decimal amount >= 0 with at most two decimal places;
     `stock` is units on hand; `image` an uploaded picture, stored in the current tenant's media folder.
-    Raises InvalidName, InvalidSku, InvalidPrice, InvalidStock, InvalidImage, CategoryNotFound, or
-    DuplicateSku when another product has the SKU.
+    Raises InvalidName, InvalidSku, InvalidPrice, InvalidStock, InvalidImage, CategoryNotFound,
+    DuplicateSku when another product has the SKU, PlanLimitReached when the plan's product count or media
+    storage (billing.domain.Limit) is reached, TenantReadOnly when the workspace's payment is overdue.
+    Nothing is created then, no image file either.
     """
     product = Product(
         name=normalize_name(name),
@@ -142,8 +154,14 @@ def product_create(
     )
     if image is not None:
         product.image = _checked_image(image)  # type: ignore[assignment]  # stored by save()
-    _ensure_sku_free(product.sku)
-    return _save(product)
+    with transaction.atomic():
+        # In the creating transaction: the tenant's subscription stays locked until it commits, so concurrent
+        # creators count each other's products (billing.services.plan_limit_check).
+        plan_limit_check(Limit.PRODUCTS, usage=Product.objects.count)
+        if image is not None:
+            _storage_check(image)
+        _ensure_sku_free(product.sku)
+        return _save(product)
 
 
 def product_update(
@@ -160,7 +178,8 @@ def product_update(
     """Change the given fields of product `product_id` (others stay as they are) and return it.
 
     `category_id=None` removes the category; `image=None` removes the image (a replaced or removed image's
-    file is deleted once the change commits). Raises ProductNotFound, and the errors of product_create.
+    file is deleted once the change commits). A new image counts against the plan's media storage, less the
+    image it replaces. Raises ProductNotFound, and the errors of product_create (nothing is changed then).
     """
     product = Product.objects.filter(pk=product_id).first()
     if product is None:
@@ -179,16 +198,27 @@ def product_update(
     if not isinstance(stock, _Keep):
         product.stock = parse_stock(stock)
     replaced: Path | None = None
+    checked: File | None = None
     if not isinstance(image, _Keep):
         checked = None if image is None else _checked_image(image)
         # Resolved now, while the connection is in this tenant's schema: the file is in its media folder.
         replaced = Path(product.image.path) if product.image else None
         product.image = checked or ""  # type: ignore[assignment]  # a new file is stored by save()
-    product = _save(product)
+    with transaction.atomic():
+        if checked is not None:
+            _storage_check(checked, freed=_file_size(replaced))
+        product = _save(product)
     if replaced is not None:
         old_file = replaced
         transaction.on_commit(lambda: old_file.unlink(missing_ok=True))
     return product
+
+
+def _file_size(path: Path | None) -> int:
+    try:
+        return path.stat().st_size if path is not None else 0
+    except OSError:  # already gone
+        return 0
 
 
 def low_stock_threshold() -> int:

@@ -1,13 +1,17 @@
-"""System checks for settings that would break tenant isolation (`manage.py check`, run at every start)."""
+"""System checks for settings that would break tenant isolation or the tenant lifecycle (`manage.py check`, run at
+every start)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
 POOLER_MODES = ("", "session", "transaction")
+# The longest grace period accepted (100 years): datetime arithmetic with far longer ones overflows.
+GRACE_DAYS_MAX = 36500
 
 
 @register(Tags.database, deploy=False)
@@ -54,3 +58,23 @@ def pooler_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                     )
                 )
     return errors
+
+
+@register(deploy=False)
+def billing_grace_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """tenancy.E004: settings.BILLING_GRACE_DAYS, the days an overdue tenant keeps full access before it becomes
+    read-only (tenancy.models.billing_grace), must be a number from 0 to GRACE_DAYS_MAX."""
+    value = getattr(settings, "BILLING_GRACE_DAYS", 7)
+    try:
+        days = float(value)
+    except (TypeError, ValueError):
+        days = math.nan
+    if isinstance(value, bool) or not math.isfinite(days) or not 0 <= days <= GRACE_DAYS_MAX:
+        return [
+            Error(
+                f"BILLING_GRACE_DAYS {value!r} is not accepted; expected a number of days from 0 to "
+                f"{GRACE_DAYS_MAX} (decimals allowed, e.g. 0.5; 0: read-only as soon as a payment is overdue)",
+                id="tenancy.E004",
+            )
+        ]
+    return []

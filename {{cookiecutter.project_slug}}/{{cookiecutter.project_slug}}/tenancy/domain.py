@@ -238,6 +238,12 @@ class TenantReadOnly(Forbidden):
     code = "tenant_read_only"
 
 
+class TenantSuspended(Forbidden):
+    """The tenant is suspended by its subscription: canceled, and the paid period is over (access_for)."""
+
+    code = "tenant_suspended"
+
+
 class Access(StrEnum):
     """What a tenant's subscription allows: everything, reading only, or nothing (the suspended page)."""
 

@@ -7,13 +7,15 @@ without the schema name: the host already names the tenant.
 
 `tenant_media` serves those URLs on tenant hosts, to the tenant's members only, and only files inside the
 current tenant's folder: `..`, absolute paths, encoded traversal, symbolic links leading out of the folder
-and other tenants' files all get 404. `tenant_media_retire` moves a dropped tenant's folder out of the way.
+and other tenants' files all get 404. `tenant_media_retire` moves a dropped tenant's folder out of the way;
+`tenant_media_bytes` measures it (the plan's media storage limit, billing).
 """
 
 from __future__ import annotations
 
 import mimetypes
 import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,6 +48,22 @@ class TenantMediaStorage(TenantFileSystemStorage):
 def tenant_media_root() -> Path:
     """The current tenant's media folder (MEDIA_ROOT/<schema>), with symbolic links resolved."""
     return Path(os.path.realpath(default_storage.path("")))
+
+
+def tenant_media_bytes() -> int:
+    """Bytes of the regular files in the current tenant's media folder and its subfolders (0 when it has none
+    yet): the usage counted against the plan's media storage limit. Symbolic links are neither followed nor
+    counted."""
+    total = 0
+    for folder, _dirs, files in os.walk(tenant_media_root()):
+        for name in files:
+            try:
+                info = os.lstat(os.path.join(folder, name))
+            except FileNotFoundError:  # deleted meanwhile (a replaced image removed on commit)
+                continue
+            if stat.S_ISREG(info.st_mode):
+                total += info.st_size
+    return total
 
 
 def tenant_media_file(path: str) -> Path:

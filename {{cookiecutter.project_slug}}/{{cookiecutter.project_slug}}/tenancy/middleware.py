@@ -4,20 +4,34 @@
 import functools
 
 import redis
-from django.conf import settings
 {% endif -%}
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseNotFound, JsonResponse
 from django.http.request import split_domain_port
 from django.template.loader import render_to_string
 from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_public_schema_name
 
+from .domain import Access, TenantReadOnly, TenantSuspended
 from .routing import connection_schema_visited, directory
 
 HEALTH_PATH = "/healthz"
 # Seconds a client should wait before retrying a tenant that is still provisioning.
 PROVISIONING_RETRY_AFTER = 5
+# The Billing page of a tenant host (billing_views); its checkout and portal live under it too.
+BILLING_PATH = "/billing/"
+# What a tenant its subscription makes read-only or suspended still serves, whatever the method: the Billing
+# page (checkout, portal), logging in and out, one-time login tokens and the workspace switcher, and static
+# files (settings.STATIC_URL, when served by this host). A suspension by an operator (tenant.status) has none.
+BILLING_EXEMPT_PREFIXES = (
+    BILLING_PATH, "/accounts/login/", "/accounts/logout/", "/accounts/token/", "/accounts/switch/",
+)  # fmt: skip
+# Methods a read-only tenant still serves (RFC 9110 section 9.2.1's safe methods, TRACE aside).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Under this prefix a refusal is JSON, `{"detail": ..., "code": ...}`, like the API's own errors.
+API_PREFIX = "/api/"
 
 
 class TenantRoutingMiddleware(TenantMainMiddleware):
@@ -38,6 +52,10 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
       never the public site.
     - **Lifecycle:** only active tenants serve the apps. A tenant still provisioning answers a "setting up"
       page (503 with Retry-After), a suspended one 403, an archived one 404 (tenant.status).
+    - **Billing:** an active tenant is served as its subscription allows (Tenant.access, from the billing
+      columns the routing query loaded with the tenant: no SQL of its own). Read-only: GET, HEAD and OPTIONS
+      work, other methods answer 403; suspended (canceled, the paid period over): the suspended page. The
+      Billing page, logging in and out, and static files stay reachable (BILLING_EXEMPT_PREFIXES).
     """
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -62,7 +80,7 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
         tenant.domain_url = hostname
         request.tenant = tenant  # type: ignore[attr-defined]
         self.setup_url_routing(request)
-        return lifecycle_response(tenant)
+        return lifecycle_response(tenant, request)
 
     @staticmethod
     def hostname_from_request(request: HttpRequest) -> str:
@@ -114,11 +132,15 @@ def redis_state() -> str:
 {%- endif %}
 
 
-def lifecycle_response(tenant: object) -> HttpResponse | None:
-    """The response for a tenant that is not active (None for an active tenant or the public tenant)."""
+def lifecycle_response(tenant: object, request: HttpRequest | None = None) -> HttpResponse | None:
+    """The response for a tenant that may not serve `request`, or None to serve it.
+
+    tenant.status first (set by operators): provisioning 503, suspended 403, archived 404, for every path.
+    Then, for an active tenant and a request, what its subscription allows (billing_response).
+    """
     status = getattr(tenant, "status", "active")
     if status == "active":
-        return None
+        return None if request is None else billing_response(tenant, request)
     if status == "provisioning":
         body = render_to_string(
             "tenancy/status_provisioning.html", {"tenant": tenant, "retry_after": PROVISIONING_RETRY_AFTER}
@@ -132,3 +154,45 @@ def lifecycle_response(tenant: object) -> HttpResponse | None:
     # Archived: answered like an unknown host, so an archived tenant's name is not confirmed.
     hostname = getattr(tenant, "domain_url", "")  # set by TenantMainMiddleware
     return HttpResponseNotFound(render_to_string("404.html", {"hostname": hostname}))
+
+
+def billing_exempt(path: str) -> bool:
+    """Whether `path` (a request's path_info) is served whatever the tenant's subscription allows."""
+    static = str(settings.STATIC_URL or "")
+    return path.startswith(BILLING_EXEMPT_PREFIXES) or (static.startswith("/") and path.startswith(static))
+
+
+def billing_response(tenant: object, request: HttpRequest) -> HttpResponse | None:
+    """The 403 for a request the subscription of `tenant` (an active Tenant) does not allow, or None.
+
+    Access.READ_ONLY (payment overdue past the grace period): unsafe methods answer 403, an HTML page naming
+    the Billing page, or under /api/ `{"detail": ..., "code": "tenant_read_only"}`. Access.SUSPENDED (canceled,
+    the paid period over): every method answers the suspended page (403) with a link to the Billing page, or
+    under /api/ `{"detail": ..., "code": "tenant_suspended"}`. billing_exempt paths are always served.
+    Reads only the tenant row's billing columns (no SQL).
+    """
+    access_of = getattr(tenant, "access", None)
+    if access_of is None or getattr(tenant, "schema_name", None) == get_public_schema_name():
+        return None
+    access = access_of()
+    if access is Access.FULL or billing_exempt(request.path_info):
+        return None
+    if access is Access.READ_ONLY and request.method in SAFE_METHODS:
+        return None
+    name = getattr(tenant, "name", "")
+    if access is Access.READ_ONLY:
+        error: TenantReadOnly | TenantSuspended = TenantReadOnly(
+            f"{name} is read-only because its payment is overdue; nothing was changed. "
+            f"An owner can pay on the Billing page ({BILLING_PATH})."
+        )
+        template = "tenancy/status_read_only.html"
+    else:
+        error = TenantSuspended(
+            f"{name} is suspended because its subscription has ended; its data is kept. "
+            f"An owner can subscribe again on the Billing page ({BILLING_PATH})."
+        )
+        template = "tenancy/status_suspended.html"
+    if request.path_info.startswith(API_PREFIX):
+        return JsonResponse({"detail": str(error), "code": error.code}, status=403)
+    context = {"tenant": tenant, "billing_url": BILLING_PATH, "home_url": "/"}
+    return HttpResponseForbidden(render_to_string(template, context))

@@ -1,6 +1,8 @@
 """Reads of the tenant fleet (public schema)."""
 
-from django.db.models import QuerySet
+import datetime as dt
+
+from django.db.models import Q, QuerySet
 from django_tenants.utils import get_public_schema_name
 
 from .models import Tenant
@@ -17,3 +19,21 @@ def tenant_list(*, include_public: bool = False) -> QuerySet[Tenant]:
 def tenant_get_by_slug(*, slug: str) -> Tenant | None:
     """Return the tenant with `slug`, or None."""
     return Tenant.objects.filter(slug=slug).first()
+
+
+def billing_blocked_q(now: dt.datetime, grace: dt.timedelta) -> Q:
+    """A filter on Tenant's billing_* columns matching exactly the tenants tenancy.domain.access_for makes
+    READ_ONLY or SUSPENDED at `now` (an aware datetime) with `grace` (tenancy.models.billing_grace()):
+
+    - canceled with no period end, or a period end at or before `now` (SUSPENDED);
+    - past_due since `now - grace` or earlier; past_due with no date when `grace` is zero or less (READ_ONLY);
+    - trialing with a trial end at or before both `now` and `now - grace` (READ_ONLY).
+
+    `Tenant.objects.exclude(billing_blocked_q(...))` keeps the tenants with full access (for beat and fan-out).
+    """
+    suspended = Q(billing_status="canceled") & (Q(billing_period_end__isnull=True) | Q(billing_period_end__lte=now))
+    read_only = Q(billing_status="past_due", billing_past_due_since__lte=now - grace)
+    if grace <= dt.timedelta(0):
+        read_only |= Q(billing_status="past_due", billing_past_due_since__isnull=True)
+    read_only |= Q(billing_status="trialing", billing_trial_end__lte=min(now, now - grace))
+    return suspended | read_only

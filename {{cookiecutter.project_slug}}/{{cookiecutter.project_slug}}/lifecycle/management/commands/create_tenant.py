@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
+from ....billing.services import default_plan, plan_get
 from ....tenancy.management.base import ProjectCommand, add_noinput_argument, can_prompt, usage_error
 from ...services import tenant_create, tenant_plan
 
@@ -17,7 +18,8 @@ class Command(ProjectCommand):
         "created, changing nothing. "
         "SLUG: 2-40 characters of lowercase letters, digits and single inner hyphens, starting with a letter, "
         "not reserved (settings.TENANCY_RESERVED_SLUGS, prefix pg_). "
-        "Exit codes: 0 created, 1 failure while provisioning, 2 bad or taken value."
+        "--plan CODE subscribes it to that plan (default: the default plan). "
+        "Exit codes: 0 created, 1 failure while provisioning, 2 bad or taken value (an unknown plan too)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,6 +28,9 @@ class Command(ProjectCommand):
         parser.add_argument("--domain", help="Host name routed to the tenant; default <slug>.<TENANCY_BASE_DOMAIN>.")
         parser.add_argument(
             "--owner-email", help="Email of the owner; the user is created (no usable password) when new."
+        )
+        parser.add_argument(
+            "--plan", metavar="CODE", help="Plan code, e.g. 'starter' (default: the default plan, free as seeded)."
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Validate and print what would be created; change nothing."
@@ -49,6 +54,7 @@ class Command(ProjectCommand):
             domain=options["domain"],
             owner_email=options["owner_email"],
             verbosity=max(0, options["verbosity"] - 1),
+            plan=options["plan"],
         )
         domain = tenant.get_primary_domain()
         owner = f", owner {options['owner_email'].strip().lower()}" if options["owner_email"] else ""
@@ -60,6 +66,7 @@ class Command(ProjectCommand):
 
     def _dry_run(self, name: str, slug: str, options: dict[str, Any]) -> None:
         plan = tenant_plan(name=name, slug=slug, domain=options["domain"], owner_email=options["owner_email"])
+        subscribed = plan_get(options["plan"]) if options["plan"] is not None else default_plan()
         request = plan.request
         source = (
             f"claim spare schema {plan.spare} (already migrated) and rename it"
@@ -70,6 +77,7 @@ class Command(ProjectCommand):
             f"Would create tenant {request.slug!r} ({request.name}):",
             f"  schema  {request.schema_name}: {source}",
             f"  domain  {request.domain} (primary)",
+            f"  plan    {subscribed.code} ({subscribed.name})",
         ]
         if request.owner_email:
             kind = "existing user" if plan.owner_exists else "new user, no usable password"

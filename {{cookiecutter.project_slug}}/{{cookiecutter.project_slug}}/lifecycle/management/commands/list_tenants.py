@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import CommandParser
+from django.utils import timezone
 from rich.console import Console
 from rich.table import Table
 
@@ -14,10 +15,18 @@ from ....tenancy.selectors import tenant_list
 from ...provisioning import spare_list
 
 
+def _plan_code(tenant: Any) -> str | None:
+    """The code of `tenant`'s plan (its subscription loaded with select_related), None without a subscription."""
+    subscription = getattr(tenant, "subscription", None)  # RelatedObjectDoesNotExist is an AttributeError
+    return subscription.plan.code if subscription is not None else None
+
+
 class Command(ProjectCommand):
     help = (
-        "List tenants: slug, name, schema, domains, status. --format table (default, for people) or json "
-        "(a list of objects with keys slug, name, schema, domains, status, for scripts). "
+        "List tenants: slug, name, schema, domains, status, plan, billing (the subscription's status) and access "
+        "(what the subscription allows now: full, read_only or suspended). --format table (default, for people) "
+        "or json (a list of objects with keys slug, name, schema, domains, status, plan, billing, access, for "
+        "scripts; plan is null for a tenant without a subscription). "
         "--include-public adds the public tenant. --spares lists the spare schemas of the provisioning pool "
         "instead (schema, created, state: current, stale = migrations pending, missing = registered without a "
         "schema; JSON keys schema, created, state). Exit codes: 0, 2 bad usage."
@@ -35,6 +44,7 @@ class Command(ProjectCommand):
         if options["spares"]:
             self._spares(options["format"])
             return
+        now = timezone.now()
         rows = [
             {
                 "slug": tenant.slug,
@@ -42,17 +52,23 @@ class Command(ProjectCommand):
                 "schema": tenant.schema_name,
                 "domains": sorted(d.domain for d in tenant.domains.all()),
                 "status": tenant.status,
+                "plan": _plan_code(tenant),
+                "billing": tenant.billing_status,
+                "access": tenant.access(now=now).value,
             }
-            for tenant in tenant_list(include_public=options["include_public"])
+            for tenant in tenant_list(include_public=options["include_public"]).select_related("subscription__plan")
         ]
         if options["format"] == "json":
             self.stdout.write(json.dumps(rows, indent=2))
             return
         table = Table(title=f"{len(rows)} tenant(s)")
-        for column in ("slug", "name", "schema", "domains", "status"):
+        for column in ("slug", "name", "schema", "domains", "status", "plan", "billing", "access"):
             table.add_column(column)
         for row in rows:
-            table.add_row(row["slug"], row["name"], row["schema"], ", ".join(row["domains"]), row["status"])
+            table.add_row(
+                row["slug"], row["name"], row["schema"], ", ".join(row["domains"]), row["status"],
+                row["plan"] or "-", row["billing"], row["access"],
+            )  # fmt: skip
         self._print(table)
 
     def _print(self, table: Table) -> None:
