@@ -78,7 +78,7 @@ class Subscription(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
-        return f"{self.tenant_id} on {self.plan_id} ({self.status})"
+        return f"{self.tenant.slug} on {self.plan.code} ({self.status})"
 
 
 class WebhookEvent(models.Model):

@@ -122,7 +122,7 @@ class StripeProvider:
         if live:
             raise ProviderUnavailable(
                 f"this workspace already has the Stripe subscription {subscription.stripe_subscription_id}: change "
-                "its plan in the customer portal (Manage billing), so it is not billed twice"
+                "its plan in the customer portal (Manage cards and invoices), so it is not billed twice"
             )
         slug = subscription.tenant.slug
         metadata = {"tenant": slug, "plan": plan.code}
