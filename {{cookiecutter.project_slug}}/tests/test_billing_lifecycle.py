@@ -21,7 +21,7 @@ from django.test import override_settings
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
-from {{ cookiecutter.project_slug }}.billing.models import Subscription
+from {{ cookiecutter.project_slug }}.billing.models import Plan, Subscription
 from {{ cookiecutter.project_slug }}.billing.services import subscription_start
 from {{ cookiecutter.project_slug }}.customers.models import Customer
 from {{ cookiecutter.project_slug }}.tenancy.checks import billing_grace_check
@@ -104,6 +104,19 @@ def test_the_tenant_row_and_the_routing_version_follow_every_write_of_the_subscr
     assert billing_columns("acme") == expected
     assert routing_version() > version
     assert billing_columns("globex") == ("active", None, None, None)  # the other tenant is untouched
+
+
+def test_a_write_that_keeps_the_access_state_leaves_the_tenant_row_and_the_routing_version_alone(tenant):
+    """A plan change or a Stripe id (any column but the four copied ones) must not empty every process's routing
+    directory: the trigger writes the tenant row only when a copied value differs."""
+    version, columns = routing_version(), billing_columns("acme")
+
+    subscription_set(tenant, plan=Plan.objects.get(code="starter"), stripe_customer_id="cus_same", stripe_state_at=7)
+    Subscription.objects.get(tenant_id=tenant.pk).save()
+
+    assert (routing_version(), billing_columns("acme")) == (version, columns)
+    subscription_set(tenant, status="past_due", past_due_since=timezone.now())
+    assert routing_version() > version
 
 
 def test_an_inserted_subscription_and_one_moved_to_another_tenant_carry_their_state(tenant):

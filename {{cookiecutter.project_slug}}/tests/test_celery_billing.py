@@ -12,13 +12,12 @@ from django.utils import timezone
 from {{ cookiecutter.project_slug }}.billing.models import Subscription
 from {{ cookiecutter.project_slug }}.lifecycle.tasks import tenant_ping
 from {{ cookiecutter.project_slug }}.tenancy.celery_tenancy import (
-    ActiveTenantScheduler,
     TenantCache,
     TenantTaskRejected,
     tenants_fan_out,
 )
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
-from tests.test_celery_tenancy import app, queued_schemas
+from tests.test_celery_tenancy import beat_queued, queued_schemas
 
 pytestmark = pytest.mark.django_db
 DAY = dt.timedelta(days=1)
@@ -75,20 +74,12 @@ def test_fan_out_to_named_tenants_skips_the_blocked_ones():
 )
 def test_beat_skips_tenants_read_only_or_suspended_by_billing(tmp_path, tenant_schemas, expected):
     allowed = make_billing_fleet()
-    queue_name = f"beat-{uuid.uuid4().hex[:8]}"
-    entry = {"task": "tenancy.tenant_ping", "schedule": 60.0, "options": {"queue": queue_name}}
-    if tenant_schemas is not None:
-        entry["tenant_schemas"] = tenant_schemas
-    scheduler = ActiveTenantScheduler(app=app, schedule_filename=str(tmp_path / "beat"), lazy=True)
-    entries = scheduler._tenant_aware_beat_schedule_to_dict({"probe": entry})
 
-    with app.producer_or_acquire() as producer:
-        for options in entries.values():
-            scheduler.apply_entry(scheduler.Entry(name="probe", app=app, **options), producer=producer)
+    queued = beat_queued(tmp_path, tenant_schemas)
 
     if expected == "every tenant with full access":
         expected = sorted(allowed + full_access_schemas())
-    assert queued_schemas(queue_name) == expected
+    assert queued == expected
 
 
 def test_a_task_for_a_tenant_blocked_by_billing_is_rejected_and_runs_again_once_paid(tenant):

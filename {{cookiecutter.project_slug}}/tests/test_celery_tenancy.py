@@ -200,21 +200,28 @@ def test_fan_out_to_named_tenants_skips_the_inactive_ones():
 )
 def test_beat_sends_periodic_tasks_to_active_tenants_only(tmp_path, tenant_schemas, expected):
     make_fleet()
+
+    queued = beat_queued(tmp_path, tenant_schemas)
+
+    if expected == "every active tenant":
+        expected = sorted(Tenant.objects.filter(status="active").exclude(schema_name="public").values_list(
+            "schema_name", flat=True))  # fmt: skip
+    assert queued == expected
+
+
+def beat_queued(tmp_path, tenant_schemas: list[str] | None) -> list[str]:
+    """Let ActiveTenantScheduler send one beat entry of tenancy.tenant_ping (to the tenants of `tenant_schemas`;
+    None: every tenant) to a fresh queue; return the schemas of the messages queued, sorted."""
     queue_name = f"beat-{uuid.uuid4().hex[:8]}"
     entry = {"task": "tenancy.tenant_ping", "schedule": 60.0, "options": {"queue": queue_name}}
     if tenant_schemas is not None:
         entry["tenant_schemas"] = tenant_schemas
     scheduler = ActiveTenantScheduler(app=app, schedule_filename=str(tmp_path / "beat"), lazy=True)
     entries = scheduler._tenant_aware_beat_schedule_to_dict({"probe": entry})
-
     with app.producer_or_acquire() as producer:
         for options in entries.values():
             scheduler.apply_entry(scheduler.Entry(name="probe", app=app, **options), producer=producer)
-
-    if expected == "every active tenant":
-        expected = sorted(Tenant.objects.filter(status="active").exclude(schema_name="public").values_list(
-            "schema_name", flat=True))  # fmt: skip
-    assert queued_schemas(queue_name) == expected
+    return queued_schemas(queue_name)
 
 
 # --- the worker's tenant cache -----------------------------------------------------------------

@@ -4,7 +4,9 @@ the trigger that copies each subscription's state onto its tenant row.
 The trigger (AFTER INSERT, UPDATE or DELETE of a billing_subscription row) writes status, past_due_since,
 current_period_end and trial_end to tenancy_tenant's billing_* columns whatever wrote the subscription (ORM,
 QuerySet.update, raw SQL, a restore). Writing the tenant row moves the routing version (tenancy migration 0003),
-so every process's routing and Celery caches follow a subscription change with their next request or task.
+so every process's routing and Celery caches follow a subscription change with their next request or task. A
+write that leaves those four values as they were (a plan change, a Stripe id) does not touch the tenant row, so
+it does not empty every process's routing directory.
 """
 
 import django.db.models.deletion
@@ -13,18 +15,32 @@ from django.db import migrations, models
 
 FUNCTION = """
 CREATE FUNCTION billing_subscription_to_tenant() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    differs boolean;
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') AND (TG_OP = 'DELETE' OR OLD.tenant_id <> NEW.tenant_id) THEN
+    IF TG_OP = 'UPDATE' AND OLD.tenant_id = NEW.tenant_id AND (OLD.status, OLD.past_due_since,
+            OLD.current_period_end, OLD.trial_end) IS NOT DISTINCT FROM (NEW.status, NEW.past_due_since,
+            NEW.current_period_end, NEW.trial_end) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.tenant_id <> NEW.tenant_id) THEN
         EXECUTE format('UPDATE %I.tenancy_tenant SET billing_status = ''active'', billing_past_due_since = NULL,'
-                       ' billing_period_end = NULL, billing_trial_end = NULL WHERE id = $1', TG_TABLE_SCHEMA)
+                       ' billing_period_end = NULL, billing_trial_end = NULL WHERE id = $1 AND (billing_status,'
+                       ' billing_past_due_since, billing_period_end, billing_trial_end) IS DISTINCT FROM'
+                       ' (''active'', NULL, NULL, NULL)', TG_TABLE_SCHEMA)
             USING OLD.tenant_id;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        EXECUTE format('UPDATE %I.tenancy_tenant SET billing_status = $2, billing_past_due_since = $3,'
-                       ' billing_period_end = $4, billing_trial_end = $5 WHERE id = $1 AND (billing_status,'
+        -- Only a real change writes the tenant row: an UPDATE, even of no row, would move the routing version.
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.tenancy_tenant WHERE id = $1 AND (billing_status,'
                        ' billing_past_due_since, billing_period_end, billing_trial_end) IS DISTINCT FROM'
-                       ' ($2, $3, $4, $5)', TG_TABLE_SCHEMA)
-            USING NEW.tenant_id, NEW.status, NEW.past_due_since, NEW.current_period_end, NEW.trial_end;
+                       ' ($2, $3, $4, $5))', TG_TABLE_SCHEMA)
+            INTO differs USING NEW.tenant_id, NEW.status, NEW.past_due_since, NEW.current_period_end, NEW.trial_end;
+        IF differs THEN
+            EXECUTE format('UPDATE %I.tenancy_tenant SET billing_status = $2, billing_past_due_since = $3,'
+                           ' billing_period_end = $4, billing_trial_end = $5 WHERE id = $1', TG_TABLE_SCHEMA)
+                USING NEW.tenant_id, NEW.status, NEW.past_due_since, NEW.current_period_end, NEW.trial_end;
+        END IF;
     END IF;
     RETURN NULL;
 END
