@@ -153,7 +153,7 @@ def test_readme_and_docs_document_the_commands_and_the_generated_project(bakery:
         "http://acme.localhost:8000/",
         "http://globex.localhost:8000/",
         "http://localhost:8000/",
-        "create_tenant --name N --slug S [--domain D] [--owner-email E] [--dry-run] [--noinput]",
+        "create_tenant --name N --slug S [--domain D] [--owner-email E] [--plan CODE] [--dry-run] [--noinput]",
         "tenant_status --tenant S",
         "list_tenants [--format table\\|json] [--include-public] [--spares]",
         "drop_schema --tenant S [--force] [--no-backup]",
@@ -171,5 +171,12 @@ def test_readme_and_docs_document_the_commands_and_the_generated_project(bakery:
         "DJANGO_SECRET_KEY",
         "TENANCY_BASE_DOMAIN",
         "/healthz",
+        "plans [--format table\\|json]",
+        "subscription --tenant S",
+        "BILLING_PROVIDER",
+        "BILLING_GRACE_DAYS",
+        "STRIPE_WEBHOOK_SECRET",
+        "/billing/stripe/webhook/",
+        "stripe listen --forward-to localhost:8000/billing/stripe/webhook/",
     ):
         assert needle in docs
