@@ -231,8 +231,9 @@ def fleet_build(databases: Databases, release: Release, spec: FleetSpec) -> Flee
         start = catalog_read(schemas, data=True)
     without_broken = databases.create("start_clean", template=database)
     with databases.on(without_broken):
-        sql("DELETE FROM tenancy_domain WHERE tenant_id IN (SELECT id FROM tenancy_tenant WHERE schema_name = %s)",
-            [broken])  # fmt: skip
+        for table in ("tenancy_domain", "billing_subscription"):
+            sql(f"DELETE FROM {table} WHERE tenant_id IN (SELECT id FROM tenancy_tenant WHERE schema_name = %s)",
+                [broken])  # fmt: skip
         sql("DELETE FROM tenancy_tenant WHERE schema_name = %s", [broken])
     return Fleet(database, without_broken, schemas, tenants, spares, broken, start)
 

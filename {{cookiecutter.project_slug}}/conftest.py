@@ -202,14 +202,17 @@ def committed_tenants(django_db_blocker, slugs: list[str]) -> Iterator[list[str]
 @contextlib.contextmanager
 def running_server(database_url: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """Run `manage.py runserver` on `database_url` in its own process, with `extra_env` added to its environment
-    (settings read from the environment, e.g. BILLING_PROVIDER); yield its base URL once /healthz answers.
+    (settings read from the environment, e.g. BILLING_PROVIDER); yield its base URL once /healthz answers. Its
+    TENANCY_PUBLIC_PORT is the port it listens on.
 
     The server writes the emails it sends as files into SERVER_MAIL_DIR (read them with `server_mails`).
     """
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "config.settings.test",
            "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-           "DJANGO_EMAIL_FILE_PATH": str(SERVER_MAIL_DIR), **(extra_env or {})}  # fmt: skip
+           "DJANGO_EMAIL_FILE_PATH": str(SERVER_MAIL_DIR),
+           # Links the server builds to the public host (emails, billing return URLs) carry the port it listens on.
+           "TENANCY_PUBLIC_PORT": str(port), **(extra_env or {})}  # fmt: skip
     log_path = PROJECT_DIR / f".pytest-server-{port}.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(

@@ -28,8 +28,8 @@ from {{ cookiecutter.project_slug }}.tenancy.checks import billing_grace_check
 from {{ cookiecutter.project_slug }}.tenancy.domain import Access, BillingSnapshot, access_for
 from {{ cookiecutter.project_slug }}.tenancy.models import RoutingVersion, Tenant, billing_grace
 from {{ cookiecutter.project_slug }}.tenancy.selectors import billing_blocked_q
-from tests.test_routing_cost import wire_statements
 
+from .test_routing_cost import wire_statements
 from conftest import test_database_url
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

@@ -35,8 +35,8 @@ from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create, te
 from {{ cookiecutter.project_slug }}.products.models import Product
 from {{ cookiecutter.project_slug }}.products.services import product_create
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
-from tests.stripe_fake import StripeRequest, stripe_fake
 
+from .stripe_fake import StripeRequest, stripe_fake
 from conftest import running_server, test_database_url
 
 pytestmark = pytest.mark.browser
@@ -173,8 +173,9 @@ def test_owner_hits_the_product_limit_upgrades_through_checkout_and_creates_the_
         assert products_row.get_by_test_id("used").inner_text() == str(shop.limit)
         page.get_by_test_id("checkout-starter").get_by_role("button").click()
         # The fake's checkout page sends the browser to the success URL on the public host, which leads back to
-        # the tenant's Billing page.
-        page.wait_for_url(f"{host}/billing/**")
+        # the tenant's Billing page (`?checkout=success`, not the checkout POST's own /billing/checkout/).
+        page.wait_for_url(f"{host}/billing/?checkout=success")
+        assert page.get_by_test_id("billing-returned").is_visible()
         checkout = next(r for r in shop.stripe_requests if r.path == "/v1/checkout/sessions")
         assert checkout.form["line_items[0][price]"] == "price_starter_month"
         assert checkout.form["metadata[tenant]"] == shop.slug

@@ -17,7 +17,8 @@ from {{ cookiecutter.project_slug }}.tenancy.celery_tenancy import (
     tenants_fan_out,
 )
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
-from tests.test_celery_tenancy import beat_queued, queued_schemas
+
+from .test_celery_tenancy import beat_queued, queued_schemas
 
 pytestmark = pytest.mark.django_db
 DAY = dt.timedelta(days=1)
