@@ -31,8 +31,11 @@ BENCH_RUN = cd $(BENCH_PROJECT) && env -u VIRTUAL_ENV -u DJANGO_SETTINGS_MODULE 
 # After each run: stop the embedded servers the bake may have started (nothing when the URLs are set).
 BENCH_DOWN = status=$$?; (cd $(BENCH_PROJECT) && .venv/bin/python -m config.devservices down >/dev/null); exit $$status
 
+# BENCHMARK_ROUTING=path bakes with tenant_routing=path (tenants at /t/<slug>/ on one host); the routing
+# benchmark then routes the project's requests by path, stock's by host (benchmarks/README.md).
+BENCHMARK_ROUTING ?= domain
 bench-bake: $(VENV)/.installed
-	$(VENV)/bin/python -m benchmarks.bake $(BENCH_DIR)
+	$(VENV)/bin/python -m benchmarks.bake $(BENCH_DIR) tenant_routing=$(BENCHMARK_ROUTING)
 
 # The stock subprocess executor costs one interpreter start-up per tenant (over an hour at 1,000 tenants):
 # left out unless BENCHMARK_ARGS is given.

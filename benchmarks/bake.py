@@ -5,7 +5,8 @@ Run by the root Makefile with the template's own interpreter (.venv-template: co
 with the bake's own `make install` (uv from the template's venv on PATH, the machine's Python), and
 `<folder>/project` links to it. A fingerprint of the template's files (cookiecutter.json, hooks/, the project
 folder) is kept in `<folder>/fingerprint`: while it matches and the bake's environment exists, the bake is reused.
-Prints the bake's folder.
+Prints the bake's folder. Answers after the folder (`key=value`, e.g. `tenant_routing=path`) replace cookiecutter's
+defaults; they are part of the fingerprint, so changing them bakes again.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ SKIPPED = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv"
 STRIPPED = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_PROJECT_ENVIRONMENT")
 
 
-def fingerprint() -> str:
-    """A digest of the names and contents of every file the bake is made from."""
+def fingerprint(answers: dict[str, str] | None = None) -> str:
+    """A digest of the names and contents of every file the bake is made from, and of the `answers` given."""
     digest = hashlib.sha256()
+    digest.update(repr(sorted((answers or {}).items())).encode() + b"\0")
     for part in TEMPLATE_PARTS:
         root = TEMPLATE_DIR / part
         files = [root] if root.is_file() else sorted(root.rglob("*"))
@@ -55,14 +57,16 @@ def stop_services(project: Path) -> None:
         subprocess.run([str(python), "-m", "config.devservices", "down"], cwd=project, check=False)  # noqa: S603
 
 
-def bake(folder: Path) -> Path:
-    """Return an installed bake of the current template tree under `folder`, reusing the last one when current."""
+def bake(folder: Path, answers: dict[str, str] | None = None) -> Path:
+    """Return an installed bake of the current template tree under `folder`, reusing the last one when current.
+
+    `answers`: cookiecutter answers replacing the defaults, e.g. {"tenant_routing": "path"}."""
     from cookiecutter.main import cookiecutter
 
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o755)  # as root, the embedded PostgreSQL's unprivileged user must reach the bake
     link, stamp = folder / "project", folder / "fingerprint"
-    current = fingerprint()
+    current = fingerprint(answers)
     if (link / ".venv" / "bin" / "python").exists() and stamp.is_file() and stamp.read_text() == current:
         print(f"reusing the bake {link.resolve()} (the template did not change)", file=sys.stderr)
         return link.resolve()
@@ -71,8 +75,11 @@ def bake(folder: Path) -> Path:
     stamp.unlink(missing_ok=True)
     shutil.rmtree(folder / "bake", ignore_errors=True)
     (folder / "bake").mkdir()
-    print(f"baking {TEMPLATE_DIR} (cookiecutter's default answers) into {folder / 'bake'}", file=sys.stderr)
-    project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(folder / "bake")))
+    given = ", ".join(f"{key}={value}" for key, value in sorted((answers or {}).items())) or "none"
+    print(f"baking {TEMPLATE_DIR} (cookiecutter's defaults; answers: {given}) into {folder / 'bake'}", file=sys.stderr)
+    project = Path(
+        cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(folder / "bake"), extra_context=answers or {})
+    )
     result = subprocess.run(["make", "install"], cwd=project, env=install_env(), check=False)  # noqa: S607
     if result.returncode != 0:
         raise SystemExit(f"`make install` failed in {project} (exit {result.returncode})")
@@ -83,10 +90,11 @@ def bake(folder: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m benchmarks.bake <folder>", file=sys.stderr)
+    answers = dict(arg.split("=", 1) for arg in argv[1:] if "=" in arg)
+    if not argv or len(answers) != len(argv) - 1:
+        print("usage: python -m benchmarks.bake <folder> [key=value ...]", file=sys.stderr)
         return 2
-    print(bake(Path(argv[0]).resolve()))
+    print(bake(Path(argv[0]).resolve(), answers))
     return 0
 
 

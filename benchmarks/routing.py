@@ -24,8 +24,10 @@ times, interleaved (stock, project, then project, stock, ...), each run in a fre
    worker may accept (with endless keep-alive, how a few connections split between the workers is left to chance,
    and a run where one worker holds most of them measures one core instead of two).
 
-Every response must carry the marker of its Host's tenant (a mismatch, a 5xx or a missing response stops the
-benchmark). Then the backend memory: a fresh server with one sync worker (one database connection) serves one
+Every response must carry the marker of the tenant it addressed (a mismatch, a 5xx or a missing response stops
+the benchmark). In a `tenant_routing=path` bake (`make benchmark-routing BENCHMARK_ROUTING=path`) the project's
+requests address tenants by path on the public host (`addressed`); stock's, which routes by host only, by host.
+Then the backend memory: a fresh server with one sync worker (one database connection) serves one
 `/__tables__/` request (one query on every table of the tenant apps, then the marker) for each of `--tenants`
 distinct tenants, in order; after every `--sample-every` tenants the benchmark reads VmRSS and RssAnon
 (/proc/<pid>/status) of the PostgreSQL backends serving that server (found by application_name). `--runs` times
@@ -50,7 +52,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -68,6 +70,7 @@ from benchmarks.harness import (
 )
 from benchmarks.loadsite import MARKER_PATH, PROJECT_MIDDLEWARE, STOCK_MIDDLEWARE, TABLES_PATH
 from benchmarks.migrate_fleet import SHARED_MIGRATE, BenchmarkError, Contender, child_environment, console, timed_run
+from benchmarks.project import from_project
 from benchmarks.stock_manage import usable_cores
 from config.devservices import environ_ensure
 
@@ -199,6 +202,37 @@ def expect_clean(result: DriveResult, what: str, server: WebServer) -> None:
     )
 
 
+def path_routing() -> bool:
+    """True when the bake routes tenants by path (settings.TENANCY_ROUTING = "path", `make benchmark-routing
+    BENCHMARK_ROUTING=path`)."""
+    from django.conf import settings
+
+    return getattr(settings, "TENANCY_ROUTING", "domain") == "path"
+
+
+def addressed(tenants: Sequence[MarkedTenant], routing: str) -> list[MarkedTenant]:
+    """`tenants` as `routing`'s requests address them. Stock's TenantMainMiddleware routes by host only, so its
+    requests always go to each tenant's own host; so do the project's in domain routing. In path routing the
+    project's requests go to the public host (settings.TENANCY_BASE_DOMAIN, the public tenant's domain:
+    ensure_public_host) with `/<TENANCY_PATH_PREFIX>/<slug>` before the path, as its users' browsers send them."""
+    from django.conf import settings
+
+    if routing == STOCK or not path_routing():
+        return list(tenants)
+    host, prefix = str(settings.TENANCY_BASE_DOMAIN), settings.TENANCY_PATH_PREFIX
+    return [replace(tenant, host=host, base_path=f"/{prefix}/{tenant.slug}") for tenant in tenants]
+
+
+def ensure_public_host() -> None:
+    """In path routing: create the public tenant with settings.TENANCY_BASE_DOMAIN as its domain (the host the
+    project's path-routed requests are sent to). Nothing in domain routing."""
+    from django.conf import settings
+
+    if path_routing():
+        public_tenant_ensure = from_project("lifecycle.services", "public_tenant_ensure")
+        public_tenant_ensure(domain=str(settings.TENANCY_BASE_DOMAIN))
+
+
 def application_name(routing: str, phase: str) -> str:
     return f"bench-{phase}-{routing}"
 
@@ -207,13 +241,14 @@ def throughput_run(
     routing: str, run: int, args: argparse.Namespace, pg: DedicatedPostgres, hosts: Sequence[MarkedTenant], logs: Path
 ) -> ThroughputRun:
     """A fresh server for `routing`: warm-up, the counted requests (statement log on), then the measured seconds."""
+    hosts = addressed(hosts, routing)
     app = application_name(routing, "web")
     env = server_environment(pg.url(DATABASE), routing=routing, application_name=app)
     log = logs / f"gunicorn-{routing}-{run}.log"
     server = WebServer(port=args.port, env=env, workers=args.workers, threads=args.threads, log=log)
     label = f"run {run}/{args.runs}, {routing}"
     pc = args.per_connection
-    with server.start(hosts[0].host):
+    with server.start(hosts[0].host, hosts[0].base_path):
         warm_shares = "-"
         if args.warmup:
             with console.status(f"{label}: warm-up {args.warmup:g} s"):
@@ -253,13 +288,14 @@ def memory_run(
 ) -> MemoryRun:
     """A fresh server with one sync worker (one database connection) serves one TABLES_PATH request per tenant, in
     order; the memory of its backends is read after every `--sample-every` tenants."""
+    tenants = addressed(tenants, routing)
     app = application_name(routing, "mem")
     env = server_environment(pg.url(DATABASE), routing=routing, application_name=app)
     server = WebServer(port=args.port, env=env, workers=1, threads=1, log=logs / f"gunicorn-mem-{routing}-{run}.log")
     samples: list[tuple[int, int, int, int]] = []
     backends: Counter[str] = Counter()
     label = f"memory run {run}/{args.runs}, {routing}"
-    with server.start(tenants[0].host):
+    with server.start(tenants[0].host, tenants[0].base_path):
         for start in range(0, len(tenants), args.sample_every):
             chunk = tenants[start : start + args.sample_every]
             with console.status(f"{label}: tenants {start + 1}-{start + len(chunk)} of {len(tenants)}"):
@@ -404,6 +440,12 @@ def machine_facts(args: argparse.Namespace, pg: DedicatedPostgres, setup_seconds
 
     return {
         "routing": f"stock {STOCK_MIDDLEWARE}, project {PROJECT_MIDDLEWARE}; MIDDLEWARE[0], nothing else differs",
+        "addressing": (
+            f"stock by host (<slug>.{settings.TENANCY_BASE_DOMAIN}), project by path "
+            f"({settings.TENANCY_BASE_DOMAIN}/{settings.TENANCY_PATH_PREFIX}/<slug>/; TENANCY_ROUTING=path)"
+            if path_routing()
+            else f"both by host (<slug>.{settings.TENANCY_BASE_DOMAIN}; TENANCY_ROUTING=domain)"
+        ),
         "cores (usable / total)": f"{usable_cores()} / {os.cpu_count()}",
         "PostgreSQL": f"{pg.version}, the benchmark's own server ({pg.bindir}), port {pg.port}",
         "tenants": f"{args.tenants:,} created in {setup_seconds:.1f} s (not part of the figures)",
@@ -432,6 +474,7 @@ def run(args: argparse.Namespace, pg: DedicatedPostgres, logs: Path) -> None:
     load_start = os.getloadavg()[0]
     tenants, setup_seconds = create_marked_tenants(args.tenants, slug_format=SLUG_FORMAT, name_format=NAME_FORMAT)
     console.print(f"created {args.tenants:,} tenants with a marker row each in {setup_seconds:.1f} s")
+    ensure_public_host()
     facts = machine_facts(args, pg, setup_seconds)
     hosts = tenants[: args.hosts]
     if args.runs < 3:

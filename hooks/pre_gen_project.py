@@ -21,6 +21,8 @@ TIMEZONE = {{ cookiecutter.timezone | tojson }}
 USE_CELERY = {{ cookiecutter.use_celery | tojson }}
 USE_DRF = {{ cookiecutter.use_drf | tojson }}
 POSTGRESQL_VERSION = {{ cookiecutter.postgresql_version | tojson }}
+TENANT_ROUTING = {{ cookiecutter.tenant_routing | tojson }}
+TENANT_PATH_PREFIX = {{ cookiecutter.tenant_path_prefix | tojson }}
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 # Top-level names in the generated project, and modules a slug package would
@@ -52,6 +54,16 @@ CHOICES_YN = ("y", "n")
 # The choices of cookiecutter.json's postgresql_version: compose.yaml's image, the CI service and the client
 # tools installed from PostgreSQL's apt repository (Dockerfile, ci.yml) all use this major version.
 POSTGRESQL_VERSIONS = ("15", "16", "17")
+# The choices of cookiecutter.json's tenant_routing: `domain` (a host per tenant) or `path` (/<prefix>/<slug>/).
+TENANT_ROUTINGS = ("domain", "path")
+# tenant_path_prefix: one lowercase URL segment (settings.TENANCY_PATH_PREFIX; tenancy.checks checks it again).
+PATH_PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
+# First path segments the project serves itself on the public host or a tenant's (config/urls_public.py,
+# config/urls_tenants.py, STATIC_URL, MEDIA_URL, the health probe): a prefix equal to one would hide them.
+TAKEN_PATH_SEGMENTS = (
+    "accounts", "admin", "api", "billing", "bookings", "customers", "healthz", "invitations", "media",
+    "members", "products", "signup", "static",
+)  # fmt: skip
 # These answers are written into Python and TOML string literals.
 UNSAFE_TEXT_CHARACTERS = ('"', "\\", "\n", "\r")
 
@@ -114,6 +126,28 @@ def check_postgresql_version(version: str) -> None:
         )
 
 
+def check_tenant_routing(routing: str, prefix: str) -> None:
+    """Raise InvalidAnswer unless `routing` is one of TENANT_ROUTINGS and `prefix` a free lowercase URL segment.
+
+    The prefix is checked whatever the routing, so switching a domain bake to path routing later (settings
+    TENANCY_ROUTING) finds a usable one.
+    """
+    if routing not in TENANT_ROUTINGS:
+        raise InvalidAnswer(
+            f"tenant_routing {routing!r} is not a choice; accepted: {' or '.join(TENANT_ROUTINGS)}"
+        )
+    if not PATH_PREFIX_PATTERN.match(prefix):
+        raise InvalidAnswer(
+            f"tenant_path_prefix {prefix!r} is not a lowercase URL segment; accepted: a lowercase letter, then "
+            "up to 29 lowercase letters, digits or hyphens, without slashes (e.g. t or clinic)"
+        )
+    if prefix in TAKEN_PATH_SEGMENTS:
+        raise InvalidAnswer(
+            f"tenant_path_prefix {prefix!r} is a path the project uses; accepted: any other lowercase URL "
+            f"segment, not one of {', '.join(TAKEN_PATH_SEGMENTS)}"
+        )
+
+
 def check_plain_text(name: str, value: str) -> None:
     """Raise InvalidAnswer when `value` holds a character that would break a generated string literal."""
     bad = [char for char in UNSAFE_TEXT_CHARACTERS if char in value]
@@ -133,6 +167,7 @@ def main() -> int:
         check_yes_no("use_drf", USE_DRF)
         check_timezone(TIMEZONE)
         check_postgresql_version(POSTGRESQL_VERSION)
+        check_tenant_routing(TENANT_ROUTING, TENANT_PATH_PREFIX)
         for name, value in [
             ("project_name", PROJECT_NAME),
             ("description", DESCRIPTION),

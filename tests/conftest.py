@@ -34,12 +34,17 @@ DEFAULT_SLUG = "acme_saas"
 # name -> extra_context; "defaults" is cookiecutter.json as it stands. Every value of every option is baked
 # (postgresql_version 16 by default, 15 and 17 with the options turned off) and, to keep CI short, another
 # project name rides on the use_drf=n bake: its slug differs from every name the template's files spell out.
+# PATH_CLINIC routes tenants by path (/clinic/<slug>/, the clinic seed's URLs) with Celery and DRF on, so its
+# suite covers every feature in that mode; its Python differs from the defaults' only in two settings
+# (test_bake.py checks), so it is not linted and type-checked again (test_quality.py LINTED_HERE).
 ZETA = "zeta_works_no_drf"
+PATH_CLINIC = "path_clinic"
 CONFIGURATIONS: dict[str, dict[str, str]] = {
     "defaults": {},
     "no_celery": {"use_celery": "n", "postgresql_version": "15"},
     ZETA: {"project_name": "Zeta Works", "use_drf": "n"},
     "no_celery_no_drf": {"use_celery": "n", "use_drf": "n", "postgresql_version": "17"},
+    PATH_CLINIC: {"tenant_routing": "path", "tenant_path_prefix": "clinic"},
 }
 COOKIECUTTER_JSON: dict[str, object] = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
 

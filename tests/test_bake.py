@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import CONFIGURATIONS, DEFAULT_SLUG, Bakery, option
+from .conftest import CONFIGURATIONS, DEFAULT_SLUG, PATH_CLINIC, Bakery, option
 
 # Folders a bake grows once it is used (uv sync, tests, embedded servers).
 GENERATED_FOLDERS = {".venv", ".data", ".mypy_cache", ".ruff_cache", ".pytest_cache", "__pycache__", "staticfiles"}
@@ -103,6 +103,26 @@ def test_bake_drops_files_of_unselected_options(bakery: Bakery, name: str) -> No
         assert drf_files == []
         assert uses_drf == []
         assert "djangorestframework" not in pyproject
+
+
+def test_the_path_routing_bake_differs_from_the_defaults_only_in_its_routing_settings(bakery: Bakery) -> None:
+    """Routing branches on settings.TENANCY_ROUTING at run time, not in Jinja: every Python file and
+    pyproject.toml of the path bake is the defaults' but for the two settings lines (so both modes' code is linted
+    and type-checked in every bake, and test_quality.py need not lint the path bake again)."""
+    domain, path = bakery.bake("defaults"), bakery.bake(PATH_CLINIC)
+    checked = [f for f in project_files(domain) if f.suffix == ".py" or f.name == "pyproject.toml"]
+    settings = Path("config/settings/base.py")
+
+    assert [f for f in project_files(path) if f.suffix == ".py" or f.name == "pyproject.toml"] == checked
+    differing = [str(f) for f in checked if (domain / f).read_text() != (path / f).read_text()]
+    assert differing == [str(settings)]
+    changed = set((domain / settings).read_text().splitlines()) ^ set((path / settings).read_text().splitlines())
+    assert changed == {
+        'TENANCY_ROUTING = "domain"',
+        'TENANCY_PATH_PREFIX = "t"',
+        'TENANCY_ROUTING = "path"',
+        'TENANCY_PATH_PREFIX = "clinic"',
+    }
 
 
 @pytest.mark.parametrize("name", CONFIGURATIONS)

@@ -1,8 +1,9 @@
 """Run the baked projects' own test suites with `make`, as their README says.
 
 Every configuration's suite runs once, with CI=true (the browser tests must run, not skip) and no test may
-be skipped. The defaults, no_celery (PostgreSQL 15) and no_celery_no_drf (PostgreSQL 17) bakes run against
-the machine's PostgreSQL and Redis (a throwaway database each). The Zeta Works bake (use_drf=n) runs
+be skipped. The defaults, no_celery (PostgreSQL 15), no_celery_no_drf (PostgreSQL 17) and path_clinic (tenants
+routed by path, /clinic/<slug>/) bakes run against the machine's PostgreSQL and Redis (a throwaway database
+each); the path bake's suite is the defaults' suite, its tests written once for both routing modes. The Zeta Works bake (use_drf=n) runs
 `make lint typecheck test` as a user would, with DATABASE_URL and REDIS_URL unset: its embedded PostgreSQL
 and Redis are proven there, and a project name other than the default is linted and type-checked.
 """
@@ -16,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REDIS_URL, ZETA, Bakery, describe, run
+from .conftest import PATH_CLINIC, REDIS_URL, ZETA, Bakery, describe, run
 
 pytestmark = pytest.mark.slow
 
 SUITE_TIMEOUT = 1800  # seconds
-MACHINE_POSTGRES_CONFIGURATIONS = ["defaults", "no_celery", "no_celery_no_drf"]
+MACHINE_POSTGRES_CONFIGURATIONS = ["defaults", "no_celery", "no_celery_no_drf", PATH_CLINIC]
 
 
 def assert_suite_passed(result: subprocess.CompletedProcess[str]) -> None:

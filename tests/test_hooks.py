@@ -49,6 +49,13 @@ def bake_cli(output_dir: Path, *answers: str) -> subprocess.CompletedProcess[str
         ("use_drf", "N", "accepted: y or n"),
         ("timezone", "Mars/Olympus", "IANA time zone"),
         ("project_name", 'Acme "SaaS"', "without double quotes"),
+        ("tenant_path_prefix", "Clinic", "lowercase URL segment"),
+        ("tenant_path_prefix", "t/x", "without slashes"),
+        ("tenant_path_prefix", "1t", "a lowercase letter"),
+        ("tenant_path_prefix", "t" * 31, "up to 29"),
+        ("tenant_path_prefix", "accounts", "a path the project uses"),
+        ("tenant_path_prefix", "api", "a path the project uses"),
+        ("tenant_path_prefix", "static", "not one of"),
     ],
 )
 def test_pre_gen_hook_rejects_bad_answer_and_generates_nothing(
@@ -151,6 +158,49 @@ def test_each_postgresql_version_bakes_a_ci_that_installs_its_client(empty_outpu
         i for i, s in enumerate(job["steps"]) if "make " in str(s.get("run", "")) and "test" in str(s.get("run", ""))
     )
     assert client_step < test_step
+
+
+@pytest.mark.parametrize("routing", ["subfolder", "Path", ""])
+def test_pre_gen_hook_refuses_a_tenant_routing_outside_the_choices(routing: str) -> None:
+    result = run_pre_gen_hook(tenant_routing=routing)
+
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == f"ERROR: tenant_routing {routing!r} is not a choice; accepted: domain or path"
+
+
+def test_pre_gen_hook_accepts_exactly_the_tenant_routings_of_cookiecutter_json() -> None:
+    choices = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["tenant_routing"]
+    hook = (TEMPLATE_DIR / "hooks" / "pre_gen_project.py").read_text()
+    listed = re.search(r"^TENANT_ROUTINGS = (\(.*\))$", hook, re.MULTILINE)
+
+    assert listed, "hooks/pre_gen_project.py has no TENANT_ROUTINGS tuple"
+    assert sorted(ast.literal_eval(listed.group(1))) == sorted(choices)
+    for routing in choices:
+        assert run_pre_gen_hook(tenant_routing=routing, tenant_path_prefix="clinic").returncode == 0
+
+
+def test_pre_gen_hook_refuses_every_first_path_segment_of_the_project_as_a_prefix() -> None:
+    """A new top-level URL in either URLconf must join the hook's TAKEN_PATH_SEGMENTS (a prefix equal to it
+    would hide it behind the tenants' paths)."""
+    config = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "config"
+    source = (config / "urls_public.py").read_text() + (config / "urls_tenants.py").read_text()
+    segments = set(re.findall(r"""(?:re_)?path\(r?["']\^?([a-z0-9-]+)/""", source))
+    segments |= {"static", "media", "healthz"}  # STATIC_URL, MEDIA_URL, tenancy.middleware.HEALTH_PATH
+
+    assert {"accounts", "admin", "signup", "products", "api", "billing"} <= segments
+    for segment in sorted(segments):
+        result = run_pre_gen_hook(tenant_routing="path", tenant_path_prefix=segment)
+        assert result.returncode == 1, segment
+        assert f"tenant_path_prefix {segment!r} is a path the project uses" in result.stderr
+
+
+def test_a_path_routing_bake_writes_its_mode_and_prefix_into_the_settings(empty_output_dir: Path) -> None:
+    result = bake_cli(empty_output_dir, "tenant_routing=path", "tenant_path_prefix=clinic")
+
+    assert result.returncode == 0, result.stderr
+    settings = (empty_output_dir / "acme_saas" / "config" / "settings" / "base.py").read_text()
+    assert 'TENANCY_ROUTING = "path"' in settings
+    assert 'TENANCY_PATH_PREFIX = "clinic"' in settings
 
 
 def test_post_gen_hook_writes_private_dotenv_with_fresh_secret_key(bakery: Bakery) -> None:

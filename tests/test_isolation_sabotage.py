@@ -4,7 +4,8 @@ The bake's own check (`python -m tests.isolation.check_sabotage`, the `make test
 of the bake's CI) runs `tests/isolation` on one throwaway database as generated (every test passes) and once
 per ISOLATION_SABOTAGE switch listed in the bake's tests/isolation/sabotage.py (SABOTAGES: switch -> the
 marker of the tests that must then fail, or None when every test must still pass). Here it runs in the
-default bake and in the one without Celery and DRF, and its printed summary must show every switch of
+default bake, in the one without Celery and DRF, and in the one routing tenants by path (/clinic/<slug>/, where
+the same guards attack through one host and one session), and its printed summary must show every switch of
 SABOTAGES ran and held: a switch skipped, or one whose guards still pass, fails this test.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REDIS_URL, Bakery, describe, run
+from .conftest import PATH_CLINIC, REDIS_URL, Bakery, describe, option, run
 
 pytestmark = pytest.mark.slow
 
@@ -29,23 +30,26 @@ REQUIRED_SWITCHES = {"cache-key", "media-containment", "schema-reset", "next-red
 # Authorization's two layers: either one alone keeps every test passing (marker None), both off fail the guards.
 AUTHORIZATION_SWITCHES = {"membership": None, "role-layer": None, "authorization": "guards_authorization"}
 CELERY_SWITCHES = {"celery-header"}
-# Attacks the issue's acceptance names: each must be a guard that fails under some switch of the default bake.
+# Attacks the issue's acceptance names: each must be a guard that fails under some switch of every bake with Celery.
 REQUIRED_CAUGHT = {
-    "tests/isolation/test_sessions.py::test_a_session_cookie_replayed_on_another_tenants_host_gets_the_login_page",
+    "tests/isolation/test_sessions.py::test_a_session_of_one_tenant_is_refused_on_another_tenant",
     "tests/isolation/test_api_rows.py::test_api_refuses_a_session_from_another_tenants_host",
-    "tests/isolation/test_admin.py::test_the_tenant_admin_sends_another_tenants_owner_to_the_login_page",
-    "tests/isolation/test_media.py::test_another_tenants_member_gets_the_login_page_for_a_file",
+    "tests/isolation/test_admin.py::test_the_tenant_admin_refuses_another_tenants_owner",
+    "tests/isolation/test_media.py::test_another_tenants_member_is_refused_a_file",
     "tests/isolation/test_cache.py::test_the_same_cache_key_holds_one_value_per_tenant",
     "tests/isolation/test_cache.py::test_cache_page_never_serves_one_tenants_page_to_another_on_the_same_url",
     "tests/isolation/test_media.py::test_paths_outside_the_tenants_folder_are_404",
     "tests/isolation/test_connection.py::test_a_raw_cursor_after_a_failed_request_does_not_see_its_tenants_schema",
     "tests/isolation/test_connection.py::test_code_after_a_request_on_the_same_thread_runs_in_the_public_schema",
-    "tests/isolation/test_sessions.py::test_login_next_never_redirects_off_the_tenants_host",
-    "tests/isolation/test_sessions.py::test_public_login_next_never_redirects_to_another_host",
+    "tests/isolation/test_sessions.py::test_login_next_never_redirects_off_the_tenant",
+    "tests/isolation/test_sessions.py::test_public_login_next_never_redirects_to_another_host_or_tenant",
     "tests/isolation/test_csrf.py::test_a_cross_site_post_without_a_token_to_a_tenant_form_is_refused",
     "tests/isolation/test_api_csrf.py::test_a_cross_site_api_write_with_the_session_cookie_and_no_token_is_refused",
     "tests/isolation/test_celery_tasks.py::test_a_task_sent_from_one_tenant_runs_there_even_on_a_connection_left_in_another",
 }
+# In path routing the tenant admin answers a stranger 403 with either authorization layer off and with both (its
+# login view refuses too), so that test guards no switch there and must pass under all of them.
+NOT_A_GUARD_IN_PATH_ROUTING = {"tests/isolation/test_admin.py::test_the_tenant_admin_refuses_another_tenants_owner"}
 SWITCH_LINE = re.compile(r"^switch (?P<name>\S+) \[(?P<marker>[^\]]+)\]: .* -> (?P<verdict>ok|MISMATCH)$")
 CAUGHT_LINE = re.compile(r"^    failed as it must: (?P<node>\S+)$")
 PLAIN_LINE = re.compile(r"^plain: (?P<passed>\d+) passed, 0 failed .* -> ok$")
@@ -80,13 +84,13 @@ def summary_of(output: str) -> tuple[int, dict[str, tuple[str, str]], dict[str, 
     return passed, switches, caught
 
 
-@pytest.mark.parametrize("configuration", ["defaults", "no_celery_no_drf"])
+@pytest.mark.parametrize("configuration", ["defaults", "no_celery_no_drf", PATH_CLINIC])
 def test_the_bakes_sabotage_check_runs_every_switch_and_each_fails_exactly_its_guards(
     bakery: Bakery, machine_database: Callable[[Path], str], configuration: str
 ) -> None:
     project = bakery.synced(configuration)
     sabotages = sabotages_of(project)
-    celery = configuration == "defaults"
+    celery = option(configuration, "use_celery") == "y"
     assert set(sabotages) >= REQUIRED_SWITCHES | (CELERY_SWITCHES if celery else set()), sorted(sabotages)
     assert {name: sabotages.get(name, "missing") for name in AUTHORIZATION_SWITCHES} == AUTHORIZATION_SWITCHES
     if not celery:
@@ -112,4 +116,8 @@ def test_the_bakes_sabotage_check_runs_every_switch_and_each_fails_exactly_its_g
             assert caught[name], f"switch {name}: no guard failed"
     if celery:
         found = set().union(*caught.values())
-        assert REQUIRED_CAUGHT <= found, f"attacks no switch catches: {sorted(REQUIRED_CAUGHT - found)}"
+        required = REQUIRED_CAUGHT
+        if option(configuration, "tenant_routing") == "path":
+            required = REQUIRED_CAUGHT - NOT_A_GUARD_IN_PATH_ROUTING
+            assert not found & NOT_A_GUARD_IN_PATH_ROUTING, describe(result)
+        assert required <= found, f"attacks no switch catches: {sorted(required - found)}"

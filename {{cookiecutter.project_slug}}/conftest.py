@@ -10,12 +10,23 @@ Fixtures:
 - `tenant`: the acme Tenant; the test runs with the connection in acme's schema.
 - `other_tenant`: the globex Tenant (use `django_tenants.utils.tenant_context` to enter it).
 - `member_user` / `manager_user` / `owner_user`: a member / an admin / the demo owner of acme.
-- `client_for(tenant, user=None)`: a test Client whose requests go to the tenant's host,
-  logged in as `user` when given.
+- `client_for(tenant, user=None, **defaults)`: a `TenantClient` whose requests go to the tenant the project's way
+  (settings.TENANCY_ROUTING), logged in as `user` when given: domain mode on the tenant's host; path mode on
+  the public host with every path the test passes sent under the tenant's base path (`/products/` goes to
+  `/<TENANCY_PATH_PREFIX>/<slug>/products/`). Tests pass tenant paths as in domain mode and run in both modes.
+- `tenant_base_path`: acme's base path ("" in domain mode, "/<prefix>/acme" in path mode);
+  `tenant_path(path, of=acme)`: the full path a tenant path is served at, for assertions on Location
+  headers and links (`tenant_path("/products/")`); `tenant_url(path, of=acme)`: its absolute URL (emails,
+  redirects from the public host); `login_redirect(path, of=acme)`: where an anonymous visitor of `path` is sent;
+  `server_tenant_url(server_url, slug)`: a tenant's base URL on the `server_url` process (browser tests).
+  All computed from the settings, not by the code under test.
+- `assert_stranger_refused(response, case)`: the answer a logged-in non-member of the requested tenant gets (domain
+  routing: the login page, as anonymous; path routing: 403).
 - `tenant_client`: `client_for(tenant, member_user)` (reads and creates); `manager_client`:
   `client_for(tenant, manager_user)` (also updates, deletes, manages: accounts/permissions.py).
 - `server_url`: base URL (`http://127.0.0.1:<port>`) of a separately started server process on
-  the test database, for browser tests; tenant hosts are `http://<slug>.localhost:<port>`.
+  the test database, for browser tests; tenant hosts are `http://<slug>.localhost:<port>` (in path mode
+  `http://localhost:<port>/<prefix>/<slug>`: `server_tenant_url`).
   `server_mails(recipient)` returns the emails that process sent (file-based email backend).
 - `browser`: a headless Chromium (Playwright) per test module, for browser tests.
 
@@ -38,12 +49,16 @@ import uuid
 {%- endif %}
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 import pytest
 from django.db import connection
 from django.test import Client
 
 PROJECT_DIR = Path(__file__).resolve().parent
+# The public tenant's host in tests (django_db_setup); in path mode every tenant is addressed on it too.
+PUBLIC_HOST = "localhost"
 # Emails sent by the `server_url` process, one file per message (Django's file-based email backend).
 SERVER_MAIL_DIR = PROJECT_DIR / ".pytest-server-mail"
 
@@ -67,8 +82,10 @@ def django_db_setup(request, django_test_environment, django_db_blocker) -> Iter
     verbosity = request.config.option.verbose
     with django_db_blocker.unblock():
         databases = setup_databases(verbosity=verbosity, interactive=False, keepdb=keepdb)
-        public_tenant_ensure(domain="localhost")
-        demo_seed(domain_suffix="localhost")
+        public_tenant_ensure(domain=PUBLIC_HOST)
+        # Without the demo member of both tenants: globex's free plan has 2 seats, which tests of invitations
+        # and of members of several tenants fill themselves (test_commands checks seed_demo adds the member).
+        demo_seed(domain_suffix="localhost", member=False)
         # The demo tenants claimed spares; tests provision from a full pool.
         spare_pool_fill()
     yield
@@ -132,10 +149,110 @@ def owner_user(tenant: object) -> object:
     return User.objects.get(email="owner@acme.localhost")
 
 
+def tenant_base_path_of(tenant: object) -> str:
+    """The path a tenant's pages live under: "" in domain mode, "/<settings.TENANCY_PATH_PREFIX>/<slug>" in path
+    mode (settings.TENANCY_ROUTING). Computed here from the settings, so tests do not trust tenancy.addressing
+    to tell them where the tenant is."""
+    from django.conf import settings
+
+    if settings.TENANCY_ROUTING == "path":
+        return f"/{settings.TENANCY_PATH_PREFIX}/{tenant.slug}"
+    return ""
+
+
+class TenantClient(Client):
+    """A test Client that addresses one tenant the project's way: every path a test passes that starts with "/"
+    is sent under `base_path` (nothing is added when it is "", in domain mode).
+
+    A path already under `base_path` (a link or Location taken from a response) is sent as it is, and so is any
+    URL a redirect leads to with `follow=True` (a redirect names the full path, or another host). Absolute URLs
+    (`http://...`) are never changed. Inside `with client.verbatim():` no path is changed (for links a page
+    gives outside the tenant's base path, such as `/static/...`).
+    """
+
+    def __init__(self, base_path: str = "", **defaults: Any) -> None:
+        super().__init__(**defaults)
+        self.base_path = base_path
+        self._verbatim = False
+
+    def full_path(self, path: str) -> str:
+        """The full path `path` (a tenant path starting with "/", query allowed) is sent to."""
+        base = self.base_path
+        if self._verbatim or not base or not path.startswith("/") or path.startswith("//"):
+            return path
+        if path == base or path.startswith((f"{base}/", f"{base}?")):
+            return path
+        return f"{base}{path}"
+
+    @contextlib.contextmanager
+    def verbatim(self) -> Iterator[None]:
+        """Send paths as given (full server paths) for the duration of the block."""
+        before, self._verbatim = self._verbatim, True
+        try:
+            yield
+        finally:
+            self._verbatim = before
+
+    def generic(self, method: str, path: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().generic(method, self.full_path(str(path)), *args, **kwargs)
+
+    def _handle_redirects(self, *args: Any, **kwargs: Any) -> Any:
+        # django.test.Client's hook for follow=True (not in django-stubs): the URLs it requests are full paths.
+        with self.verbatim():
+            return super()._handle_redirects(*args, **kwargs)  # type: ignore[misc]
+
+
+def assert_stranger_refused(response: Any, case: object = None) -> None:
+    """`response` is what a logged-in user who is not a member of the requested tenant must get on a page, the
+    tenant admin's login or a media file: in domain routing what an anonymous visitor gets (302 to the host's
+    `/accounts/login/`: the session is a cookie replayed on another tenant's host), in path routing 403 (one
+    session serves every tenant's paths: accounts.permissions.strangers_refused). `case` names the request in
+    failure messages."""
+    from django.conf import settings
+
+    if settings.TENANCY_ROUTING == "path":
+        assert response.status_code == 403, (case, response.status_code, response.content[:300])
+        # The refusal offers none of the tenant's pages (its menu is for members).
+        assert b'products/"' not in response.content, (case, response.content[:600])
+        return
+    assert response.status_code == 302, (case, response.status_code, response.content[:300])
+    assert response["Location"].startswith("/accounts/login/"), (case, response["Location"])
+
+
+def tenant_host_of(tenant: object) -> str:
+    """The host a tenant's pages are requested on: its primary domain in domain mode, PUBLIC_HOST in path mode."""
+    from django.conf import settings
+
+    if settings.TENANCY_ROUTING == "path":
+        return PUBLIC_HOST
+    return str(tenant.get_primary_domain().domain)  # type: ignore[attr-defined]
+
+
+def server_tenant_url(server_url: str, slug: str) -> str:
+    """Base URL (no trailing slash) of tenant `slug` on the `server_url` process, for browser tests:
+    `http://<slug>.localhost:<port>` in domain mode, `http://localhost:<port>/<prefix>/<slug>` in path mode
+    (Chromium resolves `*.localhost` to loopback itself)."""
+    from django.conf import settings
+
+    port = urlsplit(server_url).port
+    if settings.TENANCY_ROUTING == "path":
+        return f"http://{PUBLIC_HOST}:{port}/{settings.TENANCY_PATH_PREFIX}/{slug}"
+    return f"http://{slug}.{PUBLIC_HOST}:{port}"
+
+
+def client_on(tenant: object, **defaults: Any) -> TenantClient:
+    """An anonymous TenantClient on `tenant` (see TenantClient): HTTP_HOST `tenant_host_of(tenant)`; `defaults`
+    go to django.test.Client (HTTP_AUTHORIZATION=..., enforce_csrf_checks=True) and may replace HTTP_HOST."""
+    return TenantClient(tenant_base_path_of(tenant), **{"HTTP_HOST": tenant_host_of(tenant), **defaults})
+
+
 @pytest.fixture
-def client_for(db: None) -> Callable[..., Client]:
-    def make(tenant: object, user: object | None = None) -> Client:
-        client = Client(HTTP_HOST=tenant.get_primary_domain().domain)  # type: ignore[attr-defined]
+def client_for(db: None) -> Callable[..., TenantClient]:
+    """`client_for(tenant, user=None, **defaults)`: `client_on(tenant, **defaults)` logged in as `user` when
+    given."""
+
+    def make(tenant: object, user: object | None = None, **defaults: Any) -> TenantClient:
+        client = client_on(tenant, **defaults)
         if user is not None:
             client.force_login(user)  # type: ignore[arg-type]
         return client
@@ -144,7 +261,49 @@ def client_for(db: None) -> Callable[..., Client]:
 
 
 @pytest.fixture
-def tenant_client(client_for: Callable[..., Client], tenant: object, member_user: object) -> Client:
+def tenant_base_path(tenant: object) -> str:
+    """acme's base path: "" in domain mode, "/<prefix>/acme" in path mode."""
+    return tenant_base_path_of(tenant)
+
+
+@pytest.fixture
+def tenant_path(tenant: object) -> Callable[..., str]:
+    """`tenant_path(path, of=acme)`: the full path tenant path `path` is served at for tenant `of`, e.g.
+    `tenant_path("/products/")` is "/products/" in domain mode and "/clinic/acme/products/" in path mode."""
+
+    def full(path: str, of: object | None = None) -> str:
+        return f"{tenant_base_path_of(tenant if of is None else of)}{path}"
+
+    return full
+
+
+@pytest.fixture
+def tenant_url(tenant: object) -> Callable[..., str]:
+    """`tenant_url(path, of=acme)`: the absolute URL of tenant path `path` (links in emails, redirects from the
+    public host): `http://acme.localhost/products/` in domain mode, `http://localhost/clinic/acme/products/` in
+    path mode (test settings: plain http, no TENANCY_PUBLIC_PORT)."""
+
+    def absolute(path: str, of: object | None = None) -> str:
+        target = tenant if of is None else of
+        return f"http://{tenant_host_of(target)}{tenant_base_path_of(target)}{path}"
+
+    return absolute
+
+
+@pytest.fixture
+def login_redirect(tenant_path: Callable[..., str]) -> Callable[..., str]:
+    """`login_redirect(path, of=acme)`: the Location tenant `of` sends an anonymous visitor of tenant path `path`
+    to: its login page with `next` the full path (`/accounts/login/?next=/products/` in domain mode,
+    `/clinic/acme/accounts/login/?next=/clinic/acme/products/` in path mode)."""
+
+    def location(path: str, of: object | None = None) -> str:
+        return tenant_path(f"/accounts/login/?next={quote(tenant_path(path, of), safe='/')}", of)
+
+    return location
+
+
+@pytest.fixture
+def tenant_client(client_for: Callable[..., TenantClient], tenant: object, member_user: object) -> TenantClient:
     return client_for(tenant, member_user)
 
 
@@ -158,8 +317,9 @@ def manager_user(tenant: object) -> object:
 
 
 @pytest.fixture
-def manager_client(client_for: Callable[..., Client], tenant: object, manager_user: object) -> Client:
-    """An admin of acme on acme's host: may also update, delete and manage (accounts/permissions.py)."""
+def manager_client(client_for: Callable[..., TenantClient], tenant: object, manager_user: object) -> TenantClient:
+    """An admin of acme on acme (its host, or its base path in path mode): may also update, delete and manage
+    (accounts/permissions.py)."""
     return client_for(tenant, manager_user)
 
 

@@ -18,9 +18,11 @@ the request was served in).
 `--connections` HTTP/1.1 connections at once (default: one per tenant; each carries `--per-connection` requests,
 then a new one is opened) send requests for `--seconds`, request n for tenant n mod N, so every tenant is in flight
 all the time and consecutive requests on one connection, and on one database connection, are for different tenants.
-It prints requests, req/s, mismatches (a 200 whose marker is not the Host's tenant's), 5xx, other statuses,
-requests without a response, and how many tenants each database connection served. Exit status 0 when every
-request got its own tenant's marker, 1 otherwise.
+Requests address the tenants the project's way: `Host: lcheck-00001.<TENANCY_BASE_DOMAIN>` in domain routing,
+`Host: <TENANCY_BASE_DOMAIN>` and `/<TENANCY_PATH_PREFIX>/lcheck-00001/__marker__/` in path routing (the public
+tenant is created for it). It prints requests, req/s, mismatches (a 200 whose marker is not that of the tenant
+addressed), 5xx, other statuses, requests without a response, and how many tenants each database connection
+served. Exit status 0 when every request got its own tenant's marker, 1 otherwise.
 
 The scratch database is dropped at the end, also after an error or Ctrl-C. Needs neither Redis nor Celery unless
 the project has them (then REDIS_URL, else the embedded Redis, as for the project itself).
@@ -95,6 +97,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def routing_described() -> str:
+    """How the load check's requests address their tenants, e.g. "path: localhost/clinic/<slug>/"."""
+    from django.conf import settings
+
+    if settings.TENANCY_ROUTING == "path":
+        return f"path: {settings.TENANCY_BASE_DOMAIN}/{settings.TENANCY_PATH_PREFIX}/<slug>/ (one Host for all)"
+    return f"domain: <slug>.{settings.TENANCY_BASE_DOMAIN} (a Host per tenant)"
+
+
 def report(args: argparse.Namespace, result: DriveResult, setup_seconds: float) -> None:
     """Print the load figures, the verdict and the machine."""
     table = Table(title=f"Load check: {args.tenants} tenants at once for {args.seconds:g} s")
@@ -104,7 +115,7 @@ def report(args: argparse.Namespace, result: DriveResult, setup_seconds: float) 
     rows = [
         ("requests", f"{result.requests:,}"),
         ("requests per second", f"{result.rate:,.0f}"),
-        ("mismatches (marker is not the Host's tenant's)", f"{result.mismatches:,}"),
+        ("mismatches (marker is not the addressed tenant's)", f"{result.mismatches:,}"),
         ("5xx", f"{result.server_errors:,}"),
         ("other statuses", ", ".join(f"{s}: {n}" for s, n in sorted(result.other_status.items())) or "0"),
         ("no response (connection error, timeout)", f"{result.failures:,}"),
@@ -132,6 +143,7 @@ def report(args: argparse.Namespace, result: DriveResult, setup_seconds: float) 
         "client": f"{args.connections} HTTP/1.1 connections at once, {args.per_connection or 'unlimited'} requests "
         f"each; request n for tenant n mod {args.tenants}",
         "tenants": f"{args.tenants} created in {setup_seconds:.1f} s (not part of the figures)",
+        "routing": routing_described(),
         "cores (usable / total)": f"{usable_cores()} / {os.cpu_count()}",
         "versions": (
             f"Python {platform.python_version()}, Django {version('django')}, "
@@ -149,7 +161,7 @@ def run(args: argparse.Namespace, scratch_url: str, logs: Path) -> DriveResult:
     env = server_environment(scratch_url, application_name=APPLICATION_NAME)
     port = args.port or free_port()
     server = WebServer(port=port, env=env, workers=args.workers, threads=args.threads, log=logs / "gunicorn.log")
-    with server.start(tenants[0].host):
+    with server.start(tenants[0].host, tenants[0].base_path):
         console.print(f"gunicorn on 127.0.0.1:{port}; driving {args.tenants} tenants for {args.seconds:g} s")
         result = drive(
             port,

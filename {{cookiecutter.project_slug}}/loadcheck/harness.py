@@ -29,6 +29,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
@@ -42,6 +43,9 @@ from loadcheck.loadsite import (
     SETTINGS_MODULE,
     WORKER_HEADER,
 )
+
+if TYPE_CHECKING:
+    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0  # seconds for gunicorn to answer
@@ -166,12 +170,22 @@ def child_environment(url: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class MarkedTenant:
-    """A load check tenant: its schema, the host it answers on and the marker stored in its schema's marker row."""
+    """A load check tenant: its schema, where it answers and the marker stored in its schema's marker row.
+
+    Requests for it go to Host `host` with `base_path` before the path: its own host and "" in domain routing, the
+    public host and `/<prefix>/<slug>` in path routing (tenancy.addressing.tenant_base_path).
+    """
 
     slug: str
     schema: str
     host: str
     marker: str
+    base_path: str = ""
+
+    @property
+    def address(self) -> str:
+        """`<host><base_path>`, e.g. `acme.localhost` or `localhost/clinic/acme`: how reports name the tenant."""
+        return f"{self.host}{self.base_path}"
 
 
 def create_tenants(slugs: Sequence[str], names: Sequence[str]) -> list[str]:
@@ -264,24 +278,44 @@ def expect_schemas_complete(schemas: Sequence[str]) -> None:
         )
 
 
+def tenant_address(tenant: Tenant) -> tuple[str, str]:
+    """(Host, base path) of the requests for `tenant` (a Tenant), the project's way: its primary domain and "" in
+    domain routing; the public host (tenancy.addressing.public_host) and `/<prefix>/<slug>` in path routing. One
+    query. Raises CheckError when a domain-routed tenant has no primary domain."""
+    from {{ cookiecutter.project_slug }}.tenancy.addressing import public_host, routing_mode, tenant_base_path
+
+    if routing_mode() == "path":
+        return public_host(), tenant_base_path(tenant)
+    domain = tenant.get_primary_domain()
+    if domain is None:
+        raise CheckError(f"tenant {tenant.slug!r} has no primary domain to send its requests to")
+    return str(domain.domain), ""
+
+
 def create_marked_tenants(count: int, *, slug_format: str, name_format: str) -> tuple[list[MarkedTenant], float]:
     """Create `count` active tenants (slug_format / name_format take the number, from 1) with real schemas, then one
     marker row in each schema; return them by slug and the seconds it took.
 
-    Each marker is the slug plus a random suffix, so no one can derive it from the host name.
+    Each marker is the slug plus a random suffix, so no one can derive it from the host name. In path routing
+    (settings.TENANCY_ROUTING = "path") the public tenant is created too, with settings.TENANCY_BASE_DOMAIN as its
+    domain, and each tenant is addressed as `<base domain>/<prefix>/<slug>` (MarkedTenant.base_path).
     """
+    from django.conf import settings
     from django.db import transaction
     from django_tenants.utils import schema_context
 
+    from {{ cookiecutter.project_slug }}.lifecycle.services import public_tenant_ensure
     from {{ cookiecutter.project_slug }}.products.models import Product
-    from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
+    from {{ cookiecutter.project_slug }}.tenancy.addressing import routing_mode
+    from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
 
     started = time.perf_counter()
     numbers = range(1, count + 1)
     slugs = [slug_format.format(number) for number in numbers]
     create_tenants(slugs, [name_format.format(number) for number in numbers])
     tenants = {tenant.slug: tenant for tenant in Tenant.objects.filter(slug__in=slugs)}
-    hosts = dict(Domain.objects.filter(tenant__slug__in=slugs, is_primary=True).values_list("tenant__slug", "domain"))
+    if routing_mode() == "path":
+        public_tenant_ensure(domain=str(settings.TENANCY_BASE_DOMAIN))
     marked = []
     with transaction.atomic():
         for slug in slugs:
@@ -289,7 +323,10 @@ def create_marked_tenants(count: int, *, slug_format: str, name_format: str) -> 
             marker = f"{slug}:{secrets.token_hex(8)}"
             with schema_context(tenant.schema_name):
                 Product.objects.create(name=marker, sku=MARKER_SKU, price=0)
-            marked.append(MarkedTenant(slug=slug, schema=tenant.schema_name, host=hosts[slug], marker=marker))
+            host, base_path = tenant_address(tenant)
+            marked.append(
+                MarkedTenant(slug=slug, schema=tenant.schema_name, host=host, marker=marker, base_path=base_path)
+            )
     return marked, time.perf_counter() - started
 
 
@@ -356,9 +393,10 @@ class WebServer:
             "--log-level", "warning", "--error-logfile", "-",
         ]  # fmt: skip
 
-    def start(self, probe_host: str) -> WebServer:
-        """Start gunicorn and wait until GET MARKER_PATH for `probe_host` answers 200 (raise CheckError with the
-        end of the server's output when it does not within START_TIMEOUT seconds or the server exits)."""
+    def start(self, probe_host: str, probe_base_path: str = "") -> WebServer:
+        """Start gunicorn and wait until GET `probe_base_path` + MARKER_PATH for `probe_host` answers 200 (raise
+        CheckError with the end of the server's output when it does not within START_TIMEOUT seconds or the
+        server exits). Pass a MarkedTenant's host and base_path."""
         expect_port_free(self.port)
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
@@ -376,7 +414,7 @@ class WebServer:
             if self.process.poll() is not None:
                 raise CheckError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                status, _body = http_get(self.port, probe_host, MARKER_PATH, timeout=5)
+                status, _body = http_get(self.port, probe_host, probe_base_path + MARKER_PATH, timeout=5)
             except OSError as exc:
                 last = repr(exc)
             else:
@@ -535,9 +573,12 @@ async def _drive(
 ) -> DriveResult:
     result = DriveResult()
     template = "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: loadcheck\r\nAccept: */*\r\n{extra}\r\n"
-    requests = [template.format(path=path, host=target.host, extra="").encode() for target in targets]
+    requests = [
+        template.format(path=target.base_path + path, host=target.host, extra="").encode() for target in targets
+    ]
     last_requests = [  # the last request on a connection: the server closes it after the response
-        template.format(path=path, host=target.host, extra="Connection: close\r\n").encode() for target in targets
+        template.format(path=target.base_path + path, host=target.host, extra="Connection: close\r\n").encode()
+        for target in targets
     ]
     issued = 0
     started = time.perf_counter()
@@ -573,7 +614,7 @@ async def _drive(
                     if attempt == 1 and served > 0 and not isinstance(exc, TimeoutError):
                         continue
                     result.failures += 1
-                    result.note(f"{target.host}: no response ({exc!r})")
+                    result.note(f"{target.address}: no response ({exc!r})")
                     break
             result.requests += 1
             if outcome is None:
@@ -587,16 +628,16 @@ async def _drive(
                 if text == target.marker:
                     result.ok += 1
                     if outcome.backend:
-                        result.hosts_by_backend[outcome.backend].add(target.host)
+                        result.hosts_by_backend[outcome.backend].add(target.address)
                 else:
                     result.mismatches += 1
-                    result.note(f"{target.host}: expected {target.marker!r}, got {text[:80]!r}")
+                    result.note(f"{target.address}: expected {target.marker!r}, got {text[:80]!r}")
             elif status >= 500:
                 result.server_errors += 1
-                result.note(f"{target.host}: {status}")
+                result.note(f"{target.address}: {status}")
             else:
                 result.other_status[status] += 1
-                result.note(f"{target.host}: {status} {body[:80]!r}")
+                result.note(f"{target.address}: {status} {body[:80]!r}")
             if outcome.close and writer is not None:
                 writer.close()
                 reader = writer = None
@@ -619,8 +660,9 @@ def drive(
     per_connection: int = 0,
 ) -> DriveResult:
     """Send GET `path` requests to 127.0.0.1:`port` over `connections` HTTP/1.1 connections at once, for `seconds`
-    or until `total` requests were sent; request n goes to the host of targets[n % len(targets)], so consecutive
-    requests on one connection are for different tenants. Every 200 body must be that host's marker.
+    or until `total` requests were sent; request n goes to targets[n % len(targets)] (its host, its base path
+    before `path`), so consecutive requests on one connection are for different tenants. Every 200 body must be
+    that tenant's marker.
 
     Each connection carries at most `per_connection` requests (0: no limit), the last one with `Connection: close`;
     the next request opens a new connection, which any server worker may accept. Without a limit, gunicorn keeps

@@ -13,6 +13,8 @@ from django.test import Client
 from {{ cookiecutter.project_slug }}.accounts.models import User
 from {{ cookiecutter.project_slug }}.accounts.services import membership_grant
 
+from conftest import client_on, tenant_host_of
+
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "violet-harbour-lantern-42"
@@ -39,7 +41,7 @@ def reset_links(recipient):
 def test_reset_asked_on_a_tenant_host_mails_a_link_to_the_public_host_with_the_configured_port(settings, tenant):
     settings.TENANCY_PUBLIC_PORT = 8000
     person("victim@example.com", [(tenant, "member")])
-    stranger = Client(HTTP_HOST="acme.localhost:9999")
+    stranger = client_on(tenant, HTTP_HOST=f"{tenant_host_of(tenant)}:9999")
 
     response = stranger.post("/accounts/password/reset/", {"email": "victim@example.com"})
 
@@ -66,7 +68,7 @@ def test_reset_link_uses_https_when_the_settings_say_so(settings, tenant):
     settings.TENANCY_PUBLIC_PORT = 8443
     person("victim@example.com", [(tenant, "member")])
 
-    Client(HTTP_HOST="acme.localhost").post("/accounts/password/reset/", {"email": "victim@example.com"})
+    client_on(tenant).post("/accounts/password/reset/", {"email": "victim@example.com"})
 
     assert reset_links("victim@example.com").startswith("https://localhost:8443/accounts/password/reset/key/")
 
@@ -77,7 +79,7 @@ def test_reset_link_uses_https_when_the_settings_say_so(settings, tenant):
 )
 def test_tenant_hosts_send_password_reset_and_email_management_to_the_public_host(settings, tenant, path):
     settings.TENANCY_PUBLIC_PORT = 8000
-    response = Client(HTTP_HOST="acme.localhost:9999").get(path)
+    response = client_on(tenant, HTTP_HOST=f"{tenant_host_of(tenant)}:9999").get(path)
     assert response.status_code == 302
     assert response["Location"] == f"http://localhost:8000{path}"
 

@@ -39,7 +39,7 @@ from {{ cookiecutter.project_slug }}.products.models import Product
 {%- endif %}
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
 
-from conftest import test_database_url
+from conftest import client_on, test_database_url
 
 pytestmark = pytest.mark.django_db
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -324,7 +324,7 @@ def test_accepting_an_invitation_refuses_a_bad_name(name, tenant, owner_user):
         tenant=tenant, email="new.person@example.com", role="member", invited_by=owner_user
     )
     before = public_state()
-    response = Client(HTTP_HOST="acme.localhost").post(f"/invitations/{token}/", {"name": name, "password": PASSWORD})
+    response = client_on(tenant).post(f"/invitations/{token}/", {"name": name, "password": PASSWORD})
     assert response.status_code == 400
     assert named(name) in unescape(response.content.decode())
     assert public_state() == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from html import unescape
 from typing import Any
@@ -26,6 +27,7 @@ from {{ cookiecutter.project_slug }}.products.services import product_create
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
 
 from .stripe_fake import stripe_fake
+from conftest import client_on
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "violet-harbour-lantern-42"
@@ -92,7 +94,7 @@ def test_tenant_usage_counts_each_limit_against_the_plan(tenant: Tenant, on_smal
 
 
 def test_the_owner_sees_the_plan_its_status_dates_and_each_limit_with_usage_and_a_bar(
-    owner: Client, tenant: Tenant, on_small: Plan
+    owner: Client, tenant: Tenant, on_small: Plan, tenant_path: Callable[..., str]
 ) -> None:
     period_end = dt.datetime(2031, 5, 17, 9, 30, tzinfo=dt.UTC)
     Subscription.objects.filter(tenant=tenant).update(status="trialing", current_period_end=period_end)
@@ -115,8 +117,8 @@ def test_the_owner_sees_the_plan_its_status_dates_and_each_limit_with_usage_and_
     # The offered plans, each with a checkout form (Small, not offered, is not among them).
     assert 'data-testid="plan-small"' not in html
     assert part(page, "plan-pro").startswith("Pro")
-    assert 'data-testid="checkout-pro"' in html and 'action="/billing/checkout/"' in html
-    assert 'data-testid="billing-portal"' in html and 'action="/billing/portal/"' in html
+    assert 'data-testid="checkout-pro"' in html and f'action="{tenant_path("/billing/checkout/")}"' in html
+    assert 'data-testid="billing-portal"' in html and f'action="{tenant_path("/billing/portal/")}"' in html
 
 
 def test_after_a_downgrade_the_page_says_what_is_over_and_that_creation_is_blocked(
@@ -152,7 +154,7 @@ def test_members_get_403_and_admins_too_unless_billing_admins_manage(
     assert tenant_client.post("/billing/portal/").status_code == 403
     assert manager_client.get("/billing/").status_code == 403
     assert manager_client.post("/billing/checkout/", {"plan": "pro"}).status_code == 403
-    assert Client(HTTP_HOST="acme.localhost").get("/billing/").status_code == 302  # to the login page
+    assert client_on(tenant).get("/billing/").status_code == 302  # to the login page
     # Only those allowed see the link.
     assert 'data-testid="billing-link"' in owner.get("/").content.decode()
     assert 'data-testid="billing-link"' not in tenant_client.get("/").content.decode()
@@ -166,11 +168,11 @@ def test_members_get_403_and_admins_too_unless_billing_admins_manage(
 
 
 def test_with_provider_none_checkout_and_portal_show_why_on_the_page_and_change_nothing(
-    owner: Client, tenant: Tenant, on_small: Plan
+    owner: Client, tenant: Tenant, on_small: Plan, tenant_path: Callable[..., str]
 ) -> None:
     checkout = owner.post("/billing/checkout/", {"plan": "pro", "interval": "year"}, follow=True)
 
-    assert checkout.status_code == 200 and checkout.redirect_chain == [("/billing/", 302)]
+    assert checkout.status_code == 200 and checkout.redirect_chain == [(tenant_path("/billing/"), 302)]
     assert (
         "online payment is off (BILLING_PROVIDER=none): ask the platform's administrators to move this workspace "
         "to the Pro plan" in text(checkout)
@@ -185,7 +187,7 @@ def test_with_provider_none_checkout_and_portal_show_why_on_the_page_and_change_
 
 
 def test_checkout_goes_to_the_provider_which_returns_through_the_public_host(
-    owner: Client, tenant: Tenant, settings: Any
+    owner: Client, tenant: Tenant, settings: Any, tenant_path: Callable[..., str]
 ) -> None:
     with stripe_fake() as (base_url, requests):
         settings.BILLING_PROVIDER = "stripe"
@@ -204,13 +206,15 @@ def test_checkout_goes_to_the_provider_which_returns_through_the_public_host(
     assert sent.form["cancel_url"] == public_url("/billing/done/acme/?result=cancel")
 
     back = Client(HTTP_HOST="localhost").get("/billing/done/acme/?result=success")
-    assert back.status_code == 302 and back["Location"] == "http://acme.localhost/billing/?checkout=success"
+    # The tenant's home: its host in domain mode, /<prefix>/acme on the public host in path mode.
+    home = "http://localhost" if tenant_path("/") != "/" else "http://acme.localhost"
+    assert back.status_code == 302 and back["Location"] == home + tenant_path("/billing/?checkout=success")
     landed = owner.get("/billing/?checkout=success")
     assert part(landed, "billing-returned").startswith("Thank you. The new plan shows here as soon as")
     assert "Checkout was canceled" in part(owner.get("/billing/?checkout=cancel"), "billing-returned")
     assert Client(HTTP_HOST="localhost").get("/billing/done/nosuch/").status_code == 404
     odd = Client(HTTP_HOST="localhost").get("/billing/done/acme/?result=<script>")
-    assert odd["Location"] == "http://acme.localhost/billing/?checkout=return"
+    assert odd["Location"] == home + tenant_path("/billing/?checkout=return")
 
 
 def test_the_billing_page_works_while_the_subscription_makes_the_tenant_read_only_or_suspended(
@@ -238,7 +242,7 @@ def test_the_billing_page_works_while_the_subscription_makes_the_tenant_read_onl
 
 
 def test_the_dashboard_warns_at_80_percent_and_says_limit_reached_at_100(
-    owner: Client, tenant_client: Client, tenant: Tenant
+    owner: Client, tenant_client: Client, tenant: Tenant, tenant_path: Callable[..., str]
 ) -> None:
     small_plan(max_products=5, max_customers=2, max_members=50)
     plan_change(tenant=tenant, plan_code="small")
@@ -253,7 +257,7 @@ def test_the_dashboard_warns_at_80_percent_and_says_limit_reached_at_100(
     )
     assert 'data-testid="limit-warning-members"' not in page.content.decode()  # 2 of 50
     assert "Change the plan on the Billing page" in part(page, "limit-warnings")
-    assert 'href="/billing/"' in page.content.decode()
+    assert f'href="{tenant_path("/billing/")}"' in page.content.decode()
     assert "An owner can change the plan." in part(member_page, "limit-warnings")
     assert "Change the plan on the Billing page" not in text(member_page)
 

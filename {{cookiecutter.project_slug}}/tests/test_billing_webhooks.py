@@ -22,6 +22,8 @@ from {{ cookiecutter.project_slug }}.platform import webhooks
 from {{ cookiecutter.project_slug }}.tenancy.domain import Access, billing_banner
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant, billing_grace
 
+from conftest import client_on
+
 URL = "/billing/stripe/webhook/"
 SECRET = "whsec_test_0123456789"
 PRICES = "starter:month=price_starter_m,starter:year=price_starter_y,pro:month=price_pro_m"
@@ -254,12 +256,12 @@ def test_malformed_events_are_refused_naming_the_field(public: Client) -> None:
 
 
 def test_the_endpoint_refuses_other_methods_hosts_sizes_and_missing_configuration(
-    public: Client, settings: Any, monkeypatch: pytest.MonkeyPatch
+    public: Client, other_tenant: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert public.get(URL).status_code == 405
     payload = json.dumps(event("invoice.payment_failed", invoice()))
-    # Tenant hosts have no such endpoint.
-    assert post(Client(HTTP_HOST="acme.localhost"), payload).status_code == 404
+    # Tenants have no such endpoint (on their host, or under their base path in path mode).
+    assert post(client_on(other_tenant), payload).status_code == 404
     monkeypatch.setattr(webhooks, "STRIPE_WEBHOOK_MAX_BYTES", 100)
     assert post(public, payload).status_code == 413
     monkeypatch.undo()

@@ -10,12 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from {{ cookiecutter.project_slug }}.accounts.models import User
 from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
 from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_drop
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
+from conftest import server_tenant_url
 
 pytestmark = pytest.mark.browser
 
@@ -65,16 +68,22 @@ def test_signup_in_the_browser_lands_logged_in_on_the_new_tenant(browser, server
         page.fill("input[name=password]", "violet-harbour-lantern-42")
         page.click("button[type=submit]")
 
-        page.wait_for_url(f"http://{slug}.localhost:{port}/")
+        page.wait_for_url(f"{server_tenant_url(server_url, slug)}/")
         assert page.get_by_test_id("tenant-name").inner_text() == name
         assert email in page.locator(".account").inner_text()
         sessions = {cookie["domain"] for cookie in context.cookies() if cookie["name"] == "sessionid"}
-        # Host-only cookies. The public host's session, if any, holds only the sign-up form's CSRF token
-        # (CSRF_USE_SESSIONS): nobody is logged in there.
-        assert f"{slug}.localhost" in sessions and sessions <= {f"{slug}.localhost", "localhost"}, sessions
         public = context.new_page()
         public.goto(f"http://localhost:{port}/accounts/tenants/")
-        assert "/accounts/login/" in public.url
+        if settings.TENANCY_ROUTING == "path":
+            # One session on the one host: logged in on the public host's pages too.
+            assert sessions == {"localhost"}, sessions
+            assert public.url == f"http://localhost:{port}/accounts/tenants/"
+            assert public.get_by_test_id(f"open-{slug}").is_visible()
+        else:
+            # Host-only cookies. The public host's session, if any, holds only the sign-up form's CSRF token
+            # (CSRF_USE_SESSIONS): nobody is logged in there.
+            assert f"{slug}.localhost" in sessions and sessions <= {f"{slug}.localhost", "localhost"}, sessions
+            assert "/accounts/login/" in public.url
         public.close()
 
         # The one-time link is spent: opened again in another browser, it is refused and signs nobody in.

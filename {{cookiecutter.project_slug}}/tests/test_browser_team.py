@@ -14,10 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from {{ cookiecutter.project_slug }}.accounts.models import Invitation, User
 from {{ cookiecutter.project_slug }}.accounts.services import user_delete
+
+from conftest import server_tenant_url
 
 pytestmark = pytest.mark.browser
 
@@ -47,15 +50,15 @@ def invitee(server_url, django_db_blocker):
         pool.submit(clean_up).result()
 
 
-def invitation_link(email: str, host: str) -> str:
-    """The invitation link in the last email the server sent to `email` for `host`."""
+def invitation_link(email: str, home: str) -> str:
+    """The invitation link in the last email the server sent to `email` for the tenant at `home` (its base URL)."""
     from conftest import server_mails  # imported here: its sort order depends on the project slug
 
     for text in reversed(server_mails(email)):
-        match = re.search(rf"(http://{re.escape(host)}/invitations/[\w-]+/)", text)
+        match = re.search(rf"({re.escape(home)}/invitations/[\w-]+/)", text)
         if match:
             return match.group(1)
-    raise AssertionError(f"no invitation email for {email} with a link on {host}: {server_mails(email)}")
+    raise AssertionError(f"no invitation email for {email} with a link under {home}: {server_mails(email)}")
 
 
 def log_in(page, url: str, email: str, password: str) -> None:
@@ -65,14 +68,27 @@ def log_in(page, url: str, email: str, password: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def invite(browser, port: int, slug: str, owner: tuple[str, str], email: str) -> str:
-    """As `owner` (email, password), log in on the public host, land on `slug`'s host, invite `email` as
-    member from the members page; return the invitation link from the email."""
+def invite(browser, server_url: str, slug: str, other: str, owner: tuple[str, str], email: str) -> str:
+    """As `owner` (email, password), log in on the public host, land on `slug`'s pages, check that tenant
+    `other`'s pages are not theirs, invite `email` as member from the members page; return the invitation link
+    from the email."""
+    port = urlsplit(server_url).port
+    home = server_tenant_url(server_url, slug)
     context = browser.new_context()
     page = context.new_page()
     log_in(page, f"http://localhost:{port}/accounts/login/", *owner)
-    # The owner belongs to one tenant: the login crosses straight to it with a one-time token.
-    page.wait_for_url(f"http://{slug}.localhost:{port}/")
+    # The owner belongs to one tenant: the login crosses straight to it (domain mode: with a one-time token).
+    page.wait_for_url(f"{home}/")
+    # Another tenant's products page, typed in: domain mode, its host has no session (the login page); path
+    # mode, the one session is known there and refused.
+    elsewhere = server_tenant_url(server_url, other)
+    response = page.goto(f"{elsewhere}/products/")
+    assert response is not None
+    if settings.TENANCY_ROUTING == "path":
+        assert response.status == 403 and page.url == f"{elsewhere}/products/"
+    else:
+        assert page.url.startswith(f"{elsewhere}/accounts/login/")
+    page.goto(f"{home}/")
     page.get_by_test_id("members-link").click()
     page.fill("input[name=email]", email)
     page.select_option("select[name=role]", "member")
@@ -80,13 +96,17 @@ def invite(browser, port: int, slug: str, owner: tuple[str, str], email: str) ->
     page.wait_for_selector("[data-testid=invitation-row]")
     assert email in page.get_by_test_id("invitations").inner_text()
     context.close()
-    return invitation_link(email, f"{slug}.localhost:{port}")
+    return invitation_link(email, home)
 
 
 def test_owner_invites_member_accepts_logs_in_once_and_switches_tenants(browser, server_url, invitee):
     port = urlsplit(server_url).port
-    acme_link = invite(browser, port, "acme", ("owner@acme.localhost", "acme-demo-password"), invitee)
-    globex_link = invite(browser, port, "globex", ("owner@globex.localhost", "globex-demo-password"), invitee)
+    acme, globex = server_tenant_url(server_url, "acme"), server_tenant_url(server_url, "globex")
+    homes = {"acme": acme, "globex": globex}
+    acme_link = invite(browser, server_url, "acme", "globex", ("owner@acme.localhost", "acme-demo-password"), invitee)
+    globex_link = invite(
+        browser, server_url, "globex", "acme", ("owner@globex.localhost", "globex-demo-password"), invitee
+    )
 
     # The invitee opens acme's link: a new account is created, and they are logged in on acme.
     context = browser.new_context()
@@ -96,13 +116,13 @@ def test_owner_invites_member_accepts_logs_in_once_and_switches_tenants(browser,
     page.fill("input[name=name]", "New Member")
     page.fill("input[name=password]", PASSWORD)
     page.get_by_test_id("accept-invitation").click()
-    page.wait_for_url(f"http://acme.localhost:{port}/")
+    page.wait_for_url(f"{acme}/")
     assert page.get_by_test_id("account-email").inner_text().startswith(f"{invitee} · member")
     # Globex's link: the account exists now, so it asks for its password and adds the membership.
     page.goto(globex_link)
     page.fill("input[name=password]", PASSWORD)
     page.get_by_test_id("accept-invitation").click()
-    page.wait_for_url(f"http://globex.localhost:{port}/")
+    page.wait_for_url(f"{globex}/")
     # A link works once.
     page.goto(acme_link)
     assert "accepted already" in page.get_by_test_id("invitation-refused").inner_text()
@@ -114,23 +134,23 @@ def test_owner_invites_member_accepts_logs_in_once_and_switches_tenants(browser,
     log_in(page, f"http://localhost:{port}/accounts/login/", invitee, PASSWORD)
     page.wait_for_url(f"http://localhost:{port}/accounts/tenants/")
     page.get_by_test_id("open-acme").click()
-    page.wait_for_url(f"http://acme.localhost:{port}/")
-    page.goto(f"http://acme.localhost:{port}/products/")
+    page.wait_for_url(f"{acme}/")
+    page.goto(f"{acme}/products/")
     listed = page.locator("main").inner_text()
     assert ACME_ONLY in listed and GLOBEX_ONLY not in listed
 
     for slug, shown, hidden in (("globex", GLOBEX_ONLY, ACME_ONLY), ("acme", ACME_ONLY, GLOBEX_ONLY)):
         page.get_by_test_id("tenant-switcher").locator("summary").click()
         page.get_by_test_id(f"switch-{slug}").click()
-        page.wait_for_url(f"http://{slug}.localhost:{port}/")
-        page.goto(f"http://{slug}.localhost:{port}/products/")
+        page.wait_for_url(f"{homes[slug]}/")
+        page.goto(f"{homes[slug]}/products/")
         assert "/accounts/login/" not in page.url
         listed = page.locator("main").inner_text()
         assert shown in listed and hidden not in listed
 
     # Logging out on acme logs this browser out of globex and the public host too.
     page.get_by_test_id("logout").click()
-    for url in (f"http://globex.localhost:{port}/products/", f"http://localhost:{port}/accounts/tenants/"):
+    for url in (f"{globex}/products/", f"http://localhost:{port}/accounts/tenants/"):
         page.goto(url)
         assert "/accounts/login/" in page.url, url
     context.close()

@@ -46,7 +46,7 @@ from {{ cookiecutter.project_slug }}.products.tasks import flag_low_stock
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
 
 from config.celery_app import DATABASE_CONNECTION_ERRORS, RETRY_BACKOFF_MAX, app
-from conftest import committed_tenants, test_database_url
+from conftest import committed_tenants, tenant_base_path_of, test_database_url
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 IDEMPOTENT_TASKS = {
@@ -349,6 +349,10 @@ def test_send_reminders_run_twice_sends_each_reminder_once(worker: Worker, fault
         assert send_reminders.apply_async(queue=worker.queue).get(timeout=WAIT) == 2
         assert send_reminders.apply_async(queue=worker.queue).get(timeout=WAIT) == 0
     assert [mails_to(worker, email) for email in emails] == [1, 1]
+    # The reminder sent by the worker links to the tenant in the project's routing mode (tenancy.addressing).
+    base = tenant_base_path_of(faults)
+    home = f"http://localhost{base}/" if base else "http://faults.localhost/"
+    assert any(f"\n{home}\n" in path.read_text() for path in worker.mail_dir.iterdir())
 
 
 @pytest.mark.parametrize("status", ["suspended", "archived"])

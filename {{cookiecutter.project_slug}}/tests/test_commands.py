@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import CommandError
 from django.db import connection
@@ -141,9 +142,11 @@ def test_drop_schema_refuses_public_unknown_and_unconfirmed():
 def test_list_tenants_json_lists_slug_name_schema_domains_status_and_billing():
     rows = {row["slug"]: row for row in json.loads(run("list_tenants", "--format", "json"))}
     plan = Tenant.objects.get(slug="acme").subscription.plan.code
+    path_mode = settings.TENANCY_ROUTING == "path"
+    url = f"http://localhost/{settings.TENANCY_PATH_PREFIX}/acme/" if path_mode else "http://acme.localhost/"
     assert rows["acme"] == {
         "slug": "acme", "name": "Acme Corporation", "schema": "tenant_acme", "domains": ["acme.localhost"],
-        "status": "active", "plan": plan, "billing": "active", "access": "full",
+        "url": url, "status": "active", "plan": plan, "billing": "active", "access": "full",
     }  # fmt: skip
     assert "public" not in rows and "globex" in rows
 
@@ -225,10 +228,21 @@ def test_shell_with_tenant_queries_that_tenants_schema(capsys):
 
 def test_seed_demo_is_idempotent(tenant):
     products_before = Product.objects.count()
+    out = run("seed_demo")
     run("seed_demo")
     connection.set_tenant(tenant)
     assert Product.objects.count() == products_before
     assert sorted(Tenant.objects.exclude(schema_name="public").values_list("slug", flat=True))[:2] == ["acme", "globex"]
+    # One login for both demo tenants (the test database is seeded without it), each owner in its own only.
+    roles = {
+        (email, slug): role
+        for email, slug, role in Membership.objects.filter(tenant__slug__in=["acme", "globex"]).values_list(
+            "user__email", "tenant__slug", "role"
+        )
+    }
+    assert roles[("member@demo.localhost", "acme")] == roles[("member@demo.localhost", "globex")] == "member"
+    assert ("owner@acme.localhost", "globex") not in roles and ("owner@globex.localhost", "acme") not in roles
+    assert "Member of both: member@demo.localhost / demo-member-password" in out
 
 
 def test_acceptance_create_route_list_drop_as_separate_processes(client, tmp_path):

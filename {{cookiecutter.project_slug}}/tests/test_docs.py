@@ -327,7 +327,10 @@ def test_readme_is_a_short_entry_that_links_every_docs_page() -> None:
     pages = {f"docs/{path.name}" for path in DOCS_DIR.glob("*.md")}
     assert pages, "docs/ has no pages"
     assert pages <= linked, f"README.md does not link {sorted(pages - linked)}"
-    for needle in ("make dev", "make test", "http://acme.localhost:8000/"):
+    acme = "http://acme.localhost:8000/"
+    if settings.TENANCY_ROUTING == "path":
+        acme = f"http://localhost:8000/{settings.TENANCY_PATH_PREFIX}/acme/"
+    for needle in ("make dev", "make test", acme):
         assert needle in text
 {%- if cookiecutter.use_celery == "n" %}
 

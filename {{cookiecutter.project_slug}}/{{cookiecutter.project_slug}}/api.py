@@ -18,6 +18,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.urls import get_script_prefix
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import status
 from rest_framework.exceptions import ErrorDetail, ValidationError
@@ -37,7 +39,29 @@ router.register("bookings", BookingViewSet, basename="booking")
 
 urlpatterns = router.urls
 
-api_schema = SpectacularAPIView.as_view()
+
+class TenantSchemaView(SpectacularAPIView):
+    """drf-spectacular's schema view, naming the tenant's base path as the schema's server in path mode.
+
+    The schema's paths come from the URLconf (`/api/products/`); in path mode the tenant's pages live under
+    the script prefix the routing middleware set (`/<prefix>/<slug>`), so the schema says
+    `"servers": [{"url": "/<prefix>/<slug>"}]` and clients (Swagger UI's "Try it out" included) call
+    `/<prefix>/<slug>/api/...`. On a host that selects the tenant (domain mode, a custom domain) the prefix is
+    "/" and the schema names no server, as before.
+    """
+
+    # The override drops the parent's `@extend_schema(exclude=True)`: without it the schema view would describe
+    # itself (and `check --deploy` warns drf_spectacular.W002, "unable to guess serializer").
+    @extend_schema(exclude=True)
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        response: Response = super().get(request, *args, **kwargs)
+        base_path = get_script_prefix().rstrip("/")
+        if base_path and response.status_code == status.HTTP_200_OK and isinstance(response.data, dict):
+            response.data = {**response.data, "servers": [{"url": base_path}]}
+        return response
+
+
+api_schema = TenantSchemaView.as_view()
 # The split view serves Swagger UI's start-up script as a file (`?script`), not inline: no inline script.
 _swagger = SpectacularSwaggerSplitView.as_view(url_name="api-schema")
 

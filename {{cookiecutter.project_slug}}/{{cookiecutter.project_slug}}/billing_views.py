@@ -22,12 +22,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 from django_tenants.utils import tenant_context
 
-from .accounts.crossing import public_url
 from .accounts.permissions import member_required
 from .accounts.selectors import member_seats
 from .billing.domain import STATUS_LABELS, Interval, Limit, LimitUsage, SubscriptionStatus, parse_interval
@@ -39,6 +37,7 @@ from .bookings.models import Booking
 from .customers.models import Customer
 from .errors import DomainError
 from .products.models import Product
+from .tenancy.addressing import public_reverse_url
 from .tenancy.domain import Access
 from .tenancy.media import tenant_media_bytes
 from .tenancy.models import Tenant
@@ -185,8 +184,7 @@ def billing(request: HttpRequest) -> HttpResponse:
 def _back_url(tenant: Tenant, result: str) -> str:
     """Where the provider sends the owner back to: the public host's `/billing/done/<slug>/?result=<result>`,
     which redirects to this tenant's Billing page (platform.views.billing_done)."""
-    path = reverse("billing_done", urlconf=settings.PUBLIC_SCHEMA_URLCONF, kwargs={"slug": tenant.slug})
-    return public_url(f"{path}?result={result}")
+    return public_reverse_url("billing_done", kwargs={"slug": tenant.slug}, query=f"result={result}")
 
 
 @member_required(action="billing")

@@ -91,6 +91,11 @@ PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 
 # Base domain of tenant hosts: a tenant with slug `acme` answers on `acme.<base>`.
 TENANCY_BASE_DOMAIN = env("TENANCY_BASE_DOMAIN", default="localhost")
+# How requests find their tenant (tenancy/middleware.py): "domain", by host name (`acme.<base>`), or "path",
+# on the public host under `/<TENANCY_PATH_PREFIX>/<slug>/` (a tenant's custom domain still routes by host).
+# TENANCY_PATH_PREFIX is one lowercase URL segment no project URL starts with (system check tenancy.E005).
+TENANCY_ROUTING = "{{ cookiecutter.tenant_routing }}"
+TENANCY_PATH_PREFIX = "{{ cookiecutter.tenant_path_prefix }}"
 # Slugs that may never name a tenant, and prefixes no slug may start with
 # (`pg_` is reserved by PostgreSQL for system schemas).
 TENANCY_RESERVED_SLUGS = ["public", "www", "admin", "api", "static", "media", "tenant"]
@@ -349,7 +354,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    # Django's CSRF check, its token kept per tenant schema in the session (one session serves every tenant
+    # in path routing).
+    "{{ cookiecutter.project_slug }}.tenancy.csrf.TenantCsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After authentication: a user who is not a member of the current tenant is anonymous here.
     "{{ cookiecutter.project_slug }}.accounts.middleware.TenantMembershipMiddleware",
@@ -396,8 +403,15 @@ SESSION_COOKIE_DOMAIN = None
 CSRF_COOKIE_DOMAIN = None
 # CSRF per host: the token lives in the (host-only) session, not in a cookie. A token taken on one
 # tenant's host is refused on another's, and a `csrftoken` cookie planted for the parent domain by a
-# sibling host ("cookie tossing") cannot make one valid.
+# sibling host ("cookie tossing") cannot make one valid. In the session it is kept per tenant schema
+# (tenancy/csrf.py), so in path routing, one session for every tenant, a token of one tenant's page is
+# refused on another's too.
 CSRF_USE_SESSIONS = True
+# Django's deploy check security.W003 looks for its own CsrfViewMiddleware by name and so warns about the
+# project's (tenancy.csrf.TenantCsrfViewMiddleware, a subclass). The system check tenancy.E007
+# (tenancy/checks.py) replaces it, run at every start: the project's CSRF middleware must be in MIDDLEWARE,
+# after the routing and session middleware.
+SILENCED_SYSTEM_CHECKS = ["security.W003"]
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 

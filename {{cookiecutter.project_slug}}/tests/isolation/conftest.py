@@ -1,5 +1,11 @@
 """Fixtures of the isolation suite: a second tenant's member, rows that exist only in globex, media files.
 
+The suite runs in both routings (settings.TENANCY_ROUTING), written once: `client_for` and `client_on` address a
+tenant the mode's way, and an attack that only exists in one routing is named by `path_routing()` (domain: Host
+headers and cookies replayed on another tenant's host; path: `/<prefix>/GLOBEX/`, `/<prefix>/acme/../globex/`, one
+session on every tenant's paths). `assert_stranger_refused` (conftest.py) checks the answer a logged-in non-member
+gets.
+
 Rows made here have ids that acme does not use, so an answer found in acme for such an id would be a leak
 rather than a coincidence of two sequences.
 """
@@ -15,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from . import sabotage
+from conftest import TenantClient, client_on
 
 FOREIGN_ID = 987_654_321  # an id acme's tables never reach in the test database
 
@@ -122,6 +130,20 @@ def globex_rows(tenant: Any, other_tenant: Any) -> GlobexRows:
     return GlobexRows(marker, product.pk, customer.pk, booking.pk, category.pk)
 
 
+def path_routing() -> bool:
+    """Whether tenants are addressed by path (settings.TENANCY_ROUTING == "path") rather than by host."""
+    return bool(settings.TENANCY_ROUTING == "path")
+
+
+def same_browser(client: Client, tenant: Any, **defaults: Any) -> TenantClient:
+    """A client on `tenant` (conftest.client_on, `defaults` for django.test.Client) with `client`'s cookies: the
+    same browser, its session cookie included (domain routing: a cookie replayed on another tenant's host; path
+    routing: the same host, so the same session)."""
+    other = client_on(tenant, **defaults)
+    other.cookies = client.cookies
+    return other
+
+
 def csrf_token_from(html: bytes) -> str:
     """The value of the first `csrfmiddlewaretoken` input of an HTML page."""
     found = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', html)
@@ -150,11 +172,12 @@ def media_file(media_root: Path) -> Callable[[Any, str, bytes], str]:
 
 
 @pytest.fixture
-def host_client() -> Callable[..., Client]:
-    """host_client(host, user=None, **options): a Client sending `host` as its Host header."""
+def host_client() -> Callable[..., TenantClient]:
+    """host_client(host, user=None, base_path="", **options): a TenantClient sending `host` as its Host header and
+    every tenant path under `base_path` (path routing: "/<prefix>/<slug>", in any spelling an attack needs)."""
 
-    def make(host: str, user: Any = None, **options: Any) -> Client:
-        client = Client(HTTP_HOST=host, **options)
+    def make(host: str, user: Any = None, base_path: str = "", **options: Any) -> TenantClient:
+        client = TenantClient(base_path, HTTP_HOST=host, **options)
         if user is not None:
             client.force_login(user)
         return client

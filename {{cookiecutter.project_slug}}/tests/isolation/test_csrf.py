@@ -12,18 +12,23 @@ from django_tenants.utils import tenant_context
 from {{ cookiecutter.project_slug }}.products.models import Product
 
 from .conftest import csrf_token_from
+from conftest import tenant_host_of
 
 FORM = {"name": "Forged", "price": "1.00", "stock": "0", "active": "on"}
-# Where the forged POST comes from: another site, another tenant's host, or a page that sends no Origin.
-ORIGINS = ["http://evil.example", "http://globex.localhost", None]
+
+
+def origins(other_tenant: Any) -> list[str | None]:
+    """Where the forged POST comes from: another site, globex's pages (in path routing the same origin as acme's:
+    only the token refuses it), or a page that sends no Origin."""
+    return ["http://evil.example", f"http://{tenant_host_of(other_tenant)}", None]
 
 
 @pytest.mark.guards_csrf
 def test_a_cross_site_post_without_a_token_to_a_tenant_form_is_refused(
-    host_client: Callable[..., Client], tenant: Any, owner_user: Any
+    client_for: Callable[..., Client], tenant: Any, other_tenant: Any, owner_user: Any
 ) -> None:
-    browser = host_client("acme.localhost", owner_user, enforce_csrf_checks=True)
-    for number, origin in enumerate(ORIGINS):
+    browser = client_for(tenant, owner_user, enforce_csrf_checks=True)
+    for number, origin in enumerate(origins(other_tenant)):
         headers = {"HTTP_ORIGIN": origin} if origin else {}
         sku = f"FORGED-FORM-{number}"
 

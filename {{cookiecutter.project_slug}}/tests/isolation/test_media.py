@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
@@ -15,6 +16,9 @@ from django_tenants.utils import schema_context
 
 from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_drop
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+
+from .conftest import path_routing
+from conftest import assert_stranger_refused
 
 ACME_BYTES = b"acme's file"
 GLOBEX_BYTES = b"globex's secret file"
@@ -92,15 +96,40 @@ def test_symbolic_links_out_of_the_tenants_folder_are_404(
 
 
 @pytest.mark.guards_authorization
-def test_another_tenants_member_gets_the_login_page_for_a_file(
+def test_another_tenants_member_is_refused_a_file(
     client_for: Callable[..., Client], tenant: Any, globex_member: Any, files: dict[str, str]
 ) -> None:
-    globex_session = client_for(tenant, globex_member)  # globex's member, on acme's host
+    globex_session = client_for(tenant, globex_member)  # globex's member, on acme (its host, or its paths)
 
     response = globex_session.get(f"/media/{files['acme']}")
 
-    assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/")
+    assert_stranger_refused(response, files["acme"])
+
+
+@pytest.mark.guards_authorization
+def test_a_members_session_gets_no_file_of_another_tenant_by_host_or_path(
+    tenant_client: Client, files: dict[str, str]
+) -> None:
+    globex = files["globex"]
+    if path_routing():
+        prefix = settings.TENANCY_PATH_PREFIX
+        requests: list[tuple[str, dict[str, str]]] = [
+            (f"/{prefix}/globex/media/{globex}", {}),
+            (f"/{prefix}/GLOBEX/media/{globex}", {}),
+            (f"/{prefix}/acme/../globex/media/{globex}", {}),
+            (f"/{prefix}/acme/media/../../globex/media/{globex}", {}),
+            (f"/{prefix}/acme%2F..%2Fglobex/media/{globex}", {}),
+        ]
+    else:
+        requests = [(f"/media/{globex}", {"HTTP_HOST": host}) for host in ("globex.localhost", "GLOBEX.localhost.")]
+    with tenant_client.verbatim():  # type: ignore[attr-defined]  # a TenantClient: full paths
+        for path, headers in requests:
+            response = tenant_client.get(path, **headers)
+
+            # Domain routing: the login page (anonymous on globex's host); path routing: refused or not found.
+            content = b"".join(response.streaming_content) if response.streaming else response.content  # type: ignore[arg-type]
+            assert response.status_code in (302, 403, 404), (path, headers, response.status_code)
+            assert GLOBEX_BYTES not in content, (path, headers)
 
 
 def test_media_are_not_served_on_the_public_host(db: None, files: dict[str, str]) -> None:

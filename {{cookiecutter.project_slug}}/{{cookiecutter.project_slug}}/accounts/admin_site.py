@@ -39,10 +39,14 @@ class TenantAdminSite(admin.AdminSite):
         return manages_tenant(request)
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        # Members without the role are refused; anonymous users and other tenants' users log in first.
+        # Members without the role are refused; anonymous users log in first, and so do other tenants' users in
+        # domain routing (in path routing they are refused: permissions.strangers_refused).
         from . import permissions  # app loading: see manages_tenant
 
-        if permissions.is_member(request.user, getattr(request, "tenant", None)):
+        user = request.user
+        if permissions.is_member(user, getattr(request, "tenant", None)) or (
+            user.is_authenticated and permissions.strangers_refused(request)
+        ):
             raise PermissionDenied("The tenant admin is for the tenant's owners and admins.")
         return redirect_to_login(request.get_full_path())
 

@@ -1,6 +1,7 @@
 from collections.abc import Callable
 
 from django.http import HttpRequest
+from django.urls import get_script_prefix
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
@@ -53,4 +54,6 @@ def billing(request: HttpRequest) -> dict[str, object]:
         return {"billing_banner": None, "billing_url": None}
     banner = billing_banner(current.billing_snapshot, now=timezone.now(), grace=billing_grace())
     payer = "billing" in {action.value for action in role_allowed_actions(role)}
-    return {"billing_banner": banner, "billing_url": BILLING_PATH if payer else None}
+    # Under the script prefix: `/<prefix>/<slug>/billing/` in path routing, `/billing/` on a tenant's host.
+    billing_url = get_script_prefix().rstrip("/") + BILLING_PATH
+    return {"billing_banner": banner, "billing_url": billing_url if payer else None}

@@ -131,7 +131,8 @@ def _pending(address: str, tenant: Tenant, pending: Invitation) -> InvitationPen
 
 
 def invitation_send(*, invitation: Invitation, accept_url: str) -> None:
-    """Email the invitation link `accept_url` (absolute URL) to the invited address, through EMAIL_BACKEND
+    """Email the invitation link `accept_url` (absolute URL, built by tenancy.addressing.tenant_reverse_url so it
+    names the tenant in the project's routing mode) to the invited address, through EMAIL_BACKEND
     (the console in development). Templates: accounts/email/invitation_subject.txt and _message.txt."""
     context = {
         "invitation": invitation,

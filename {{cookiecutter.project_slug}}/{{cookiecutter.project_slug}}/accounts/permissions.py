@@ -1,10 +1,11 @@
 """Who may do what on a tenant host: the role rule table and the checks that apply it to views{% if cookiecutter.use_drf == "y" %} and the API{% endif %}.
 
 The second layer of authorization, independent of TenantMembershipMiddleware (the first layer, which makes
-non-members anonymous): `role_permits` reads the user's membership of the host's tenant from the database
-(accounts.selectors.membership_role), never from `request.membership_role`, so the pages{% if cookiecutter.use_drf == "y" %} and the API{% endif %} stay
-closed to non-members even with that middleware switched off or bypassed. Every wrapper asks `role_permits`
-only: `member_required` for function views{% if cookiecutter.use_drf == "y" %}, `TenantRolePermission` for DRF viewsets{% endif %}.
+non-members anonymous in domain routing and refuses them in path routing: strangers_refused): `role_permits`
+reads the user's membership of the host's tenant from the database (accounts.selectors.membership_role), never
+from `request.membership_role`, so the pages{% if cookiecutter.use_drf == "y" %} and the API{% endif %} stay closed to non-members
+even with that middleware switched off or bypassed. Every wrapper asks `role_permits` only:
+`member_required` for function views{% if cookiecutter.use_drf == "y" %}, `TenantRolePermission` for DRF viewsets{% endif %}.
 
 | action | what it covers                                     | member | admin | owner |
 |--------|----------------------------------------------------|--------|-------|-------|
@@ -29,12 +30,12 @@ from typing import {% if cookiecutter.use_drf == "y" %}TYPE_CHECKING, {% endif %
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django_tenants.utils import get_public_schema_name
 {%- if cookiecutter.use_drf == "y" %}
-from rest_framework.exceptions import NotAuthenticated
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 {%- endif %}
 
@@ -137,13 +138,49 @@ def forbidden(request: HttpRequest, action: Action) -> HttpResponse:
     return render(request, "accounts/forbidden.html", {"reason": reason}, status=403)
 
 
+# Tenant paths where a logged-in user who is not a member of the tenant counts as anonymous in path routing too:
+# logging in (as another user) and out, one-time login tokens, and accepting an invitation (the invitee is not a
+# member yet). Matched against request.path_info.
+STRANGER_ANONYMOUS_PREFIXES = ("/accounts/login/", "/accounts/logout/", "/accounts/token/", "/invitations/")
+# Under this prefix of request.path_info the refusal of a stranger is JSON, like the API's own errors.
+STRANGER_API_PREFIX = "/api/"
+STRANGER_MESSAGE = (
+    "Your account is not a member of this workspace. Open one of your own workspaces, or log out and log in "
+    "with an account of this workspace."
+)
+
+
+def strangers_refused(request: Any) -> bool:
+    """Whether a logged-in user who is not a member of the request's tenant (a stranger) is refused there (403)
+    rather than treated as an anonymous visitor (sent to the login page).
+
+    `request`: an HttpRequest or a DRF Request. True in path routing (settings.TENANCY_ROUTING == "path"), except
+    under STRANGER_ANONYMOUS_PREFIXES: one session on the public host serves every tenant's paths, so the stranger
+    is who they say they are, and the login page would only offer to replace their session. False in domain
+    routing, where each host has its own session: a session seen on another tenant's host is a replayed cookie,
+    and its bearer is anonymous there.
+    """
+    if getattr(settings, "TENANCY_ROUTING", "domain") != "path":
+        return False
+    return not str(request.path_info).startswith(STRANGER_ANONYMOUS_PREFIXES)
+
+
+def stranger_refusal(request: HttpRequest) -> HttpResponse:
+    """The 403 for a stranger (strangers_refused): under /api/ `{"detail": ..., "code": "not_a_member"}`, else the
+    forbidden page naming the reason."""
+    if request.path_info.startswith(STRANGER_API_PREFIX):
+        return JsonResponse({"detail": STRANGER_MESSAGE, "code": "not_a_member"}, status=403)
+    return render(request, "accounts/forbidden.html", {"reason": STRANGER_MESSAGE}, status=403)
+
+
 def member_required(*, action: Action | str) -> Callable[[ViewT], ViewT]:
     """Decorator for function views of tenant hosts: only members whose role allows `action` get the view.
 
     `action`: one of RULES' actions, stated by the app for each view (`@member_required(action="update")`);
-    an unknown name raises InvalidAction when the view is decorated. Anonymous users and users who are not
-    members of the host's tenant are sent to the login page, as `login_required` does (what they see when
-    TenantMembershipMiddleware has made them anonymous); members whose role lacks `action` get 403.
+    an unknown name raises InvalidAction when the view is decorated. Anonymous users are sent to the login page,
+    as `login_required` does; so are logged-in users who are not members of the host's tenant in domain routing
+    (what they see when TenantMembershipMiddleware has made them anonymous), while in path routing they get
+    stranger_refusal's 403 (strangers_refused). Members whose role lacks `action` get 403.
     """
     wanted = parse_action(action)
 
@@ -155,6 +192,8 @@ def member_required(*, action: Action | str) -> Callable[[ViewT], ViewT]:
                 return view(request, *args, **kwargs)
             if is_member(request.user, tenant):
                 return forbidden(request, wanted)
+            if request.user.is_authenticated and strangers_refused(request):
+                return stranger_refusal(request)
             return redirect_to_login(request.get_full_path())
 
         wrapper.member_action = wanted  # type: ignore[attr-defined]  # read by tests listing the views' rules
@@ -169,9 +208,11 @@ class TenantRolePermission(BasePermission):
 
     Safe methods (GET, HEAD, OPTIONS) read, POST creates, PUT and PATCH update, DELETE deletes. A viewset whose
     endpoint differs names it in `role_actions`, a mapping of DRF action names to actions, e.g.
-    `role_actions = {"cancel": "update"}` for a POST that changes a row. Users who are not members of the
-    host's tenant get the answer anonymous users get (NotAuthenticated: 403 with session authentication, 401
-    with an authentication scheme that sends WWW-Authenticate); members whose role lacks the action get 403.
+    `role_actions = {"cancel": "update"}` for a POST that changes a row. Anonymous users, and in domain routing
+    users who are not members of the host's tenant, get NotAuthenticated (403 with session authentication, 401
+    with an authentication scheme that sends WWW-Authenticate); in path routing (strangers_refused) logged-in
+    non-members get PermissionDenied (403, `{"detail": STRANGER_MESSAGE, "code": "not_a_member"}`); members
+    whose role lacks the action get 403.
     API keys authenticate as their owner, whose role in the tenant decides.
     """
 
@@ -201,6 +242,9 @@ class TenantRolePermission(BasePermission):
         if role_permits(request.user, tenant, action):
             return True
         if not is_member(request.user, tenant):
+            if request.user.is_authenticated and strangers_refused(request):
+                # The body stranger_refusal gives: {"detail": ..., "code": "not_a_member"}.
+                raise PermissionDenied({"detail": STRANGER_MESSAGE, "code": "not_a_member"})
             raise NotAuthenticated()
         return False
 {%- endif %}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from ..tenancy.addressing import routing_mode, tenant_base_path
 from ..tenancy.models import Domain, Tenant
 from .domain import Role
 from .models import Invitation, Membership, User
@@ -20,18 +21,24 @@ def membership_role(*, user_id: int, tenant_id: int) -> Role | None:
 
 @dataclass(frozen=True)
 class TenantChoice:
-    """One of a user's tenants, as the tenant picker and switcher list them."""
+    """One of a user's tenants, as the tenant picker and switcher list them: `domain` its primary domain ("" in
+    path mode when it has none), `path` its home on the public host in path mode (`/<prefix>/<slug>/`; "" in
+    domain mode, where it is reached by crossing with a login token)."""
 
     tenant: Tenant
     role: Role
     domain: str
+    path: str = ""
 
 
 def user_tenants(*, user: User) -> list[TenantChoice]:
-    """The active tenants `user` is a member of, by name, with the role and primary domain of each.
+    """The active tenants `user` is a member of, by name, with the role, primary domain and (path mode) home path
+    of each. Two queries.
 
-    Tenants still provisioning, suspended or archived are left out: their hosts serve no pages.
+    Tenants still provisioning, suspended or archived are left out: their hosts serve no pages; so are, in
+    domain mode, tenants without a domain (nothing routes to them).
     """
+    by_path = routing_mode() == "path"
     memberships = list(
         Membership.objects.filter(user=user, tenant__status=Tenant.Status.ACTIVE)
         .select_related("tenant")
@@ -41,9 +48,14 @@ def user_tenants(*, user: User) -> list[TenantChoice]:
     for domain in Domain.objects.filter(tenant_id__in=[m.tenant_id for m in memberships]).order_by("-is_primary", "pk"):
         domains.setdefault(domain.tenant_id, domain.domain)
     return [
-        TenantChoice(tenant=m.tenant, role=Role(m.role), domain=domains[m.tenant_id])
+        TenantChoice(
+            tenant=m.tenant,
+            role=Role(m.role),
+            domain=domains.get(m.tenant_id, ""),
+            path=tenant_base_path(m.tenant) + "/" if by_path else "",
+        )
         for m in memberships
-        if m.tenant_id in domains
+        if by_path or m.tenant_id in domains
     ]
 
 

@@ -22,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ..errors import DomainError
+from ..tenancy.addressing import tenant_reverse_url
 from .adapter import on_public_host
 from .crossing import public_url, tenant_crossing_url
 from .domain import MANAGING_ROLES, Role
@@ -77,7 +78,8 @@ def login_token_login(request: HttpRequest, token: str) -> HttpResponse:
     """`/accounts/token/<token>/` on a tenant host: log in with a one-time token (accounts.services).
 
     Accepted: log the token's user in on this host (host-only session cookie, in the login family of the
-    session that issued the token) and redirect to `next` when it is a URL on this same host, else to `/`.
+    session that issued the token) and redirect to `next` when it is a URL on this same host, else to the tenant's
+    dashboard (`/`; `/<prefix>/<slug>/` in path mode, where sign-up still crosses with a token).
     Refused (unknown, used, expired, another tenant's): 403 with the reason and a link to this tenant's
     login page; nobody is logged in. Responses carry `Cache-Control: no-store`, `Referrer-Policy: no-referrer`.
     After settings.RATE_LIMIT_LOGIN_TOKEN_FAILURES refusals from one client IP, every token answers 429 with
@@ -100,7 +102,7 @@ def login_token_login(request: HttpRequest, token: str) -> HttpResponse:
         target = request.GET.get("next", "")
         # The same check as allauth's login `next` (AccountAdapter.is_safe_url): this host only.
         safe = get_adapter(request).is_safe_url(target)
-        response = HttpResponseRedirect(target if target and safe else "/")
+        response = HttpResponseRedirect(target if target and safe else reverse("home"))
     return _no_referrer(response)
 
 
@@ -120,7 +122,8 @@ def tenant_login(request: HttpRequest, *args: object, **kwargs: object) -> HttpR
 @require_GET
 def tenant_picker(request: HttpRequest) -> HttpResponse:
     """`/accounts/tenants/` on the public host: the logged-in user's active tenants, each opened with a
-    button that crosses to its host (tenant_switch)."""
+    button that crosses to its host (tenant_switch) in domain mode, with a link to `/<prefix>/<slug>/` in path
+    mode."""
     if not on_public_host(request):
         raise Http404("the tenant picker is on the public host")
     choices = user_tenants(user=request.user)  # type: ignore[arg-type]
@@ -131,9 +134,10 @@ def tenant_picker(request: HttpRequest) -> HttpResponse:
 @require_POST
 @rate_limited(LOGIN_TOKEN_ISSUE, key="user", message="Too many workspace switches.")
 def tenant_switch(request: HttpRequest) -> HttpResponse:
-    """POST `/accounts/switch/` with `tenant=<slug>`, on any host: cross to that tenant's host, logged in
-    (a one-time login token, accounts.login_tokens.login_token_issue). Only the user's active tenants are
-    accepted; another slug answers 404 and issues nothing."""
+    """POST `/accounts/switch/` with `tenant=<slug>`, on any host: cross to that tenant, logged in
+    (crossing.tenant_crossing_url: a one-time login token in domain mode; in path mode a redirect to
+    `/<prefix>/<slug>/`, the session being the same). Only the user's active tenants are accepted; another slug
+    answers 404 and issues nothing."""
     slug = request.POST.get("tenant", "")
     choice = next((c for c in user_tenants(user=request.user) if c.tenant.slug == slug), None)  # type: ignore[arg-type]
     if choice is None:
@@ -190,7 +194,7 @@ def members(request: HttpRequest) -> HttpResponse:
             except DomainError as exc:
                 form.add_error(None, str(exc))
             else:
-                url = request.build_absolute_uri(reverse("invitation_accept", kwargs={"token": token}))
+                url = tenant_reverse_url(tenant, "invitation_accept", kwargs={"token": token}, request=request)
                 invitation_send(invitation=invitation, accept_url=url)
                 messages.success(request, f"Invitation sent to {invitation.email} as {invitation.role}.")
                 return redirect("members")
@@ -264,10 +268,11 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
 
     GET: who is invited, as what, and a form: name and password for a new account, or the password of the
     existing account with that email. POST: accept (accounts.invitations.invitation_accept), log in on this host and
-    redirect to `/`. A refused link (unknown or withdrawn, used, expired, another tenant's) answers 410 with
-    the reason (404 for unknown); a wrong or weak password re-shows the form with the reason (400). Nothing
-    changes on any refusal. Rate limits (429 with Retry-After): settings.RATE_LIMIT_INVITATION requests per client
-    IP, and settings.RATE_LIMIT_INVITATION_PASSWORD_FAILURES wrong passwords per invited account.
+    redirect to the tenant's dashboard. A refused link (unknown or withdrawn, used, expired, another tenant's)
+    answers 410 with the reason (404 for unknown); a wrong or weak password re-shows the form with the reason
+    (400). Nothing changes on any refusal. Rate limits (429 with Retry-After): settings.RATE_LIMIT_INVITATION
+    requests per client IP, and settings.RATE_LIMIT_INVITATION_PASSWORD_FAILURES wrong passwords per invited
+    account.
     """
     tenant = request.tenant  # type: ignore[attr-defined]
     try:
@@ -304,7 +309,7 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
             else:
                 auth_login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
                 messages.success(request, f"Welcome to {tenant.name}.")
-                return _no_referrer(HttpResponseRedirect("/"))
+                return _no_referrer(HttpResponseRedirect(reverse("home")))
         status = 400
     context = {"invitation": invitation, "existing": existing, "form": form}
     return _no_referrer(render(request, "accounts/invitation_accept.html", context, status=status), "same-origin")
@@ -315,7 +320,8 @@ def to_public_host(request: HttpRequest, *args: object, **kwargs: object) -> Htt
     """Tenant hosts' password reset pages (`/accounts/password/reset/...`) and email management
     (`/accounts/email/`): a redirect (302) to the same path and query on the public host (crossing.public_url),
     where these account pages live."""
-    return HttpResponseRedirect(public_url(request.get_full_path()))
+    # path_info: the path without the tenant's base path in path mode (`/<prefix>/<slug>`), "" in domain mode.
+    return HttpResponseRedirect(public_url(request.get_full_path_info()))
 
 
 def password_reset_on_tenant_host(request: HttpRequest) -> HttpResponse:

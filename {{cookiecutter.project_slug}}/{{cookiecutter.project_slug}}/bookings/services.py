@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from ..billing.domain import Limit
 from ..billing.services import plan_limit_check
+from ..tenancy.addressing import TenantUnaddressable, tenant_base_url
+from ..tenancy.models import Tenant
 from .domain import BookingNotFound, BookingStatus, Slot, SlotTaken, UnknownCustomer, UnknownProduct, month_window
 from .models import Booking as BookingRow
 from .repositories import BookingRepository
@@ -84,7 +86,9 @@ def reminders_send(*, day: dt.date | None = None) -> int:
     `day` is a calendar day in settings.TIME_ZONE (default: tomorrow there); a booking belongs to the day
     its start falls on in that zone. Cancelled bookings and bookings of other days get nothing. Works in
     the current tenant's schema; the subject and body name the product, the local start time and the
-    tenant. Mail goes through the configured EMAIL_BACKEND from DEFAULT_FROM_EMAIL, in one connection.
+    tenant, and the body ends with the tenant's web address (tenancy.addressing.tenant_base_url: its host in
+    domain mode, `<public host>/<prefix>/<slug>/` in path mode; settings decide scheme and port).
+    Mail goes through the configured EMAIL_BACKEND from DEFAULT_FROM_EMAIL, in one connection.
 
     Idempotent: a booking gets one reminder however often this runs. Each booking is locked, sent and
     marked (Booking.reminder_sent_at) in a transaction of its own, and a booking already marked is
@@ -104,7 +108,7 @@ def reminders_send(*, day: dt.date | None = None) -> int:
     due_ids = list(due.values_list("pk", flat=True))
     if not due_ids:
         return 0
-    tenant_name = _tenant_name()
+    tenant_name, tenant_address = _tenant_name(), _tenant_address()
     sent = 0
     with mail.get_connection() as mailer:
         for booking_id in due_ids:
@@ -114,7 +118,8 @@ def reminders_send(*, day: dt.date | None = None) -> int:
                 booking = due.select_for_update(of=("self",)).filter(pk=booking_id).first()
                 if booking is None:
                     continue
-                sent += mailer.send_messages([_reminder(booking, zone=zone, tenant_name=tenant_name)]) or 0
+                message = _reminder(booking, zone=zone, tenant_name=tenant_name, address=tenant_address)
+                sent += mailer.send_messages([message]) or 0
                 BookingRow.objects.filter(pk=booking_id).update(reminder_sent_at=timezone.now())
     return sent
 
@@ -125,7 +130,18 @@ def _tenant_name() -> str:
     return str(getattr(getattr(connection, "tenant", None), "name", "") or "")
 
 
-def _reminder(booking: BookingRow, *, zone: ZoneInfo, tenant_name: str) -> mail.EmailMessage:
+def _tenant_address() -> str:
+    # The tenant's home URL ("" with no real tenant on the connection, or a tenant no URL leads to).
+    tenant = getattr(connection, "tenant", None)
+    if not isinstance(tenant, Tenant):
+        return ""
+    try:
+        return tenant_base_url(tenant) + "/"
+    except TenantUnaddressable:
+        return ""
+
+
+def _reminder(booking: BookingRow, *, zone: ZoneInfo, tenant_name: str, address: str) -> mail.EmailMessage:
     start, end = booking.start.astimezone(zone), booking.end.astimezone(zone)
     when = f"{start:%A %d %B %Y} at {start:%H:%M}"
     until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%A %d %B %Y %H:%M}"
@@ -141,6 +157,7 @@ def _reminder(booking: BookingRow, *, zone: ZoneInfo, tenant_name: str) -> mail.
         "",
         "We look forward to seeing you.",
         *(["", tenant_name] if tenant_name else []),
+        *([address] if address else []),
     ]
     return mail.EmailMessage(
         subject=f"Reminder: {product} on {when}{with_tenant}",

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from ..accounts.domain import Role
+from ..accounts.selectors import membership_role
 from ..accounts.services import email_address_verify, membership_grant, user_get_or_create
 from ..billing.domain import SubscriptionStatus
 from ..billing.services import plan_change, plan_get, subscription_state_set
@@ -61,9 +62,18 @@ DEMO_TENANTS = (
 )  # fmt: skip
 
 
-def demo_seed(*, domain_suffix: str = "localhost", plan: str | None = None) -> list[tuple[Tenant, DemoTenant]]:
+# A member (role member) of every demo tenant: one login reaches each of them, through the tenant picker and
+# switcher, while each owner stays an outsider in the other tenant.
+DEMO_MEMBER_EMAIL = "member@demo.localhost"
+DEMO_MEMBER_PASSWORD = "demo-member-password"  # noqa: S105  # a demo login, printed by seed_demo
+
+
+def demo_seed(
+    *, domain_suffix: str = "localhost", plan: str | None = None, member: bool = True
+) -> list[tuple[Tenant, DemoTenant]]:
     """Create (idempotently) the demo tenants on `<slug>.<domain_suffix>` with their owner logins,
-    products, customers and one booking each. Existing tenants and rows are kept; missing ones are added.
+    products, customers and one booking each, and, with `member`, DEMO_MEMBER_EMAIL as a member of each (a
+    seat of each plan's member limit). Existing tenants and rows are kept; missing ones are added.
 
     Each new demo tenant subscribes to its own plan (acme: pro, globex: the default plan, whose limits its
     data fits), active without a trial. `plan` (a plan code) puts every demo tenant on that plan instead,
@@ -74,6 +84,9 @@ def demo_seed(*, domain_suffix: str = "localhost", plan: str | None = None) -> l
     if plan is not None:
         plan = plan_get(plan).code
     seeded = []
+    demo_member = user_get_or_create(email=DEMO_MEMBER_EMAIL, password=DEMO_MEMBER_PASSWORD) if member else None
+    if demo_member is not None:
+        email_address_verify(user=demo_member, email=demo_member.email)
     for demo in DEMO_TENANTS:
         tenant = tenant_get_by_slug(slug=demo.slug)
         if tenant is None:
@@ -92,6 +105,8 @@ def demo_seed(*, domain_suffix: str = "localhost", plan: str | None = None) -> l
         owner = user_get_or_create(email=demo.owner_email, password=demo.owner_password)
         email_address_verify(user=owner, email=owner.email)
         membership_grant(user=owner, tenant=tenant, role=Role.OWNER)
+        if demo_member is not None and membership_role(user_id=demo_member.pk, tenant_id=tenant.pk) is None:
+            membership_grant(user=demo_member, tenant=tenant, role=Role.MEMBER)  # a role changed since is kept
         with tenant_context(tenant), transaction.atomic():
             _seed_tenant_data(demo)
         seeded.append((tenant, demo))

@@ -18,6 +18,7 @@ from ..lifecycle.services import (
     tenant_slug_validate,
     validate_tenant_name,
 )
+from ..tenancy.addressing import path_prefix, routing_mode
 from ..tenancy.domain import SLUG_MAX, SLUG_RULE, DomainTaken, InvalidDomain, TenantExists, schema_name_for
 from ..tenancy.selectors import tenant_get_by_slug
 
@@ -53,7 +54,11 @@ class SignupForm(forms.Form):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.email_registered = False  # set by clean_email: the page then links to the login page
-        address = f"<subdomain>.{settings.TENANCY_BASE_DOMAIN}"
+        address = (
+            f"{settings.TENANCY_BASE_DOMAIN}/{path_prefix()}/<subdomain>"
+            if routing_mode() == "path"
+            else f"<subdomain>.{settings.TENANCY_BASE_DOMAIN}"
+        )
         self.fields["slug"].help_text = f"Your workspace address: {address}; {SLUG_RULE}."
         plans = plans_offered()
         self.fields["plan"].widget.choices = [(plan.code, plan_choice_label(plan)) for plan in plans]  # type: ignore[attr-defined]

@@ -5,17 +5,16 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_safe
 from django_tenants.utils import get_public_schema_name
 
-from ..accounts.crossing import tenant_url
 from ..accounts.domain import InvalidEmail
 from ..accounts.ratelimits import ADMIN_LOGIN_FAILURES, SIGNUP, failures_limited, ip_and_posted, too_many_requests
 from ..accounts.services import EmailRegistered, WeakPassword, email_verification_send
 from ..billing.domain import UnknownPlan
 from ..errors import DomainError
+from ..tenancy.addressing import TenantUnaddressable, path_prefix, routing_mode, tenant_reverse_url
 from ..tenancy.domain import DomainTaken, InvalidDomain, InvalidSlug, TenantExists
 from ..tenancy.selectors import tenant_get_by_slug
 from .forms import SignupForm
@@ -47,7 +46,9 @@ def signup(request: HttpRequest) -> HttpResponse:
     """GET: the sign-up form. POST: create the user, their tenant (on the chosen `plan`, an offered plan's code;
     default: the default plan) and owner membership in one transaction (platform.services.user_signup), email a
     link verifying the address, then redirect (302) to the
-    tenant's host with a one-time login token: `<scheme>://<slug>.<base domain>[:<port>]/accounts/token/<token>/`.
+    tenant with a one-time login token (tenancy.addressing, scheme and port of the request):
+    `<scheme>://<slug>.<base domain>[:<port>]/accounts/token/<token>/` in domain mode,
+    `<scheme>://<public host>[:<port>]/<prefix>/<slug>/accounts/token/<token>/` in path mode (same session there).
     Invalid or taken values answer 200 with the form and the error next to its field; nothing is created then.
     A valid sign-up over settings.RATE_LIMIT_SIGNUP from the same client IP answers 429 with Retry-After, and
     creates nothing (accounts.ratelimits.SIGNUP; forms with errors are not counted).
@@ -69,11 +70,14 @@ def signup(request: HttpRequest) -> HttpResponse:
             form.add_error(field, str(exc))
         else:
             email_verification_send(request=request, user=result.user)
-            path = reverse("login_token", urlconf=settings.ROOT_URLCONF, kwargs={"token": result.token})
-            response = HttpResponseRedirect(tenant_url(request, result.tenant.get_primary_domain().domain, path))
+            url = tenant_reverse_url(result.tenant, "login_token", kwargs={"token": result.token}, request=request)
+            response = HttpResponseRedirect(url)
             response["Cache-Control"] = "no-store"  # the Location carries a login token
             return response
-    return render(request, "public/signup.html", {"form": form, "base_domain": settings.TENANCY_BASE_DOMAIN})
+    # The address shown around the slug field: `<slug>.<base domain>`, or `/<prefix>/<slug>` in path mode.
+    slug_prefix = f"/{path_prefix()}/" if routing_mode() == "path" else ""
+    context = {"form": form, "base_domain": settings.TENANCY_BASE_DOMAIN, "slug_prefix": slug_prefix}
+    return render(request, "public/signup.html", context)
 
 
 @failures_limited(
@@ -98,15 +102,16 @@ BILLING_RESULTS = ("success", "cancel", "return")
 def billing_done(request: HttpRequest, slug: str) -> HttpResponse:
     """`/billing/done/<slug>/?result=success|cancel|return` on the public host: where the billing provider sends an
     owner back to after checkout (success, cancel) or the portal (return). Redirects (302) to the tenant's Billing
-    page on its primary domain, `/billing/?checkout=<result>`, which shows what happened. Changes nothing (the
-    subscription follows the provider's webhooks); 404 for an unknown slug or the public tenant."""
+    page, `/billing/?checkout=<result>` on its primary domain (path mode: `/<prefix>/<slug>/billing/...` on this
+    host), which shows what happened. Changes nothing (the subscription follows the provider's webhooks); 404 for
+    an unknown slug, the public tenant, or (domain mode) a tenant without a domain."""
     tenant = tenant_get_by_slug(slug=slug)
     if tenant is None or tenant.schema_name == get_public_schema_name():
         raise Http404("no such workspace")
-    domain = tenant.get_primary_domain()
-    if domain is None:
-        raise Http404("the workspace has no domain")
     result = request.GET.get("result")
     result = result if result in BILLING_RESULTS else "return"
-    path = reverse("billing", urlconf=settings.ROOT_URLCONF) + f"?checkout={result}"
-    return HttpResponseRedirect(tenant_url(request, domain.domain, path))
+    try:
+        url = tenant_reverse_url(tenant, "billing", query=f"checkout={result}", request=request)
+    except TenantUnaddressable as exc:
+        raise Http404(str(exc)) from exc
+    return HttpResponseRedirect(url)

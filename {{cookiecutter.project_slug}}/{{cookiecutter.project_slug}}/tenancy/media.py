@@ -3,7 +3,8 @@
 `TenantMediaStorage` (settings.STORAGES["default"]) is django-tenants' TenantFileSystemStorage: a file saved
 while the connection is in a tenant's schema goes under MEDIA_ROOT/<schema name>/
 (settings.MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"). Its URLs are `/media/<name>` on the tenant's own host,
-without the schema name: the host already names the tenant.
+without the schema name: the host already names the tenant. In path routing, during a request for
+`/<prefix>/<slug>/...`, they are `/<prefix>/<slug>/media/<name>` (the script prefix names the tenant).
 
 `tenant_media` serves those URLs on tenant hosts, to the tenant's members only, and only files inside the
 current tenant's folder: `..`, absolute paths, encoded traversal, symbolic links leading out of the folder
@@ -23,6 +24,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest
+from django.urls import get_script_prefix
 from django.views.decorators.http import require_safe
 from django_tenants.files.storage import TenantFileSystemStorage
 from django_tenants.utils import get_public_schema_name
@@ -32,7 +34,8 @@ MEDIA_MAX_AGE = 60 * 60
 
 
 class TenantMediaStorage(TenantFileSystemStorage):
-    """Files under MEDIA_ROOT/<current schema>/, served as `/media/<name>` on the tenant's host (tenant_media)."""
+    """Files under MEDIA_ROOT/<current schema>/, served as `/media/<name>` on the tenant's host (tenant_media), or
+    in path routing as `<script prefix>media/<name>` (`/<prefix>/<slug>/media/<name>` in a tenant's request)."""
 
     @property  # type: ignore[override]  # not cached: follows MEDIA_ROOT when tests override it
     def relative_media_root(self) -> str:
@@ -42,7 +45,10 @@ class TenantMediaStorage(TenantFileSystemStorage):
     @property
     def base_url(self) -> str:
         url = settings.MEDIA_URL or "/media/"
-        return url if url.endswith("/") else f"{url}/"
+        url = url if url.endswith("/") else f"{url}/"
+        if settings.TENANCY_ROUTING == "path" and url.startswith("/"):
+            url = f"{get_script_prefix().rstrip('/')}{url}"
+        return url
 
 
 def tenant_media_root() -> Path:

@@ -1,16 +1,29 @@
-"""Tenant routing: the request's host selects the tenant and its schema (state in tenancy/routing.py)."""
+"""Tenant routing: the request's host, or in path routing its path, selects the tenant and its schema (state in
+tenancy/routing.py)."""
 
 {% if cookiecutter.use_celery == "y" -%}
 import functools
+import re
 
 import redis
+{% else -%}
+import re
+
 {% endif -%}
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseNotFound, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    HttpResponseNotFound,
+    HttpResponsePermanentRedirect,
+    JsonResponse,
+)
 from django.http.request import split_domain_port
 from django.template.loader import render_to_string
+from django.urls import get_script_prefix, set_script_prefix
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
@@ -32,6 +45,9 @@ BILLING_EXEMPT_PREFIXES = (
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Under this prefix a refusal is JSON, `{"detail": ..., "code": ...}`, like the API's own errors.
 API_PREFIX = "/api/"
+# What a path's tenant slug may look like before it is looked up (path routing): tenancy.domain's slug characters,
+# in either case. Anything else (`acme.`, a NUL byte, which PostgreSQL refuses in text) is no tenant's: 404, no SQL.
+PATH_SLUG_SHAPE = re.compile(r"[A-Za-z0-9-]{1,63}")
 
 
 class TenantRoutingMiddleware(TenantMainMiddleware):
@@ -56,12 +72,24 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
       columns the routing query loaded with the tenant: no SQL of its own). Read-only: GET, HEAD and OPTIONS
       work, other methods answer 403; suspended (canceled, the paid period over): the suspended page. The
       Billing page, logging in and out, and static files stay reachable (BILLING_EXEMPT_PREFIXES).
+    - **Path routing** (settings.TENANCY_ROUTING = "path"): on the public tenant's host, `/<prefix>/<slug>/...`
+      (settings.TENANCY_PATH_PREFIX) serves the tenant with that slug; the rest of the host is the public site.
+      `/<prefix>/<slug>` moves into the script name (request.META["SCRIPT_NAME"] and Django's script prefix,
+      so reverse(), redirect() and templates produce `/<prefix>/<slug>/...`); request.path stays the full path
+      and request.path_info is what follows (`/products/`), which the tenant URLconf and every path rule here
+      (billing exemptions, API refusals) match. `/<prefix>/<slug>` without its slash is redirected (301) to
+      `/<prefix>/<slug>/`; an unknown slug answers the project's 404, and the lifecycle and billing rules are
+      those of domain routing. A tenant's own domain (a Domain row of its own) still routes by host. Same cost:
+      one statement per request for a known host and slug (TenantDirectory.route_path). tenant.domain_url is
+      `<host>/<prefix>/<slug>` (logs). The script prefix is restored after every request, failed ones too.
     """
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        script_prefix = get_script_prefix()  # the deployment's (WSGI SCRIPT_NAME), restored for the next request
         try:
             return super().__call__(request)
         finally:
+            set_script_prefix(script_prefix)
             schema = connection.schema_name  # type: ignore[attr-defined]  # django-tenants' backend
             connection.set_schema_to_public()  # type: ignore[attr-defined]  # lazy: no SQL until the next query
             connection_schema_visited(connection, schema)
@@ -74,13 +102,31 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
             hostname = self.hostname_from_request(request)
         except DisallowedHost:  # malformed, or not in ALLOWED_HOSTS: no tenant has it
             return self.no_tenant_found(request, "")
-        tenant = directory.route(hostname, connection)  # sets the connection to the tenant
+        path_slug = tenant_path_split(request.path_info) if settings.TENANCY_ROUTING == "path" else None
+        if path_slug is not None and not PATH_SLUG_SHAPE.fullmatch(path_slug[0]):
+            return self.no_tenant_found(request, hostname)
+        if path_slug is None:
+            tenant, by_path = directory.route(hostname, connection), False  # sets the connection to the tenant
+        else:
+            tenant, by_path = directory.route_path(hostname, path_slug[0], connection)
         if tenant is None:
+            if by_path and path_slug is not None:  # the public host, and no tenant has this slug
+                hostname = f"{hostname}/{settings.TENANCY_PATH_PREFIX}/{path_slug[0]}"
             return self.no_tenant_found(request, hostname)
         tenant.domain_url = hostname
         request.tenant = tenant  # type: ignore[attr-defined]
+        if by_path:
+            assert path_slug is not None
+            base = f"{request.META.get('SCRIPT_NAME', '').rstrip('/')}/{settings.TENANCY_PATH_PREFIX}/{tenant.slug}"
+            tenant.domain_url = f"{hostname}{base}"
+            request.META["SCRIPT_NAME"] = base
+            request.path_info = path_slug[1] or "/"
+            set_script_prefix(base)  # adds the trailing slash
         self.setup_url_routing(request)
-        return lifecycle_response(tenant, request)
+        refusal = lifecycle_response(tenant, request)
+        if refusal is None and by_path and path_slug is not None and not path_slug[1]:
+            return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+        return refusal
 
     @staticmethod
     def hostname_from_request(request: HttpRequest) -> str:
@@ -90,6 +136,16 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         body = render_to_string("404.html", {"hostname": hostname}, request=None)
         return HttpResponseNotFound(body)
+
+
+def tenant_path_split(path_info: str) -> tuple[str, str] | None:
+    """Split `/<prefix>/<slug>/<rest>` (path routing, prefix settings.TENANCY_PATH_PREFIX) into (slug, "/<rest>");
+    (slug, "") for `/<prefix>/<slug>` without its slash; None for any other path (the public site's)."""
+    prefix = f"/{settings.TENANCY_PATH_PREFIX}/"
+    if not path_info.startswith(prefix):
+        return None
+    slug, slash, rest = path_info[len(prefix) :].partition("/")
+    return (slug, slash + rest) if slug else None
 
 
 def health_response() -> HttpResponse:
@@ -180,19 +236,21 @@ def billing_response(tenant: object, request: HttpRequest) -> HttpResponse | Non
     if access is Access.READ_ONLY and request.method in SAFE_METHODS:
         return None
     name = getattr(tenant, "name", "")
+    home_url = get_script_prefix()  # `/`, or `/<prefix>/<slug>/` in path routing
+    billing_url = f"{home_url.rstrip('/')}{BILLING_PATH}"
     if access is Access.READ_ONLY:
         error: TenantReadOnly | TenantSuspended = TenantReadOnly(
             f"{name} is read-only because its payment is overdue; nothing was changed. "
-            f"An owner can pay on the Billing page ({BILLING_PATH})."
+            f"An owner can pay on the Billing page ({billing_url})."
         )
         template = "tenancy/status_read_only.html"
     else:
         error = TenantSuspended(
             f"{name} is suspended because its subscription has ended; its data is kept. "
-            f"An owner can subscribe again on the Billing page ({BILLING_PATH})."
+            f"An owner can subscribe again on the Billing page ({billing_url})."
         )
         template = "tenancy/status_suspended.html"
     if request.path_info.startswith(API_PREFIX):
         return JsonResponse({"detail": str(error), "code": error.code}, status=403)
-    context = {"tenant": tenant, "billing_url": BILLING_PATH, "home_url": "/"}
+    context = {"tenant": tenant, "billing_url": billing_url, "home_url": home_url}
     return HttpResponseForbidden(render_to_string(template, context))

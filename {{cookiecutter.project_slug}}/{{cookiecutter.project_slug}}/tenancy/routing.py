@@ -12,6 +12,10 @@ and one for an unknown one (the domain lookup, which reads the version and sets 
 two on the request after a change. The stock middleware issues three (a `SET search_path` to public, the
 domain lookup, then the tenant's `SET search_path`).
 
+**Path routing** (settings.TENANCY_ROUTING = "path") keeps tenant slugs in the same directory, keyed `/<slug>`
+(no host name starts with a slash), with the same versions: a request for `/<prefix>/<slug>/...` costs one
+statement when its host and slug are known (TenantDirectory.route_path), and one more after a change.
+
 **Wandering connections.** PostgreSQL keeps catalog entries for every schema a backend touched, for the
 life of the connection: a persistent connection (CONN_MAX_AGE, a Celery worker) that serves thousands of
 tenants grows by hundreds of megabytes (measured on PostgreSQL 15: 258 MB after 2,000 tenants,
@@ -94,12 +98,13 @@ def routing_version_switch(tenant: Tenant | None, connection: Any) -> int:
 
 
 class TenantDirectory:
-    """Host name (normalised, see TenantRoutingMiddleware.hostname_from_request) -> Tenant, per process.
+    """Host name (normalised, see TenantRoutingMiddleware.hostname_from_request) -> Tenant, and in path routing
+    `/<slug>` -> Tenant (never the public tenant), per process.
 
     Thread-safe. Entries are valid for one routing version (tenancy.models.RoutingVersion, bumped by database
     triggers with every committed change to tenants or domains); the version is read with every `route`, in
     the statement that sets the search path, so no write path can leave an entry stale. `queries` counts the
-    domain lookups made to fill it.
+    domain (and slug) lookups made to fill it.
     """
 
     def __init__(self) -> None:
@@ -166,23 +171,44 @@ class TenantDirectory:
         self._store(hostname, tenant, version)
         return tenant
 
+    def route_path(self, hostname: str, slug: str, connection: Any) -> tuple[Tenant | None, bool]:
+        """Resolve a path-routed request, `/<prefix>/<slug>/...` on host `hostname`, and point `connection` at the
+        tenant's schema, in one SQL statement while both entries (the host's, the slug's) are current.
+
+        The host decides first: the public tenant's host serves the tenant with `slug` (None for an unknown
+        slug or the public tenant's own); another tenant's host (a custom domain) serves that tenant, as in
+        domain routing; an unknown host serves nobody. Returns (tenant or None, whether the slug chose it); the
+        tenant is a copy. Cached entries are checked against the routing version read in the statement that
+        sets the search path; otherwise one statement (_query_and_switch_path) looks both up, reads the
+        version and sets the search path.
+        """
+        host = self._cached(hostname)
+        by_slug = self._cached(_slug_key(slug))
+        if host is not None and by_slug is not None:
+            tenant, by_path = _path_target(host.tenant, by_slug.tenant)
+            version = routing_version_switch(tenant, connection)
+            if version == host.version == by_slug.version:
+                return copy.copy(tenant), by_path
+        host_tenant, slug_tenant, version = self._query_and_switch_path(hostname, slug, connection)
+        self._store(hostname, host_tenant, version)
+        self._store(_slug_key(slug), slug_tenant, version)
+        tenant, by_path = _path_target(host_tenant, slug_tenant)
+        return copy.copy(tenant), by_path
+
     def _query_and_switch(self, hostname: str, connection: Any) -> tuple[Tenant | None, int]:
         """One statement: the routing version and the tenant of `hostname` from the public schema's tables
         (schema-qualified, so the connection's current search path does not matter), with the search path set
         to that tenant's schema and public in the same SELECT. Returns (tenant or None, version)."""
         # app loading: celery_tenancy imports this module before the models are ready
-        from .models import Domain, RoutingVersion, Tenant
+        from .models import Domain, Tenant
 
         self.queries += 1
         quote = connection.ops.quote_name
         public = get_public_schema_name()
-        columns = [field.column for field in Tenant._meta.concrete_fields]
         # Quoted names of our own tables and columns; the host is a parameter.
         sql = (
-            f"SELECT (SELECT version FROM {quote(public)}.{quote(RoutingVersion._meta.db_table)} WHERE id = 1), "  # noqa: S608
-            + ", ".join(f"t.{quote(column)}" for column in columns)
-            + ", CASE WHEN t.id IS NULL THEN NULL ELSE set_config('search_path', CASE WHEN t.schema_name = %s"
-            " THEN quote_ident(%s) ELSE quote_ident(t.schema_name) || ',' || quote_ident(%s) END, false) END"
+            f"SELECT {_version_column(connection)}, {_tenant_columns('t', connection)}, "  # noqa: S608
+            f"{_search_path_switch('t.schema_name')}"
             " FROM (SELECT 1) one"
             f" LEFT JOIN ({quote(public)}.{quote(Domain._meta.db_table)} d"
             f" JOIN {quote(public)}.{quote(Tenant._meta.db_table)} t ON t.id = d.tenant_id) ON d.domain = %s"
@@ -190,13 +216,96 @@ class TenantDirectory:
         row = _fetch_one(connection, sql, [public, public, public, hostname])
         assert row is not None  # one row always: the version, and the tenant's columns or NULLs
         version = NO_VERSION if row[0] is None else int(row[0])
-        values = row[1:-1]
-        if values[[field.attname for field in Tenant._meta.concrete_fields].index("id")] is None:
-            _search_path_mark(None, connection)
-            return None, version
-        tenant = Tenant.from_db(connection.alias, [field.attname for field in Tenant._meta.concrete_fields], values)
+        tenant = _tenant_from(row[1:-1], connection)
         _search_path_mark(tenant, connection)
         return tenant, version
+
+    def _query_and_switch_path(
+        self, hostname: str, slug: str, connection: Any
+    ) -> tuple[Tenant | None, Tenant | None, int]:
+        """One statement: the routing version, the tenant of `hostname` (a Domain row) and the tenant whose slug is
+        `slug` (never the public tenant), with the search path set to the tenant route_path serves (the slug's
+        on the public tenant's host, else the host's). Returns (host's tenant, slug's tenant, version)."""
+        # app loading: celery_tenancy imports this module before the models are ready
+        from .models import Domain, Tenant
+
+        self.queries += 1
+        quote = connection.ops.quote_name
+        public = get_public_schema_name()
+        tenants = f"{quote(public)}.{quote(Tenant._meta.db_table)}"
+        # Quoted names of our own tables and columns; the host and slug are parameters.
+        sql = (
+            f"SELECT {_version_column(connection)}, {_tenant_columns('h', connection)}, "  # noqa: S608
+            f"{_tenant_columns('s', connection)}, "
+            f"{_search_path_switch('x.schema_name')}"
+            " FROM (SELECT 1) one"
+            f" LEFT JOIN ({quote(public)}.{quote(Domain._meta.db_table)} d"
+            f" JOIN {tenants} h ON h.id = d.tenant_id) ON d.domain = %s"
+            f" LEFT JOIN {tenants} s ON s.slug = %s AND s.schema_name <> %s"
+            # the schema served: the slug's on the public tenant's host, else the host's (_path_target)
+            " CROSS JOIN LATERAL (SELECT CASE WHEN h.schema_name = %s THEN s.schema_name ELSE h.schema_name END"
+            " AS schema_name) x"
+        )
+        row = _fetch_one(connection, sql, [public, public, public, hostname, slug, public, public])
+        assert row is not None  # one row always: the version, and both tenants' columns or NULLs
+        version = NO_VERSION if row[0] is None else int(row[0])
+        width = len(Tenant._meta.concrete_fields)
+        host_tenant = _tenant_from(row[1 : 1 + width], connection)
+        slug_tenant = _tenant_from(row[1 + width : 1 + 2 * width], connection)
+        tenant, _by_path = _path_target(host_tenant, slug_tenant)
+        _search_path_mark(tenant, connection)
+        return host_tenant, slug_tenant, version
+
+
+def _slug_key(slug: str) -> str:
+    """The directory key of a tenant slug (path routing): `/<slug>`, which no host name can be."""
+    return f"/{slug}"
+
+
+def _path_target(host_tenant: Tenant | None, slug_tenant: Tenant | None) -> tuple[Tenant | None, bool]:
+    """The tenant a path-routed request serves (TenantDirectory.route_path), and whether its slug chose it."""
+    if host_tenant is not None and host_tenant.schema_name == get_public_schema_name():
+        return slug_tenant, True
+    return host_tenant, False
+
+
+def _version_column(connection: Any) -> str:
+    """SQL reading the routing version (NULL when its row is missing)."""
+    # app loading: celery_tenancy imports this module before the models are ready
+    from .models import RoutingVersion
+
+    quote = connection.ops.quote_name
+    table = f"{quote(get_public_schema_name())}.{quote(RoutingVersion._meta.db_table)}"
+    return f"(SELECT version FROM {table} WHERE id = 1)"  # noqa: S608  # quoted names of our own table
+
+
+def _tenant_columns(alias: str, connection: Any) -> str:
+    """SQL selecting every concrete column of the tenant table aliased `alias`, in field order."""
+    # app loading: celery_tenancy imports this module before the models are ready
+    from .models import Tenant
+
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in Tenant._meta.concrete_fields)
+
+
+def _search_path_switch(schema: str) -> str:
+    """SQL setting the search path to the schema the SQL expression `schema` names, and public (public alone
+    for the public schema); nothing for NULL. Takes three parameters, each the public schema's name."""
+    return (
+        f"CASE WHEN ({schema}) IS NULL THEN NULL ELSE set_config('search_path', CASE WHEN ({schema}) = %s"
+        f" THEN quote_ident(%s) ELSE quote_ident({schema}) || ',' || quote_ident(%s) END, false) END"
+    )
+
+
+def _tenant_from(values: tuple[Any, ...], connection: Any) -> Tenant | None:
+    """The Tenant whose concrete field values (in field order) are `values`, or None when they are NULLs."""
+    # app loading: celery_tenancy imports this module before the models are ready
+    from .models import Tenant
+
+    names = [field.attname for field in Tenant._meta.concrete_fields]
+    if values[names.index("id")] is None:
+        return None
+    return Tenant.from_db(connection.alias, names, list(values))
 
 
 directory = TenantDirectory()

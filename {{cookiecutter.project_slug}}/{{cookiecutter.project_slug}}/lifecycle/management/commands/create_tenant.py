@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from ....billing.services import default_plan, plan_get
+from ....tenancy.addressing import tenant_base_url
 from ....tenancy.management.base import ProjectCommand, add_noinput_argument, can_prompt, usage_error
 from ...services import tenant_create, tenant_plan
 
@@ -15,7 +16,7 @@ class Command(ProjectCommand):
         "that is already migrated, else one built by running every migration), the domain (default "
         "<slug>.<TENANCY_BASE_DOMAIN>) and, with --owner-email, an owner membership; the tenant is active when "
         "the command returns. On any error nothing is created. --dry-run validates and prints what would be "
-        "created, changing nothing. "
+        "created, changing nothing. Prints the tenant's URL in the project's routing mode (tenancy.addressing). "
         "SLUG: 2-40 characters of lowercase letters, digits and single inner hyphens, starting with a letter, "
         "not reserved (settings.TENANCY_RESERVED_SLUGS, prefix pg_). "
         "--plan CODE subscribes it to that plan (default: the default plan). "
@@ -63,6 +64,7 @@ class Command(ProjectCommand):
                 f"Created tenant {tenant.slug!r} ({tenant.name}): schema {tenant.schema_name}, domain {domain}{owner}"
             )
         )
+        self.stdout.write(f"URL: {tenant_base_url(tenant)}/")
 
     def _dry_run(self, name: str, slug: str, options: dict[str, Any]) -> None:
         plan = tenant_plan(name=name, slug=slug, domain=options["domain"], owner_email=options["owner_email"])

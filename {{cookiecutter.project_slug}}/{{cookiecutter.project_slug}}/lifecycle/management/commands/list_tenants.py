@@ -7,9 +7,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandParser
 from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
 from rich.console import Console
 from rich.table import Table
 
+from ....tenancy.addressing import TenantUnaddressable, public_base_url, tenant_base_url
 from ....tenancy.management.base import ProjectCommand, add_noinput_argument
 from ....tenancy.selectors import tenant_list
 from ...provisioning import spare_list
@@ -21,12 +23,23 @@ def _plan_code(tenant: Any) -> str | None:
     return subscription.plan.code if subscription is not None else None
 
 
+def _url(tenant: Any) -> str | None:
+    """`tenant`'s home URL in the project's routing mode (tenancy.addressing), None when no URL leads to it."""
+    if tenant.schema_name == get_public_schema_name():
+        return public_base_url() + "/"
+    try:
+        return tenant_base_url(tenant) + "/"
+    except TenantUnaddressable:
+        return None
+
+
 class Command(ProjectCommand):
     help = (
-        "List tenants: slug, name, schema, domains, status, plan, billing (the subscription's status) and access "
-        "(what the subscription allows now: full, read_only or suspended). --format table (default, for people) "
-        "or json (a list of objects with keys slug, name, schema, domains, status, plan, billing, access, for "
-        "scripts; plan is null for a tenant without a subscription). "
+        "List tenants: slug, name, schema, domains, url (the tenant's home in the project's routing mode: "
+        "its domain, or /<prefix>/<slug>/ on the public host), status, plan, billing (the subscription's status) "
+        "and access (what the subscription allows now: full, read_only or suspended). --format table (default, "
+        "for people) or json (a list of objects with keys slug, name, schema, domains, url, status, plan, billing, "
+        "access, for scripts; plan is null for a tenant without a subscription, url for one no URL leads to). "
         "--include-public adds the public tenant. --spares lists the spare schemas of the provisioning pool "
         "instead (schema, created, state: current, stale = migrations pending, missing = registered without a "
         "schema; JSON keys schema, created, state). Exit codes: 0, 2 bad usage."
@@ -51,6 +64,7 @@ class Command(ProjectCommand):
                 "name": tenant.name,
                 "schema": tenant.schema_name,
                 "domains": sorted(d.domain for d in tenant.domains.all()),
+                "url": _url(tenant),
                 "status": tenant.status,
                 "plan": _plan_code(tenant),
                 "billing": tenant.billing_status,
@@ -62,11 +76,11 @@ class Command(ProjectCommand):
             self.stdout.write(json.dumps(rows, indent=2))
             return
         table = Table(title=f"{len(rows)} tenant(s)")
-        for column in ("slug", "name", "schema", "domains", "status", "plan", "billing", "access"):
+        for column in ("slug", "name", "schema", "domains", "url", "status", "plan", "billing", "access"):
             table.add_column(column)
         for row in rows:
             table.add_row(
-                row["slug"], row["name"], row["schema"], ", ".join(row["domains"]), row["status"],
+                row["slug"], row["name"], row["schema"], ", ".join(row["domains"]), row["url"] or "-", row["status"],
                 row["plan"] or "-", row["billing"], row["access"],
             )  # fmt: skip
         self._print(table)
