@@ -11,10 +11,14 @@ or from a bake generated with use_celery=y, with the template root on PYTHONPATH
 It measures, in one run and on the same PostgreSQL and Redis (REDIS_URL, else the embedded Redis):
 
 1. Enqueueing `tenancy.tenant_ping` once per active tenant, `--tenants` of them:
-   - project: `tenancy.celery_tenancy.tenants_fan_out(task)`: one query for the schemas, one broker
-     connection for all the messages;
+   - project: `tenancy.celery_tenancy.tenants_fan_out(task)`: one query for the schemas, one producer
+     (one broker connection) for all the messages, each created with `ignore_result=True`, published in
+     pipelined batches;
    - stock: what tenant-schemas-celery leaves to its users, a loop over the tenants with
-     `with tenant_context(tenant): task.delay()`.
+     `with tenant_context(tenant): task.apply_async(ignore_result=True, producer=producer)`, given the same
+     help: one producer (`app.producer_or_acquire()`, one connection reused for every message) and
+     `ignore_result=True`, so it does not subscribe to a result per message either.
+   Both sides send with `ignore_result=True` and one producer.
    The messages go to a queue of the benchmark's own that no worker consumes; the benchmark checks
    that it holds exactly one message per tenant with that tenant's schema, then deletes it.
 2. Finding the tenant of a task on the worker, per task:
@@ -31,8 +35,9 @@ killed run leaves nothing in the database either (an interrupted transaction rol
 database must hold the project's public schema; `--scratch-db` (what `make benchmark-fanout` passes)
 runs in a new database `<name>_fanout_bench` instead, its public schema migrated by django-tenants'
 own `migrate_schemas --shared`, and drops it at the end. Each figure is the median of `--runs` runs,
-stock and project interleaved. Target P5: 10,000 tenants enqueued in at most 3 s, and no database
-query per task to find the tenant.
+stock and project interleaved. Target P5 (docs/BENCHMARKS.md): 10,000 tenants enqueued in at most 1 s,
+and 0 database queries per task to find the tenant in steady state (a warm cache). With another
+`--tenants` the enqueue time is scaled to 10,000 and printed as such, never as met.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from importlib.metadata import version
+from typing import Any
 
 from rich.table import Table
 
@@ -59,12 +65,15 @@ from benchmarks.migrate_fleet import (
     create_scratch_database,
     drop_scratch_database,
     timed_run,
+    verdict,
 )
 from benchmarks.project import from_project, has_celery
 from config.devservices import environ_ensure
 
-TARGET_SECONDS = 3.0
+# Target P5 (docs/BENCHMARKS.md, issue 20).
+TARGET_SECONDS = 1.0  # enqueue one task for each of TARGET_TENANTS active tenants, project
 TARGET_TENANTS = 10_000
+TARGET_QUERIES = 0  # SQL statements per task to find its tenant on the worker, steady state
 SCRATCH_SUFFIX = "_fanout_bench"
 
 
@@ -111,16 +120,19 @@ def fan_out_project(task: object, queue: str) -> int:
     return tenants_fan_out(task, queue=queue)
 
 
-def fan_out_stock(task: object, queue: str) -> int:
+def fan_out_stock(task: Any, queue: str) -> int:
+    """The stock loop with the project's help: one producer (one broker connection) for all the messages and
+    `ignore_result=True` (no result subscription per message); tenant-schemas-celery adds the schema header."""
     from django_tenants.utils import get_public_schema_name, tenant_context
 
     Tenant = from_project("tenancy.models", "Tenant")
 
     sent = 0
-    for tenant in Tenant.objects.filter(status="active").exclude(schema_name=get_public_schema_name()):
-        with tenant_context(tenant):
-            task.apply_async(queue=queue)  # type: ignore[attr-defined]
-        sent += 1
+    with task.app.producer_or_acquire() as producer:
+        for tenant in Tenant.objects.filter(status="active").exclude(schema_name=get_public_schema_name()):
+            with tenant_context(tenant):
+                task.apply_async(queue=queue, ignore_result=True, producer=producer)
+            sent += 1
     return sent
 
 
@@ -207,18 +219,28 @@ def report(fan_out: dict[str, list[float]], resolution: dict[str, list[tuple[flo
         f"{per_task['stock'] / per_task['project']:.1f}x",
     )
     console.print(table)
+    targets = Table(title="Targets")
+    for column in ("id", "target", "measured", "result"):
+        targets.add_column(column)
     scaled = project * TARGET_TENANTS / tenants
-    met_time = scaled <= TARGET_SECONDS
-    met_sql = queries["project"] == 0
-    note = "" if tenants == TARGET_TENANTS else f" (scaled from {tenants:,} tenants)"
-    console.print(
-        f"P5 enqueue {TARGET_TENANTS:,} tenants <= {TARGET_SECONDS:.0f} s: {scaled:.2f} s{note} "
-        f"[{'green]met' if met_time else 'red]not met'}[/]"
+    enqueue = f"enqueue {TARGET_TENANTS:,} tenants <= {TARGET_SECONDS:g} s (both sides: ignore_result, one producer)"
+    if tenants == TARGET_TENANTS:
+        targets.add_row("P5", enqueue, f"{project:.2f} s", verdict(project <= TARGET_SECONDS))
+    else:
+        within = "within" if scaled <= TARGET_SECONDS else "over"
+        targets.add_row(
+            "P5",
+            enqueue,
+            f"{scaled:.2f} s scaled from {project:.3f} s at {tenants:,} tenants (the target is for {TARGET_TENANTS:,})",
+            f"[yellow]not measured at {TARGET_TENANTS:,} (scaled: {within})",
+        )
+    targets.add_row(
+        "P5",
+        f"{TARGET_QUERIES} database queries per task to find the tenant (steady state, warm cache)",
+        f"{queries['project']:.0f} per task (stock {queries['stock']:.0f})",
+        verdict(queries["project"] <= TARGET_QUERIES),
     )
-    console.print(
-        f"P5 no database query per task to find the tenant: {queries['project']:.0f} per task "
-        f"[{'green]met' if met_sql else 'red]not met'}[/]"
-    )
+    console.print(targets)
     for key, value in facts.items():
         console.print(f"  {key}: {value}")
 

@@ -6,6 +6,8 @@ is a real CreateModel (tables, foreign keys, indexes, constraints) to apply.
 """
 
 import io
+import os
+import re
 import threading
 import time
 import uuid
@@ -17,7 +19,13 @@ from django.core.management.base import CommandError
 from django.db import connection, migrations, models
 from django.db.migrations.loader import MigrationLoader
 
-from {{ cookiecutter.project_slug }}.fleet.executor import fleet_migrate, prepare_group
+from {{ cookiecutter.project_slug }}.fleet.executor import (
+    AUTO_PARALLEL_MIN_SCHEMAS,
+    BATCH_SIZE,
+    fleet_migrate,
+    parallel_auto,
+    prepare_group,
+)
 from {{ cookiecutter.project_slug }}.fleet.verification import catalog_read, fleet_verify
 
 from conftest import committed_tenants, test_database_url
@@ -99,6 +107,54 @@ def test_bare_migrate_schemas_runs_a_tenant_app_migration_pending_in_public_and_
     assert fleet_verify(["public", *committed]) == {}
 
 
+def test_the_bare_command_says_how_many_workers_it_chose(committed):
+    roll_back_bookings(committed[0])
+
+    out = migrate("--noinput")
+
+    assert "1 worker process(es) (auto: 1 schema(s), fewer than 50; --parallel N chooses)." in out
+    # Where the time went, as the last line: planning, migrating (post_migrate and retries), the pool top-up.
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"Time: planning \d+\.\d\d s, migrating \d+\.\d\d s \(summed over schemas: post_migrate \d+\.\d\d s, "
+        r"lost to lock waits and retries 0\.00 s\)(, spare-pool top-up \d+\.\d\d s)?; total \d+\.\d\d s\.",
+        last,
+    ), out
+    assert fleet_verify(["public", *committed]) == {}
+
+
+def test_parallel_auto_uses_the_cores_for_a_large_fleet_and_one_process_for_a_small_one(committed):
+    cores = len(os.sched_getaffinity(0))
+    free = sql(
+        "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int"
+        " - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
+    )[0][0]
+
+    small = parallel_auto(AUTO_PARALLEL_MIN_SCHEMAS - 1)
+    large = parallel_auto(1000)
+    two_batches = parallel_auto(AUTO_PARALLEL_MIN_SCHEMAS)
+
+    assert (small.workers, small.free_connections) == (1, None)
+    assert free >= 8, "the test server should have room for a few connections"
+    assert large.workers == max(1, min(cores, free // 4)) and large.cores == cores
+    assert abs(large.free_connections - free) <= 2  # other tests' connections come and go
+    assert two_batches.workers == max(1, min(cores, free // 4, AUTO_PARALLEL_MIN_SCHEMAS // BATCH_SIZE))
+    assert f"{cores} usable core(s)" in large.reason
+
+
+def test_a_schema_without_django_migrations_gets_the_table_and_every_migration(committed):
+    schema = f"fleet_empty_{uuid.uuid4().hex[:8]}"
+    sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        report = fleet_migrate(schemas=[(schema, None)])
+
+        assert report.results[0].status == "migrated", report.results[0].error
+        assert sql(f"SELECT to_regclass('\"{schema}\".django_migrations') IS NOT NULL") == [(True,)]
+        assert catalog(schema) == catalog(committed[0])
+    finally:
+        sql(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 def test_a_failing_schema_is_recorded_and_the_rest_continue_then_a_rerun_resumes(committed):
     roll_back_bookings(*committed)
     sql(f'CREATE TABLE "{committed[1]}".bookings_booking (id int)')  # in the way of CreateModel
@@ -168,6 +224,8 @@ def test_a_schema_blocked_past_lock_timeout_is_retried_until_it_succeeds(committ
     result = migrate_while_locked(committed[0], hold_seconds=1.2, retries=4)
     assert result.status == "migrated"
     assert result.attempts >= 2
+    # The failed attempt's lock wait (lock_timeout 200 ms) and its backoff (0.5 s) are counted as lost to retries.
+    assert 0.7 <= result.retry_seconds < result.seconds
 
 
 def test_a_schema_blocked_past_lock_timeout_fails_without_retries(committed):

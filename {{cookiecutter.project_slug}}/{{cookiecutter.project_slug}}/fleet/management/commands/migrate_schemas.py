@@ -31,12 +31,14 @@ from rich.table import Table
 from ....tenancy.management.base import EXIT_FAILURE, usage_error
 from ....tenancy.models import Tenant
 from ...executor import (
+    AUTO_PARALLEL_MIN_SCHEMAS,
     DEFAULT_LOCK_TIMEOUT_MS,
     DEFAULT_RETRIES,
     FleetReport,
     Retry,
     SchemaResult,
     fleet_migrate,
+    parallel_auto,
 )
 from ...plan import FleetPlan, SchemaPlan, plan_fleet, select_schemas
 from ...report import (
@@ -73,6 +75,8 @@ READ_ONLY_FLAGS = (
     ("verify", "--verify"),
 )
 STOCK_EXECUTORS = ("standard", "multiprocessing", "subprocess")
+# The phases of a migrating run, in the order its closing "Time:" line names them (those that ran).
+TIMED_PHASES = ("planning", "migrating", "spare-pool top-up")
 {%- if cookiecutter.use_celery == "y" %}
 PROJECT_EXECUTORS = ("fleet", "celery")
 CELERY_BATCH_SIZE = 25  # schemas per task
@@ -127,7 +131,10 @@ class Command(MigrateSchemasCommand):
             if "--parallel" in action.option_strings:
                 action.help = (
                     "Worker processes. With the project's executor (the default): N processes, each with its own "
-                    "short-lived connections. With --executor=subprocess: django-tenants' meaning."
+                    "short-lived connections; not given, one per usable core, at most a quarter of the server's free "
+                    f"connections, and 1 below {AUTO_PARALLEL_MIN_SCHEMAS} schemas to migrate "
+                    "(fleet.executor.parallel_auto). "
+                    "With --executor=subprocess: django-tenants' meaning."
 {%- if cookiecutter.use_celery == "y" %}
                     " With --executor=celery: batches of 25 schemas in flight at once (default 4)."
 {%- endif %}
@@ -223,8 +230,14 @@ class Command(MigrateSchemasCommand):
         if options.get("check_unapplied"):
             self._check(fleet)
             return
+        self._timings: dict[str, float] = {}
         self._migrate(fleet, started)
-        self._announce_fleet_migrated()
+        top_up_started = time.monotonic()
+        topped_up = self._announce_fleet_migrated()
+        if topped_up is not None:
+            self._timings["spare-pool top-up"] = time.monotonic() - top_up_started
+        if self.verbosity >= 1:
+            self.stdout.write(self._time_line(time.monotonic() - started))
 
     def _validate_verify_and_report(self, options: dict[str, Any], *, stock: bool) -> Path | None:
         """Reject --verify and --report where they cannot work (exit 2), before anything is read or migrated;
@@ -251,12 +264,31 @@ class Command(MigrateSchemasCommand):
             )
         return report_target(value)
 
-    def _announce_fleet_migrated(self) -> None:
+    def _announce_fleet_migrated(self) -> bool | None:
         """After a full run over the tenants (no --schema / --tenant=<slug>), send fleet.signals.fleet_migrated;
-        the lifecycle package answers by topping the spare-schema pool up (lifecycle/receivers.py)."""
+        the lifecycle package answers by topping the spare-schema pool up (lifecycle/receivers.py). Returns None
+        when nothing was sent, else True."""
         if not self.sync_tenant or self.schema_name:
-            return
+            return None
         fleet_migrated.send(sender=type(self), stdout=self.stdout, verbosity=self.verbosity)
+        return True
+
+    def _time_line(self, total: float) -> str:
+        """Where the run's wall time went, one line: `Time: planning 0.68 s, migrating 12.10 s (summed over
+        schemas: post_migrate 0.00 s, lost to lock waits and retries 0.00 s), spare-pool top-up 0.90 s; total
+        13.70 s.` Phases that did not run are left out."""
+        parts = []
+        for name in TIMED_PHASES:
+            if name not in self._timings:
+                continue
+            part = f"{name} {self._timings[name]:.2f} s"
+            if name == "migrating" and "post_migrate" in self._timings:
+                part += (
+                    f" (summed over schemas: post_migrate {self._timings['post_migrate']:.2f} s, "
+                    f"lost to lock waits and retries {self._timings['retries']:.2f} s)"
+                )
+            parts.append(part)
+        return f"Time: {', '.join(parts)}; total {total:.2f} s."
 
     def _select_tenant_by_slug(self, options: dict[str, Any]) -> None:
         slug = options.pop("tenant_slug", None)
@@ -285,9 +317,10 @@ class Command(MigrateSchemasCommand):
     def _migrate(self, fleet: FleetPlan, started: float) -> None:
         public = get_public_schema_name()
         pending = [plan.schema for plan in fleet.pending]
+        self._timings["planning"] = time.monotonic() - started
         if self.verbosity >= 1:
             self.stdout.write(
-                f"Planned {len(fleet.schemas)} schema(s) in {time.monotonic() - started:.2f} s "
+                f"Planned {len(fleet.schemas)} schema(s) in {self._timings['planning']:.2f} s "
                 f"({fleet.queries} queries): {len(fleet.schemas) - len(pending)} up to date, {len(pending)} to migrate."
             )
         if not pending:
@@ -297,11 +330,13 @@ class Command(MigrateSchemasCommand):
             self._fleet_migrate(fleet, started)
             return
         executor = GET_EXECUTOR_FUNCTION(codename=self.executor)(self.args, self.options)
+        migrating_started = time.monotonic()
         if public in pending:
             executor.run_migrations(tenants=[public])
         tenant_schemas = [schema for schema in pending if schema != public]
         if tenant_schemas:
             executor.run_migrations(tenants=tenant_schemas)
+        self._timings["migrating"] = time.monotonic() - migrating_started
 
     def _canary(self, fleet: FleetPlan) -> list[str]:
         value = (self.options.get("canary") or "").strip()
@@ -323,11 +358,17 @@ class Command(MigrateSchemasCommand):
             raise usage_error(f"unknown executor {self.executor!r}; accepted: {accepted}")
         if self.options["retries"] < 0 or self.options["lock_timeout_ms"] <= 0:
             raise usage_error("--retries must be >= 0 and --lock-timeout > 0 (milliseconds)")
-        parallel = self.options.get("parallel") or 1
-        if parallel < 1:
-            raise usage_error(f"--parallel {parallel} is not accepted; give 1 or more worker processes")
+        chosen = self.options.get("parallel")
+        if chosen is not None and chosen < 1:
+            raise usage_error(f"--parallel {chosen} is not accepted; give 1 or more worker processes")
 
         canary = self._canary(fleet)
+        parallel = chosen or 1
+        if chosen is None and self.executor != "celery":
+            workers = parallel_auto(len(fleet.pending) - len(canary))
+            parallel = workers.workers
+            if self.verbosity >= 1:
+                self.stdout.write(f"{parallel} worker process(es) ({workers.reason}; --parallel N chooses).")
         finished: list[SchemaResult] = []  # for the report of a run that ends with an exception
         display = MigrationProgress(self.stdout, total=len(fleet.pending), verbosity=self.verbosity)
 
@@ -337,6 +378,7 @@ class Command(MigrateSchemasCommand):
                 schema_migrated.send(sender=fleet_migrate, schema_name=result.schema)
             display.finished(result)
 
+        migrating_started = time.monotonic()
         try:
             with display:
 {%- if cookiecutter.use_celery == "y" %}
@@ -351,6 +393,9 @@ class Command(MigrateSchemasCommand):
             # Ctrl-C, a lost worker, ...: still say which schemas were migrated; the original error goes on.
             self._write_report(fleet, finished, quiet=True)
             raise
+        self._timings["migrating"] = time.monotonic() - migrating_started
+        self._timings["post_migrate"] = sum(result.post_migrate_seconds for result in report.results)
+        self._timings["retries"] = sum(result.retry_seconds for result in report.results)
         # When the run failed too, its error is the one to exit with; the report's is printed on stderr.
         self._write_report(fleet, report.results, quiet=not report.ok)
         self._report(report, time.monotonic() - started)

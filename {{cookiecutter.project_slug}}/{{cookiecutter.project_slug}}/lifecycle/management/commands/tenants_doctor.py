@@ -1,4 +1,5 @@
-"""tenants_doctor: find (and with --fix, repair) damage in the tenant fleet (lifecycle/doctor.py)."""
+"""tenants_doctor: find (and with --fix, repair) damage in the tenant fleet (lifecycle/doctor.py); with --citus,
+report what blocks Citus schema-based sharding of the tenant schemas (lifecycle/citus.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ....tenancy.management.base import EXIT_FAILURE, ProjectCommand, add_noinput_argument
+from ....tenancy.management.base import EXIT_FAILURE, ProjectCommand, add_noinput_argument, usage_error
+from ...citus import CITUS_KINDS, CitusBlocker, citus_blockers, tenant_schema_names
 from ...doctor import KINDS, Finding, Repair, fleet_diagnose, fleet_repair
 
 
@@ -35,16 +37,32 @@ class Command(ProjectCommand):
         "It never drops a schema without the tenant_ or spare_ prefix, and never fixes tenants without a schema "
         "(restore_tenant or drop_schema), recorded_not_applied or drift (report only; a migration is never faked); "
         "the diagnosis is repeated after the fixes. "
-        "--format table (default) or json ({ok, findings, repairs, remaining}). "
-        "Exit codes: 0 nothing wrong (notes aside) or everything found was fixed, 1 problems remain, 2 bad usage."
+        "--citus instead reports what blocks Citus 12+ schema-based sharding (citus_schema_distribute) of the "
+        "tenant and spare schemas, read from the catalog and grouped by pattern with the number of schemas and a "
+        "few examples: foreign keys from tenant tables to tables in other schemas (the referenced table would have "
+        "to become a Citus reference table), foreign keys from other schemas into tenant tables, and, as a caveat "
+        "that does not change the exit code, sequences narrower than bigint; --citus cannot be combined with --fix. "
+        "--format table (default) or json ({ok, findings, repairs, remaining}; with --citus {ok, schemas_checked, "
+        "findings}). "
+        "Exit codes: 0 nothing wrong (notes and caveats aside) or everything found was fixed, 1 problems remain "
+        "(with --citus: something blocks), 2 bad usage."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--fix", action="store_true", help="Repair what can be repaired, then check again.")
+        parser.add_argument(
+            "--citus", action="store_true",
+            help="Report what blocks Citus schema-based sharding of the tenant schemas instead (read-only).",
+        )  # fmt: skip
         parser.add_argument("--format", choices=["table", "json"], default="table", help="Output format.")
         add_noinput_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["citus"]:
+            if options["fix"]:
+                raise usage_error("--citus and --fix cannot be combined: --citus only reports (nothing to repair)")
+            self._citus(options["format"])
+            return
         findings = fleet_diagnose()
         repairs: list[Repair] | None = None
         remaining = findings
@@ -70,6 +88,44 @@ class Command(ProjectCommand):
             raise CommandError(f"{len(problems)} problem(s) remain: {summary}", returncode=EXIT_FAILURE)
         if options["format"] == "table":
             self.stdout.write(self.style.SUCCESS("No problems found." if repairs is None else "No problems remain."))
+
+    def _citus(self, output_format: str) -> None:
+        schemas = tenant_schema_names()
+        found = citus_blockers(schemas)
+        blocking = [blocker for blocker in found if blocker.blocks]
+        if output_format == "json":
+            document = {"ok": not blocking, "schemas_checked": len(schemas), "findings": [b.as_dict() for b in found]}
+            self.stdout.write(json.dumps(document, indent=2))
+        else:
+            self._print_citus(found, len(schemas))
+        if blocking:
+            raise CommandError(f"{len(blocking)} pattern(s) block Citus schema-based sharding", returncode=EXIT_FAILURE)
+        if output_format == "table":
+            self.stdout.write(self.style.SUCCESS("Nothing blocks Citus schema-based sharding."))
+
+    def _print_citus(self, found: list[CitusBlocker], schemas: int) -> None:
+        blocking = sum(1 for blocker in found if blocker.blocks)
+        self.stdout.write(
+            f"Citus schema-based sharding, {schemas} tenant/spare schema(s) checked: {blocking} blocking "
+            f"pattern(s), {len(found) - blocking} caveat(s)."
+        )
+        for kind, (title, _) in CITUS_KINDS.items():
+            of_kind = [blocker for blocker in found if blocker.kind == kind]
+            if not of_kind:
+                continue
+            table = Table(title=escape(f"{title}: {len(of_kind)} ({kind})"), title_justify="left")
+            for column in ("table", "constraint / sequence", "references", "schemas", "examples", "what to do"):
+                table.add_column(column, overflow="fold")
+            for blocker in of_kind:
+                examples = ", ".join(blocker.examples) + (", ..." if blocker.schemas > len(blocker.examples) else "")
+                table.add_row(
+                    *_cells(blocker.table, blocker.name, blocker.references, str(blocker.schemas), examples,
+                            blocker.hint)
+                )  # fmt: skip
+            self._render(table)
+        if found:
+            sources = sorted({blocker.source for blocker in found})
+            self.stdout.write("Citus documentation: " + " ".join(sources))
 
     def _render(self, table: Table) -> None:
         buffer = io.StringIO()
