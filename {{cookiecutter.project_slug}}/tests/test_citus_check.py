@@ -2,12 +2,9 @@
 one finding per pattern with the number of schemas; a foreign key added to a committed tenant schema is reported
 and disappears when removed; exit codes 0, 1 and 2 and the JSON shape."""
 
-import io
 import json
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -16,25 +13,10 @@ from {{ cookiecutter.project_slug }}.lifecycle.citus import CITUS_KINDS, citus_b
 from {{ cookiecutter.project_slug }}.lifecycle.management.commands import tenants_doctor as command_module
 from {{ cookiecutter.project_slug }}.tenancy.models import SpareSchema, Tenant
 
+from .test_doctor import doctor, sql
 from conftest import committed_tenants
 
 FINDING_KEYS = {"kind", "table", "name", "references", "schemas", "examples", "blocks", "detail", "hint", "source"}
-
-
-def sql(statement, params=None):
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return cursor.fetchall() if cursor.description else []
-
-
-def doctor(*args):
-    """Run tenants_doctor; return (exit code, stdout and error message)."""
-    out = io.StringIO()
-    try:
-        call_command("tenants_doctor", *args, stdout=out, stderr=io.StringIO())
-    except CommandError as exc:
-        return exc.returncode, out.getvalue() + str(exc)
-    return 0, out.getvalue()
 
 
 def doctor_json(*args):

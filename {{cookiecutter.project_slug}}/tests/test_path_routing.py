@@ -9,7 +9,6 @@ the suite's client fixtures, so each test states exactly what a browser would se
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 import pytest
@@ -30,6 +29,7 @@ from {{ cookiecutter.project_slug }}.tenancy.middleware import TenantRoutingMidd
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
 from {{ cookiecutter.project_slug }}.tenancy.routing import directory
 
+from .isolation.conftest import csrf_token_from
 from .test_routing_cost import wire_statements
 
 pytestmark = pytest.mark.django_db
@@ -54,12 +54,6 @@ def client_of(tenant: Any, user: Any = None, **options: Any) -> tuple[Client, st
     if user is not None:
         client.force_login(user)
     return client, base
-
-
-def csrf_token_from(html: bytes) -> str:
-    found = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-    assert found, "no CSRF token in the page"
-    return found.group(1).decode()
 
 
 @pytest.fixture
