@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, migrations, models
+from django.db import connection, migrations, models, transaction
 from django.db.migrations.loader import MigrationLoader
 
 from {{ cookiecutter.project_slug }}.fleet.executor import (
@@ -140,6 +140,8 @@ def test_parallel_auto_uses_the_cores_for_a_large_fleet_and_one_process_for_a_sm
     assert abs(large.free_connections - free) <= 2  # other tests' connections come and go
     assert two_batches.workers == max(1, min(cores, free // 4, AUTO_PARALLEL_MIN_SCHEMAS // BATCH_SIZE))
     assert f"{cores} usable core(s)" in large.reason
+    with transaction.atomic():  # forked workers could not see this transaction's work: one process
+        assert parallel_auto(1000).workers == 1
 
 
 def test_a_schema_without_django_migrations_gets_the_table_and_every_migration(committed):

@@ -514,7 +514,8 @@ class Parallelism:
 def parallel_auto(schemas_to_migrate: int) -> Parallelism:
     """The worker processes fleet_migrate should use for `schemas_to_migrate` schemas when no one chose.
 
-    1 (in this process, nothing read) below AUTO_PARALLEL_MIN_SCHEMAS schemas. Otherwise the usable cores of
+    1 (in this process, nothing read) below AUTO_PARALLEL_MIN_SCHEMAS schemas, or when the default connection is
+    inside a transaction (fleet_migrate's workers cannot run there). Otherwise the usable cores of
     this machine, capped by AUTO_PARALLEL_CONNECTION_SHARE of the connections the server has free (each worker
     holds one connection) and by the number of BATCH_SIZE batches; at least 1. One statement on the default
     connection. Measured on 2 cores (benchmarks/README.md): one AddField over 1,000 tenants takes about half
@@ -524,6 +525,8 @@ def parallel_auto(schemas_to_migrate: int) -> Parallelism:
     if schemas_to_migrate < AUTO_PARALLEL_MIN_SCHEMAS:
         reason = f"auto: {schemas_to_migrate} schema(s), fewer than {AUTO_PARALLEL_MIN_SCHEMAS}"
         return Parallelism(1, cores, None, reason)
+    if connection.in_atomic_block:  # workers need connections of their own; this transaction must see the work
+        return Parallelism(1, cores, None, "auto: called inside a transaction")
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int"
