@@ -179,7 +179,7 @@ def test_readme_and_docs_document_the_commands_and_the_generated_project(bakery:
         "drop_schema --tenant S [--force] [--no-backup]",
         "backup_tenant --tenant S",
         "restore_tenant --input PATH --slug NEW",
-        "tenants_doctor [--fix]",
+        "tenants_doctor [--fix \\| --citus] [--format table\\|json]",
         "adopt_single_tenant --name N --slug S [--domain D] [--legacy-users TABLE]",
         "http://localhost:8000/signup/",
         "http://localhost:8000/accounts/login/",
