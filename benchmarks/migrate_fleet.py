@@ -27,7 +27,10 @@ column and the rows are removed again with SQL). It prints the medians (and per 
 ratios and the performance targets (docs/BENCHMARKS.md), met or not:
 
 - P2, nothing to apply, the whole command: project <= 1 s at 1,000 tenants and >= 100x stock standard;
-  <= 3 s at 10,000 tenants (judged only when 10,000 were measured; otherwise printed as not measured);
+  <= 3 s at 10,000 tenants (judged only when 10,000 were measured; otherwise printed as not measured); and a
+  lost or extra `django_migrations` row is still found: after the no-op runs one schema loses a row and another
+  gains one, and the plan `migrate_schemas` makes (from the summaries the database keeps) must name the first,
+  count the second's extra row and equal a plan read from every schema (expect_exact_plan; rolled back);
 - P3, one AddField across all tenants: >= 20x stock standard and >= 10x the best (fastest) stock parallel
   executor measured, at 1,000 tenants; the project's milliseconds per schema are reported.
 
@@ -296,6 +299,45 @@ def expect_stock_catalog(schemas: Sequence[str], references: dict[str, dict[str,
         raise BenchmarkError(f"after {after}: {len(drift)} schema(s) differ from the stock-built catalog: {shown}")
 
 
+def expect_exact_plan(schemas: Sequence[str]) -> str:
+    """P2's exactness, on the measured fleet: delete one tenant-app row from one schema's django_migrations and add
+    an unknown row to another's, plan the fleet as `migrate_schemas` does (from the summaries the database keeps,
+    fleet/state.py), check that the plan equals one read from every schema directly and names the first schema
+    pending, then restore both rows (one transaction, rolled back). Returns a line for the report; raises
+    BenchmarkError when the plan misses either change."""
+    from django.db import connection, transaction
+
+    plan_fleet = from_project("fleet.plan", "plan_fleet")
+    lost, extra = schemas[len(schemas) // 3], schemas[2 * len(schemas) // 3]
+    quote = connection.ops.quote_name
+    pairs = [(schema, None) for schema in schemas]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {quote(lost)}.django_migrations WHERE app = 'customers'")  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {quote(extra)}.django_migrations (app, name, applied) "  # noqa: S608
+            "VALUES ('customers', '9999_unknown', now())"
+        )
+        started = time.perf_counter()
+        fleet = plan_fleet(pairs)
+        seconds = time.perf_counter() - started
+        direct = plan_fleet(pairs, use_state=False)
+        transaction.set_rollback(True)
+    found = [plan.schema for plan in fleet.pending]
+    extra_plan = next(plan for plan in fleet.schemas if plan.schema == extra)
+    other_plan = next(plan for plan in fleet.schemas if plan.schema not in (lost, extra))
+    if fleet != direct or found != [lost] or extra_plan.applied_count != other_plan.applied_count + 1:
+        raise BenchmarkError(
+            f"the plan from the summaries missed a change: pending {found[:5]} (expected [{lost!r}]), "
+            f"{extra} records {extra_plan.applied_count} (expected {other_plan.applied_count + 1}), "
+            f"equal to reading every schema: {fleet == direct}"
+        )
+    return (
+        f"a lost row in {lost} and an extra row in {extra} found; {fleet.summarised:,} of {len(schemas):,} "
+        f"schemas planned from their summaries in {seconds:.2f} s ({fleet.queries} queries), the plan equal to "
+        "reading every schema"
+    )
+
+
 def revert_addfield(schemas: Sequence[str]) -> None:
     """Make the AddField pending again everywhere: drop the column and its django_migrations row, one transaction."""
     from django.db import connection, transaction
@@ -415,10 +457,11 @@ def verdict(met: bool, measured: int | None = None, target: int | Sequence[int] 
     return f"[yellow]met at {measured:,} only" if met else f"[red]not met at {measured:,}"
 
 
-def report(results: dict[str, dict[str, list[float]]], facts: dict[str, str], tenants: int) -> None:
+def report(results: dict[str, dict[str, list[float]]], facts: dict[str, str], tenants: int, exactness: str) -> None:
     """Print the timings table, the P2/P3 targets with met / not met, and the machine facts.
 
-    `results` maps operation -> path name -> seconds per run; `tenants` is the benchmark tenant count.
+    `results` maps operation -> path name -> seconds per run; `tenants` is the benchmark tenant count;
+    `exactness` is expect_exact_plan's line (the check raised before this when it failed).
     """
     medians = {op: {path: statistics.median(runs) for path, runs in by_path.items()} for op, by_path in results.items()}
     table = Table(title="migrate_schemas across the fleet: whole command, fresh process, start-up included")
@@ -462,6 +505,7 @@ def report(results: dict[str, dict[str, list[float]]], facts: dict[str, str], te
             verdict(noop_ratio >= TARGET_NOOP_RATIO, tenants, TARGET_TENANTS),
         ),
     ]
+    rows.append(("P2", "a lost or extra django_migrations row is still found", exactness, "met"))
     large_text = f"no-op: project <= {TARGET_LARGE_NOOP_SECONDS:g} s {at_large}"
     if tenants == TARGET_LARGE_TENANTS:
         large_met = noop[PROJECT] <= TARGET_LARGE_NOOP_SECONDS
@@ -539,6 +583,8 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     results = {
         NOOP: measure(NOOP, paths, args.runs, env, after=lambda name: expect_stock_catalog(schemas, before, after=name))
     }
+    exactness = expect_exact_plan(schemas)
+    console.print(f"exactness: {exactness}")
     expect_addfield(schemas, applied=False, after="creating the tenants")
     write_migration_file()
     references = reference_catalogs()
@@ -549,7 +595,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> None:
         revert_addfield(schemas)
 
     results[ADDFIELD] = measure(ADDFIELD, paths, args.runs, env, after=applied_then_revert)
-    report(results, facts, args.tenants)
+    report(results, facts, args.tenants, exactness)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,7 +44,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import importlib.metadata
 import importlib.util
 import json
 import os
@@ -280,6 +279,8 @@ def postgres_bin_dir() -> Path | None:
 
 
 def _binaries_copy_root() -> Path:
+    import importlib.metadata  # here: its import costs every manage.py command ~50 ms
+
     return SHARED_TMP / f"pgserver-{importlib.metadata.version('pgserver')}"
 
 

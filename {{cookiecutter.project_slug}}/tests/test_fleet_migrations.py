@@ -10,6 +10,7 @@ from django.db import connection
 from django_tenants.signals import schema_migrated
 
 from {{ cookiecutter.project_slug }}.fleet.plan import plan_fleet
+from {{ cookiecutter.project_slug }}.fleet.state import state_watch
 from {{ cookiecutter.project_slug }}.tenancy.models import SpareSchema
 
 pytestmark = pytest.mark.django_db
@@ -47,9 +48,15 @@ def migrated_schemas():
 
 
 def test_planner_reads_the_fleet_in_a_bounded_number_of_queries():
-    assert plan_fleet(FLEET).queries == 2  # the catalog, then one UNION ALL for up to 1,000 schemas
-    assert plan_fleet(FLEET, chunk_size=1).queries == 4
-    assert all(plan.up_to_date for plan in plan_fleet(FLEET).schemas)
+    # Reading every schema: the catalog, then one UNION ALL for up to 1,000 schemas.
+    assert plan_fleet(FLEET, use_state=False).queries == 2
+    assert plan_fleet(FLEET, use_state=False, chunk_size=1).queries == 4
+    state_watch([schema for schema, _ in FLEET])
+    fleet = plan_fleet(FLEET)
+    # From the summaries: is the state table there, every schema's summary, then the catalog and one UNION ALL
+    # for one schema per distinct fingerprint, however many schemas share it.
+    assert (fleet.queries, fleet.summarised, fleet.read_directly) == (4, 3, ())
+    assert all(plan.up_to_date for plan in fleet.schemas)
 
 
 def test_planner_finds_a_schema_that_lost_a_django_migrations_row():

@@ -49,6 +49,7 @@ from django_tenants.migration_executors.base import run_migrations
 from django_tenants.utils import get_public_schema_name
 
 from .plan import FleetPlan, Migration, forward_plan, plan_fleet
+from .state import state_watch
 
 # Operations whose generated SQL is the same for every schema: generating it reads nothing from
 # the database, and it names tables without a schema. Others are applied per schema.
@@ -372,6 +373,7 @@ def _migrate_schema(group: Group, schema: str, lock_timeout_ms: int) -> tuple[li
         connection.set_schema(schema, include_public=False)  # type: ignore[attr-defined]
         MigrationRecorder(connection).ensure_schema()
         connection.set_schema(schema)  # type: ignore[attr-defined]
+        state_watch([schema])  # its summary is kept by the database from the first row on (fleet/state.py)
     with connection.cursor() as cursor:
         cursor.execute("SELECT app, name FROM django_migrations")
         recorded = {(app, name) for app, name in cursor.fetchall()}

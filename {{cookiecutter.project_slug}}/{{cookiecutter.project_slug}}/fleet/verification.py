@@ -6,7 +6,9 @@ anyone can check that the result is what stock django-tenants would have built:
 - `catalog_read(schemas)` reads, for many schemas in a few queries, everything migrations create:
   tables and views, columns (type, default, nullability, identity, generated, collation), indexes
   (`pg_get_indexdef`), constraints (`pg_get_constraintdef`, deferrability), sequences (type, bounds,
-  owning column), triggers (`pg_get_triggerdef`) and view definitions. Each schema's own name is
+  owning column), triggers (`pg_get_triggerdef`; not the project's own `tenancy_migration_state` trigger on
+  `django_migrations`, which keeps the summary of fleet/state.py and is no migration's work) and view
+  definitions. Each schema's own name is
   replaced by `<schema>` in every definition, so two schemas compare equal when built alike.
 - `catalog_diff(reference, other)` lists what is missing, extra or changed, with both definitions.
 - `reference_catalogs()` builds one scratch schema per kind (public: the shared apps; tenant: the
@@ -33,6 +35,7 @@ from django.test.utils import override_settings
 from django_tenants.utils import get_public_schema_name
 
 from .executor import stock_migrate
+from .state import TRIGGER_NAME as STATE_TRIGGER
 
 Catalog = dict[str, str]  # object ("column products_product.note") -> its definition, schema name replaced
 CHUNK_SIZE = 1000  # schemas per catalog query (see fleet/plan.py for the measurement behind it)
@@ -80,9 +83,9 @@ _QUERIES = {
         "WHERE n.nspname = ANY(%s)"
     ),
     "trigger": (
-        "SELECT n.nspname, c.relname || '.' || tg.tgname, pg_get_triggerdef(tg.oid) FROM pg_trigger tg "
+        "SELECT n.nspname, c.relname || '.' || tg.tgname, pg_get_triggerdef(tg.oid) FROM pg_trigger tg "  # noqa: S608
         "JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = ANY(%s) AND NOT tg.tgisinternal"
+        f"WHERE n.nspname = ANY(%s) AND NOT tg.tgisinternal AND tg.tgname <> '{STATE_TRIGGER}'"
     ),
     "view": (
         "SELECT n.nspname, c.relname, pg_get_viewdef(c.oid) FROM pg_class c "

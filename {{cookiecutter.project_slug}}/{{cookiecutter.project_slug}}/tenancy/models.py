@@ -102,3 +102,27 @@ class RoutingVersion(models.Model):
 
     def __str__(self) -> str:
         return f"routing version {self.version}"
+
+
+class MigrationState(models.Model):
+    """What one schema's `django_migrations` table records, kept by the database (migration 0005): a
+    statement-level trigger on that table recomputes this row in the writing transaction after every INSERT,
+    UPDATE, DELETE, TRUNCATE or COPY, whatever issued it (Django's recorder, psql, a restore of rows).
+
+    Keyed by the table's oid, not the schema name: renaming a schema (a claimed spare) keeps the row, and a
+    table dropped and created again has a new oid, so its old row can never be taken for it. fleet/state.py
+    reads these rows and trusts one only while its table still carries that very trigger, enabled; see there.
+    """
+
+    table_oid = models.BigIntegerField(primary_key=True)
+    # The trigger that computed the row (0: none). A restore creates the table and then its trigger anew (new
+    # oids) after loading the rows: even if the table got a dropped table's oid back, this one differs.
+    trigger_oid = models.BigIntegerField()
+    schema_name = models.TextField()  # the table's schema at the last write (informational)
+    applied_count = models.IntegerField()
+    # md5 of every recorded "app.name", sorted bytewise and joined with ",": equal exactly when the sets are.
+    fingerprint = models.CharField(max_length=32)
+    last_applied = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.schema_name}: {self.applied_count} migrations recorded"

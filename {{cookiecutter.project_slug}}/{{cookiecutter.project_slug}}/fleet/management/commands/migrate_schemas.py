@@ -52,13 +52,10 @@ from ...report import (
     table_text,
 )
 from ...signals import fleet_migrated
-{%- if cookiecutter.use_celery == "y" %}
-from ...tasks import migrate_schemas_batch
-{%- endif %}
-from ...verification import fleet_verify, reference_catalogs
-{%- if cookiecutter.use_celery == "y" %}
-from config.celery_app import app
-{%- endif %}
+from ...state import state_prune, state_watch
+
+# fleet.verification (django.test) and the Celery app are imported where they are used: every deploy runs this
+# command, and a run with nothing to apply is mostly interpreter and Django start-up (benchmarks P2).
 
 TENANT_HELP = (
     "Bare --tenant: migrate tenant apps in every tenant schema (django-tenants' meaning; "
@@ -76,7 +73,7 @@ READ_ONLY_FLAGS = (
 )
 STOCK_EXECUTORS = ("standard", "multiprocessing", "subprocess")
 # The phases of a migrating run, in the order its closing "Time:" line names them (those that ran).
-TIMED_PHASES = ("planning", "migrating", "spare-pool top-up")
+TIMED_PHASES = ("planning", "migrating", "migration-state upkeep", "spare-pool top-up")
 {%- if cookiecutter.use_celery == "y" %}
 PROJECT_EXECUTORS = ("fleet", "celery")
 CELERY_BATCH_SIZE = 25  # schemas per task
@@ -232,6 +229,7 @@ class Command(MigrateSchemasCommand):
             return
         self._timings: dict[str, float] = {}
         self._migrate(fleet, started)
+        self._watch(fleet)
         top_up_started = time.monotonic()
         topped_up = self._announce_fleet_migrated()
         if topped_up is not None:
@@ -263,6 +261,19 @@ class Command(MigrateSchemasCommand):
                 f"latest migrations; not with {reason}"
             )
         return report_target(value)
+
+    def _watch(self, fleet: FleetPlan) -> None:
+        """Put the migration-state trigger (fleet/state.py) on every schema planning had to read directly, so
+        the next run plans them from their summaries, and delete the summaries of tables that are gone."""
+        watch_started = time.monotonic()
+        state_prune()
+        watched = state_watch(fleet.read_directly)
+        self._timings["migration-state upkeep"] = time.monotonic() - watch_started
+        if self.verbosity >= 1 and watched:
+            self.stdout.write(
+                f"Migration state: the database now keeps the summary of {watched} more schema(s); "
+                "the next run reads them from it."
+            )
 
     def _announce_fleet_migrated(self) -> bool | None:
         """After a full run over the tenants (no --schema / --tenant=<slug>), send fleet.signals.fleet_migrated;
@@ -321,7 +332,9 @@ class Command(MigrateSchemasCommand):
         if self.verbosity >= 1:
             self.stdout.write(
                 f"Planned {len(fleet.schemas)} schema(s) in {self._timings['planning']:.2f} s "
-                f"({fleet.queries} queries): {len(fleet.schemas) - len(pending)} up to date, {len(pending)} to migrate."
+                f"({fleet.queries} queries; {fleet.summarised} from the summaries the database keeps, "
+                f"{len(fleet.read_directly)} read directly): {len(fleet.schemas) - len(pending)} up to date, "
+                f"{len(pending)} to migrate."
             )
         if not pending:
             self._write_report(fleet, [])
@@ -442,6 +455,9 @@ class Command(MigrateSchemasCommand):
     ) -> FleetReport:
         """Send the pending schemas to Celery workers in batches; the canary batch first, then waves of
         `--parallel` batches. Without --continue-on-error no new wave starts after a failure."""
+        from ...tasks import migrate_schemas_batch
+        from config.celery_app import app
+
         timeout = self.options.get("worker_timeout", 5.0)
         if timeout <= 0:
             raise usage_error(f"--worker-timeout {timeout} is not accepted; give a number of seconds above 0")
@@ -503,6 +519,8 @@ class Command(MigrateSchemasCommand):
     def _verify(self, fleet: FleetPlan) -> None:
         """--verify: compare the catalogs of the selected, up-to-date schemas with stock django-tenants'
         reference; schemas with pending migrations are named, not compared. Exit 1 on any of either."""
+        from ...verification import fleet_verify, reference_catalogs
+
         pending = fleet.pending
         current = [plan.schema for plan in fleet.schemas if plan.up_to_date]
         try:
