@@ -95,13 +95,16 @@ def create_marked_tenants(count: int, *, slug_format: str, name_format: str) -> 
     tenants = {tenant.slug: tenant for tenant in Tenant.objects.filter(slug__in=slugs)}
     hosts = dict(Domain.objects.filter(tenant__slug__in=slugs, is_primary=True).values_list("tenant__slug", "domain"))
     marked = []
-    with transaction.atomic():
-        for slug in slugs:
-            tenant = tenants[slug]
-            marker = f"{slug}:{secrets.token_hex(8)}"
-            with schema_context(tenant.schema_name):
-                Product.objects.create(name=marker, sku=MARKER_SKU, price=0)
-            marked.append(MarkedTenant(slug=slug, schema=tenant.schema_name, host=hosts[slug], marker=marker))
+    # One transaction per CLONES_PER_TRANSACTION schemas: each insert locks its schema's table, and one
+    # transaction over 10,000 schemas runs out of lock slots (max_locks_per_transaction x max_connections).
+    for part in chunks(slugs, CLONES_PER_TRANSACTION):
+        with transaction.atomic():
+            for slug in part:
+                tenant = tenants[slug]
+                marker = f"{slug}:{secrets.token_hex(8)}"
+                with schema_context(tenant.schema_name):
+                    Product.objects.create(name=marker, sku=MARKER_SKU, price=0)
+                marked.append(MarkedTenant(slug=slug, schema=tenant.schema_name, host=hosts[slug], marker=marker))
     return marked, time.perf_counter() - started
 
 

@@ -113,11 +113,13 @@ def test_the_bare_command_says_how_many_workers_it_chose(committed):
     out = migrate("--noinput")
 
     assert "1 worker process(es) (auto: 1 schema(s), fewer than 50; --parallel N chooses)." in out
-    # Where the time went, as the last line: planning, migrating (post_migrate and retries), the pool top-up.
+    # Where the time went, as the last line: planning, migrating (post_migrate and retries), the upkeep of the
+    # migration summaries (fleet/state.py), the pool top-up.
     last = out.strip().splitlines()[-1]
     assert re.fullmatch(
         r"Time: planning \d+\.\d\d s, migrating \d+\.\d\d s \(summed over schemas: post_migrate \d+\.\d\d s, "
-        r"lost to lock waits and retries 0\.00 s\)(, spare-pool top-up \d+\.\d\d s)?; total \d+\.\d\d s\.",
+        r"lost to lock waits and retries 0\.00 s\)(, migration-state upkeep \d+\.\d\d s)?"
+        r"(, spare-pool top-up \d+\.\d\d s)?; total \d+\.\d\d s\.",
         last,
     ), out
     assert fleet_verify(["public", *committed]) == {}

@@ -225,3 +225,19 @@ def test_bare_migrate_schemas_puts_the_trigger_back_where_planning_had_to_read_d
     assert "the database now keeps the summary of 1 more schema(s)" in out.getvalue()
     fleet = assert_planned_as_read_directly()
     assert fleet.read_directly == () and fleet.pending == []
+
+
+def test_migrate_schemas_deletes_the_summaries_of_tables_that_are_gone():
+    execute(
+        "CREATE SCHEMA state_gone",
+        "CREATE TABLE state_gone.django_migrations (LIKE tenant_acme.django_migrations INCLUDING ALL)",
+    )
+    assert state_watch(["state_gone"]) == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 'state_gone.django_migrations'::regclass::oid")
+        (oid,) = cursor.fetchone()
+    execute("DROP SCHEMA state_gone CASCADE")
+    assert MigrationState.objects.filter(table_oid=oid).exists()
+    call_command("migrate_schemas", stdout=io.StringIO(), stderr=io.StringIO())
+    assert not MigrationState.objects.filter(table_oid=oid).exists()
+    assert MigrationState.objects.count() >= len(SCHEMAS)

@@ -182,8 +182,9 @@ def select_schemas(
     return selected
 
 
-def _inconsistency(loader: MigrationLoader, recorded: set[Migration], schema: str) -> str | None:
-    """Django's history check (MigrationLoader.check_consistent_history) on one schema's recorded set."""
+def _inconsistency(loader: MigrationLoader, recorded: set[Migration]) -> str | None:
+    """Django's history check (MigrationLoader.check_consistent_history) on one schema's recorded set: the
+    first violation found, without the schema's name (the caller adds it), or None."""
     for key in sorted(recorded):
         if key not in loader.graph.nodes:
             continue
@@ -191,7 +192,7 @@ def _inconsistency(loader: MigrationLoader, recorded: set[Migration], schema: st
             if parent.key not in recorded and parent.key not in loader.replacements:
                 return (
                     f"InconsistentMigrationHistory: migration {key[0]}.{key[1]} is applied before its dependency "
-                    f"{parent.key[0]}.{parent.key[1]} in schema {schema!r}"
+                    f"{parent.key[0]}.{parent.key[1]}"
                 )
     return None
 
@@ -220,18 +221,27 @@ def plan_fleet(
         }
         direct = names
     result = []
+    # What follows from a recorded set is worked out once per distinct set: a fleet is mostly one set.
+    derived: dict[frozenset[Migration], tuple[tuple[Migration, ...], bool, tuple[Migration, ...], str | None]] = {}
     for schema, tenant in selected:
         applied, count, last = recorded_by_schema[schema]
-        recorded, partial_squash = recorded_with_replacements(loader, set(applied))
-        unrecorded = tuple(sorted(key for key in recorded - set(applied) if key in loader.replacements))
+        if applied not in derived:
+            recorded, partial_squash = recorded_with_replacements(loader, set(applied))
+            derived[applied] = (
+                tuple(node for node in plan if node not in recorded),
+                partial_squash,
+                tuple(sorted(key for key in recorded - applied if key in loader.replacements)),
+                _inconsistency(loader, recorded),
+            )
+        pending, partial_squash, unrecorded, inconsistency = derived[applied]
         result.append(
             SchemaPlan(
-                inconsistent=_inconsistency(loader, recorded, schema),
+                inconsistent=None if inconsistency is None else f"{inconsistency} in schema {schema!r}",
                 schema=schema,
                 tenant=tenant,
                 applied_count=count,
                 last_applied=last,
-                pending=tuple(node for node in plan if node not in recorded),
+                pending=pending,
                 needs_stock_planning=partial_squash,
                 unrecorded_replacements=unrecorded,
             )

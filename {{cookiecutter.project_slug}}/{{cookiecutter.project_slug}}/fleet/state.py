@@ -73,15 +73,21 @@ def state_read(schemas: Sequence[str]) -> dict[str, RecordedState]:
     if not schemas or not state_available():
         return {}
     with connection.cursor() as cursor:
+        # Each schema's summary is found by two unique-index lookups (LATERAL ... LIMIT 1 keeps the planner from
+        # turning them into joins: with the catalogs' statistics stale after thousands of new schemas, a join
+        # plan once took 23 s for 10,000 schemas instead of 0.4 s). table_oid is bigint: the lookup value is
+        # cast to it, never the column, or the primary key could not be used.
+        public = connection.ops.quote_name(get_public_schema_name())
         cursor.execute(
             "SELECT s.name, st.applied_count, st.fingerprint, st.last_applied "  # noqa: S608 (a quoted name)
-            "FROM unnest(%s::text[]) AS s(name) "
-            "CROSS JOIN LATERAL (SELECT to_regclass(format('%%I.django_migrations', s.name)) AS rel) AS t "
-            f"JOIN {_public_table()} AS st ON st.table_oid = t.rel::oid "
-            "JOIN pg_catalog.pg_trigger AS tg ON tg.oid = st.trigger_oid AND tg.tgrelid = t.rel AND tg.tgname = %s "
-            "AND tg.tgenabled = 'A' "
-            "AND tg.tgfoid = to_regproc(%s)::oid",
-            [list(schemas), TRIGGER_NAME, f"{connection.ops.quote_name(get_public_schema_name())}.{TRIGGER_FUNCTION}"],
+            "FROM unnest(%s::text[]) AS s(name) CROSS JOIN LATERAL ("
+            "  SELECT x.applied_count, x.fingerprint, x.last_applied "
+            f" FROM {_public_table()} AS x JOIN pg_catalog.pg_trigger AS tg "
+            "  ON tg.oid = x.trigger_oid::oid AND tg.tgrelid = x.table_oid::oid "
+            "  WHERE x.table_oid = to_regclass(format('%%I.django_migrations', s.name))::oid::bigint "
+            "  AND tg.tgname = %s AND tg.tgenabled = 'A' AND tg.tgfoid = to_regproc(%s)::oid LIMIT 1"
+            ") AS st",
+            [list(schemas), TRIGGER_NAME, f"{public}.{TRIGGER_FUNCTION}"],
         )
         return {
             name: RecordedState(applied_count=count, fingerprint=fingerprint, last_applied=last)
@@ -117,14 +123,19 @@ def state_watch(schemas: Sequence[str], *, lock_timeout_ms: int = 2000) -> int:
     return watched
 
 
-def state_prune() -> int:
+def state_prune(*, trusted: int = 0) -> int:
     """Delete the summaries of tables that no longer exist (dropped tenants, schemas, tables); return how many.
+    `trusted`: how many summaries the caller's plan trusted; when the table holds no more rows than that there
+    is nothing to delete and only the rows are counted (one cheap statement instead of a lookup per row).
     Housekeeping only: a summary is trusted by its table's and its trigger's oids, never by its presence."""
     if not state_available():
         return 0
     with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {_public_table()}")  # noqa: S608 (a quoted name)
+        if int(cursor.fetchone()[0]) <= trusted:
+            return 0
         cursor.execute(
             f"DELETE FROM {_public_table()} AS st "  # noqa: S608 (a quoted name)
-            "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class AS c WHERE c.oid = st.table_oid)"
+            "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class AS c WHERE c.oid = st.table_oid::oid)"
         )
         return cursor.rowcount
