@@ -18,7 +18,7 @@ from {{ cookiecutter.project_slug }}.tenancy.celery_tenancy import (
 )
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
 
-from .test_celery_tenancy import beat_queued, queued_schemas
+from .test_celery_tenancy import beat_queued, fanned_out_schemas
 
 pytestmark = pytest.mark.django_db
 DAY = dt.timedelta(days=1)
@@ -58,7 +58,7 @@ def test_fan_out_skips_tenants_read_only_or_suspended_by_billing():
 
     expected = sorted(allowed + full_access_schemas())
     assert sent == len(expected)
-    assert queued_schemas(queue_name) == expected
+    assert fanned_out_schemas(queue_name) == expected
 
 
 def test_fan_out_to_named_tenants_skips_the_blocked_ones():
@@ -66,7 +66,7 @@ def test_fan_out_to_named_tenants_skips_the_blocked_ones():
     queue_name = f"fanout-{uuid.uuid4().hex[:8]}"
     slugs = ["bill-overdue", "bill-ended", "bill-grace", "bill-trial-over"]
     assert tenants_fan_out(tenant_ping, slugs=slugs, queue=queue_name) == 1
-    assert queued_schemas(queue_name) == ["tenant_bill_grace"]
+    assert fanned_out_schemas(queue_name) == ["tenant_bill_grace"]
 
 
 @pytest.mark.parametrize(

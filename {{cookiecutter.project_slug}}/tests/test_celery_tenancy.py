@@ -1,6 +1,9 @@
 """Per-tenant Celery work on a real worker and Redis: the right schema, or a loud refusal."""
 
+import base64
+import datetime as dt
 import json
+import re
 import time
 import uuid
 
@@ -12,10 +15,12 @@ from django_tenants.utils import schema_context, tenant_context
 
 from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
 from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create, tenant_drop, tenant_status_set
-from {{ cookiecutter.project_slug }}.lifecycle.tasks import provision_tenant, tenant_ping
+from {{ cookiecutter.project_slug }}.lifecycle.tasks import provision_tenant, spare_pool_refill, tenant_ping
 from {{ cookiecutter.project_slug }}.products.models import Product
 from {{ cookiecutter.project_slug }}.products.tasks import flag_low_stock
 from {{ cookiecutter.project_slug }}.tenancy.celery_tenancy import (
+    FAN_OUT_TASK,
+    FAN_OUT_TASK_ACKS_LATE,
     SCHEMA_HEADER,
     ActiveTenantScheduler,
     TenantCache,
@@ -23,6 +28,7 @@ from {{ cookiecutter.project_slug }}.tenancy.celery_tenancy import (
     tenants_fan_out,
 )
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+from {{ cookiecutter.project_slug }}.tenancy.tasks import run_for_tenants
 
 app = tenant_ping.app  # config.celery_app's
 
@@ -48,6 +54,36 @@ def queued_schemas(queue_name):
     messages = [json.loads(raw) for raw in client.lrange(queue_name, 0, -1)]
     client.delete(queue_name)
     return sorted(message["headers"][SCHEMA_HEADER] for message in messages)
+
+
+def queued_batches(queue_name):
+    """(batch task name, target task name, schemas) of each fan-out message waiting in `queue_name` (a queue no
+    worker consumes), in queue order; the queue is deleted."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    batches = []
+    for raw in reversed(client.lrange(queue_name, 0, -1)):  # kombu pushes on the left: oldest last
+        message = json.loads(raw)
+        body = json.loads(base64.b64decode(message["body"]))  # [args, kwargs, embed]
+        task_name, schemas, _args, _kwargs = body[0]
+        batches.append((message["headers"]["task"], task_name, schemas))
+    client.delete(queue_name)
+    return batches
+
+
+def fanned_out_schemas(queue_name):
+    """The schemas the fan-out messages waiting in `queue_name` name, sorted (each once per message naming it)."""
+    return sorted(schema for _, _, schemas in queued_batches(queue_name) for schema in schemas)
+
+
+def wait_for_lines(lines_since, offset, pattern, count):
+    """The worker log lines after `offset` matching regular expression `pattern`, once there are `count` of them
+    (or after 60 s, whatever there are then)."""
+    deadline = time.monotonic() + 60
+    while True:
+        found = [line for line in lines_since(offset) if re.search(pattern, line)]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
 
 
 # --- on the worker -----------------------------------------------------------------------------
@@ -140,6 +176,76 @@ def test_fanned_out_tasks_run_on_the_worker_each_in_its_own_tenant(queue, worker
     assert all(f"[{line.split('in schema ')[1].strip()}:" in line for line in runs)
 
 
+# Tenant rows a batch must refuse: not active, or active but suspended by its subscription (no schemas needed).
+BLOCKED = {
+    "fan-suspended": {"status": "suspended"},
+    "fan-unpaid": {
+        "status": "active",
+        "billing_status": "canceled",
+        "billing_period_end": dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+    },
+}
+
+
+def test_a_batch_runs_each_tenant_in_its_own_schema_and_refuses_blocked_ones_alone(
+    queue, worker_log, django_db_blocker
+):
+    path, lines_since = worker_log
+    offset = len(path.read_text())
+    schemas = ["tenant_acme", "tenant_fan_suspended", "public", "tenant_fan_unpaid", "tenant_globex"]
+    with django_db_blocker.unblock():  # committed: the worker reads them on its own connection
+        for slug, columns in BLOCKED.items():
+            Tenant.objects.create(name=slug, slug=slug, schema_name=f"tenant_{slug.replace('-', '_')}", **columns)
+        try:
+            counts = run_for_tenants.apply_async(("tenancy.tenant_ping", schemas, [], {}), queue=queue).get(timeout=60)
+        finally:
+            Tenant.objects.filter(slug__in=list(BLOCKED)).delete()
+
+    assert {key: counts[key] for key in ("ok", "refused", "retried", "failed")} == {
+        "ok": 2, "refused": 3, "retried": 0, "failed": 0}  # fmt: skip
+    lines = lines_since(offset)
+    runs = [line for line in lines if "tenant_ping attempt" in line]
+    assert [line.split("in schema ")[1].strip() for line in runs] == ["tenant_acme", "tenant_globex"], runs
+    assert all(f"[{line.split('in schema ')[1].strip()}:" in line for line in runs), runs
+    outcomes = {schema: [line for line in lines if f"in schema {schema}: " in line] for schema in schemas}
+    assert all(len(found) == 1 for found in outcomes.values()), outcomes  # one outcome line per tenant
+    assert "is suspended, not active" in outcomes["tenant_fan_suspended"][0]
+    assert "is suspended by its subscription" in outcomes["tenant_fan_unpaid"][0]
+    assert "needs a tenant, but was sent from the public schema" in outcomes["public"][0]
+    assert outcomes["tenant_acme"][0].endswith(": ok") and outcomes["tenant_globex"][0].endswith(": ok")
+
+
+def test_a_failure_the_task_retries_is_retried_for_that_tenant_alone(queue, worker_log):
+    path, lines_since = worker_log
+    offset = len(path.read_text())
+    kwargs = {"fail_first_in": ["tenant_globex"]}
+
+    counts = run_for_tenants.apply_async(
+        ("tenancy.tenant_ping", ["tenant_acme", "tenant_globex"], [], kwargs), queue=queue).get(timeout=60)  # fmt: skip
+
+    assert {key: counts[key] for key in ("ok", "retried", "failed")} == {"ok": 1, "retried": 1, "failed": 0}
+    [retried] = [line for line in lines_since(offset) if "in schema tenant_globex: retried alone" in line]
+    assert "TenantPingFailure" in retried
+    task_id = re.search(r"tenant_ping\[([0-9a-f-]+)\] in schema", retried).group(1)
+    # The retry is a single-tenant message of tenant_ping with the same task id: it runs in globex and succeeds.
+    assert wait_for_lines(lines_since, offset, rf"tenant_ping\[{task_id}\] succeeded .*'tenant_globex'", 1)
+    runs = [line.split("tenant_ping ")[1] for line in lines_since(offset) if "tenant_ping attempt" in line]
+    assert sorted(runs) == ["attempt 1 in schema tenant_acme", "attempt 1 in schema tenant_globex",
+                            "attempt 2 in schema tenant_globex"]  # fmt: skip
+
+
+def test_a_batch_finds_its_tenants_without_a_query_once_they_are_cached(queue):
+    def ping_acme_and_globex():
+        return run_for_tenants.apply_async(
+            ("tenancy.tenant_ping", ["tenant_acme", "tenant_globex"], [], {}), queue=queue).get(timeout=60)  # fmt: skip
+
+    ping_acme_and_globex()  # the worker caches acme and globex
+
+    counts = ping_acme_and_globex()
+
+    assert counts["ok"] == 2 and counts["tenant_lookups"] == 0
+
+
 def test_a_worker_provisions_a_tenant_and_refuses_a_taken_slug(queue, django_db_blocker):
     with django_db_blocker.unblock():
         connection.set_schema_to_public()
@@ -171,12 +277,15 @@ def test_fan_out_reaches_every_active_tenant_exactly_once_and_no_other():
     make_fleet()
     queue_name = f"fanout-{uuid.uuid4().hex[:8]}"
 
-    sent = tenants_fan_out(tenant_ping, queue=queue_name)
+    sent = tenants_fan_out(tenant_ping, queue=queue_name, batch_size=2)
 
     active = sorted(Tenant.objects.filter(status="active").exclude(schema_name="public").values_list(
         "schema_name", flat=True))  # fmt: skip
+    batches = queued_batches(queue_name)
     assert sent == len(active)
-    assert queued_schemas(queue_name) == active
+    assert sorted(schema for _, _, schemas in batches for schema in schemas) == active  # each exactly once
+    assert [len(schemas) for _, _, schemas in batches] == [2] * (len(active) // 2) + [1] * (len(active) % 2)
+    assert {(batch_task, task) for batch_task, task, _ in batches} == {(FAN_OUT_TASK, "tenancy.tenant_ping")}
     assert "tenant_fan_new" not in active and "tenant_fan_active_1" in active
 
 
@@ -186,7 +295,23 @@ def test_fan_out_to_named_tenants_skips_the_inactive_ones():
     queue_name = f"fanout-{uuid.uuid4().hex[:8]}"
     sent = tenants_fan_out(tenant_ping, slugs=["fan-active-1", "fan-paused", "globex"], queue=queue_name)
     assert sent == 2
-    assert queued_schemas(queue_name) == ["tenant_fan_active_1", "tenant_globex"]
+    assert fanned_out_schemas(queue_name) == ["tenant_fan_active_1", "tenant_globex"]
+
+
+@pytest.mark.django_db
+def test_fan_out_of_a_task_acknowledged_late_sends_batches_acknowledged_late():
+    queue_name = f"fanout-{uuid.uuid4().hex[:8]}"
+    assert tenants_fan_out(flag_low_stock, slugs=["acme"], queue=queue_name) == 1
+    assert queued_batches(queue_name) == [(FAN_OUT_TASK_ACKS_LATE, "products.flag_low_stock", ["tenant_acme"])]
+    assert app.tasks[FAN_OUT_TASK_ACKS_LATE].acks_late and app.tasks[FAN_OUT_TASK_ACKS_LATE].reject_on_worker_lost
+    assert not app.tasks[FAN_OUT_TASK].acks_late
+
+
+def test_fan_out_refuses_a_platform_task_and_a_batch_size_below_one():
+    with pytest.raises(ValueError, match=r"tenancy\.spare_pool_refill runs in the public schema"):
+        tenants_fan_out(spare_pool_refill)
+    with pytest.raises(ValueError, match="batch_size 0 is not a number of tenants per message"):
+        tenants_fan_out(tenant_ping, batch_size=0)
 
 
 @pytest.mark.django_db

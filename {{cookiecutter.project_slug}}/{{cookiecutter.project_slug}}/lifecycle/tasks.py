@@ -16,16 +16,27 @@ from config.celery_app import IDEMPOTENT, app
 logger = logging.getLogger(__name__)
 
 
-@app.task(name="tenancy.tenant_ping", bind=True, max_retries=5)
-def tenant_ping(self: Any, retries: int = 0) -> str:
+class TenantPingFailure(Exception):
+    """Raised by tenant_ping when asked to (`fail_first_in`); the task retries itself on it (autoretry_for)."""
+
+
+@app.task(
+    name="tenancy.tenant_ping", bind=True, max_retries=5, autoretry_for=(TenantPingFailure,), retry_backoff=1,
+    retry_backoff_max=2,
+)  # fmt: skip
+def tenant_ping(self: Any, retries: int = 0, fail_first_in: list[str] | None = None) -> str:
     """Return the schema the worker ran this task in, after retrying itself `retries` times (0-5).
 
     A probe for operators and tests: sent from inside a tenant, it must answer that tenant's
     schema (`tenant_<slug>`), also after retries; sent from the public schema it is rejected
-    (tenancy/celery_tenancy.py). Each attempt logs a line, which carries the schema.
+    (tenancy/celery_tenancy.py). Each attempt logs a line, which carries the schema. In the schemas named in
+    `fail_first_in`, the first attempt raises TenantPingFailure, which the task retries with Celery's
+    `autoretry_for` and a backoff of at most 2 s, as a task does after a lost database connection.
     """
     schema = str(connection.schema_name)  # type: ignore[attr-defined]  # added by django-tenants' backend
     logger.info("tenant_ping attempt %d in schema %s", self.request.retries + 1, schema)
+    if self.request.retries == 0 and schema in (fail_first_in or ()):
+        raise TenantPingFailure(f"tenant_ping fails its first attempt in schema {schema}, as asked")
     if self.request.retries < retries:
         raise self.retry(countdown=0)
     return schema

@@ -20,18 +20,28 @@ The project builds on tenant-schemas-celery (the app puts the sender's schema in
   provisioning, suspended or archived, nor to one its subscription makes read-only or suspended
   (tenancy.selectors.billing_blocked_q).
 
-`tenants_fan_out` sends one task per active tenant with full access in bulk. The schema is restored after every
-task, so nothing leaks into the next one.
+`tenants_fan_out` sends a task to every active tenant with full access in messages that each carry a batch of
+tenants (FAN_OUT_BATCH_SIZE): one message of the batch task `tenancy.run_for_tenants` (tenancy/tasks.py) names the
+task and up to FAN_OUT_BATCH_SIZE schemas. The worker (`tenants_batch_run`) runs the task once per schema, each run
+traced by Celery as if it had come in a message of its own: routed and refused by `TenantScopedTask.__call__`
+(the same code as a single message, with the same tenant cache), retried alone (a retry is a single-tenant message
+of the task), reported alone (Celery's task signals and log lines, and one line per tenant from the batch). The
+schema is restored after every task, so nothing leaks into the next one.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
 from typing import Any
 
+from celery import states
+from celery.app import trace as celery_trace
+from celery.utils import uuid
 from celery.utils.time import get_exponential_backoff_interval
 from django.db import connection
 from django.db.models import Subquery
@@ -47,7 +57,14 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_HEADER = "_schema_name"  # set by tenant-schemas-celery's CeleryApp.send_task
 TENANT_CACHE_SIZE = 10_000
-FAN_OUT_BATCH = 1000  # broker commands per pipelined round trip in tenants_fan_out
+#: Tenants per message of tenants_fan_out. 10,000 tenants are 100 messages, enqueued in about 0.1 s, while a batch
+#: stays small enough to spread over the workers and to redo after a redelivery (the template repository's
+#: fan-out benchmark has the figures for other sizes).
+FAN_OUT_BATCH_SIZE = 100
+#: The batch tasks (tenancy/tasks.py): acknowledged on receipt, or after the batch ran (`acks_late`) for tasks
+#: that are acknowledged late themselves, so a batch keeps the delivery promise of the task it carries.
+FAN_OUT_TASK = "tenancy.run_for_tenants"
+FAN_OUT_TASK_ACKS_LATE = "tenancy.run_for_tenants_acks_late"
 
 
 class TenantTaskRejected(Exception):
@@ -204,37 +221,112 @@ def tenants_fan_out(
     kwargs: dict[str, Any] | None = None,
     slugs: Iterable[str] | None = None,
     queue: str | None = None,
+    batch_size: int = FAN_OUT_BATCH_SIZE,
 ) -> int:
-    """Send `task` (a Celery task) once for every active tenant, or for the active tenants among `slugs`,
-    each message carrying that tenant's schema; return how many were sent.
+    """Run `task` (a tenant task: a TenantScopedTask, not a PlatformTask) with `args` and `kwargs` once in every
+    active tenant, or in the active tenants among `slugs`; return how many tenants it was sent to (not messages).
 
     Provisioning, suspended and archived tenants, tenants their subscription makes read-only or suspended
-    (tenancy.selectors.billing_blocked_q) and the public tenant are skipped. Messages go out
-    through one broker connection in pipelined batches of FAN_OUT_BATCH; their results are not
-    stored. The template repository's fan-out benchmark (`make benchmark-fanout` there) measures
-    it against stock tenant-schemas-celery, both sending without results through one producer: 1.44 s for
-    10,000 tenants on 2 cores, stock 4.06 s (2026-12-06).
-    """
-    from celery.utils import uuid
+    (tenancy.selectors.billing_blocked_q) and the public tenant are skipped. The tenants go out `batch_size` (>= 1)
+    to a message of the batch task FAN_OUT_TASK (FAN_OUT_TASK_ACKS_LATE for a task with `acks_late`), whose
+    arguments are (task name, schema names, args, kwargs) and whose result is not stored; the messages are
+    routed as `task` would be (task_routes, or `queue`) and published through one broker connection. The worker
+    runs the task once per schema, each run routed, refused, retried and reported alone (`tenants_batch_run`).
+    A batch message runs under the time limits of the batch task (the app's, CELERY_TASK_TIME_LIMIT), which
+    bound the whole batch, not each tenant: give a task that takes minutes per tenant a smaller `batch_size`.
 
+    Raises ValueError for a task that is not tenant-scoped (it would run in the public schema) or a
+    `batch_size` below 1; kombu's errors when the broker cannot be reached. The template repository's fan-out
+    benchmark (`make benchmark-fanout` there) measures it against stock tenant-schemas-celery, which sends one
+    message per tenant (both without results, through one producer), and runs every batch it sent: 0.085 s
+    to enqueue 10,000 tenants in 100 messages, stock 10.85 s, on 2 shared cores (2026-12-06; its
+    benchmarks/README.md has the runs and other batch sizes).
+    """
+    if not getattr(task, "tenant_scoped", False):
+        raise ValueError(
+            f"task {task.name} runs in the public schema (base=PlatformTask), not in tenants: send it once "
+            "with apply_async; tenants_fan_out takes tenant tasks"
+        )
+    if batch_size < 1:
+        raise ValueError(f"batch_size {batch_size!r} is not a number of tenants per message (1 or more)")
     tenants = ActiveTenantScheduler.get_queryset().exclude(schema_name=get_public_schema_name())
     if slugs is not None:
         tenants = tenants.filter(slug__in=list(slugs))
-    schemas = tenants.order_by("pk").values_list("schema_name", flat=True)
-    args, kwargs = tuple(args), kwargs or {}
+    schemas = iter(tenants.order_by("pk").values_list("schema_name", flat=True).iterator(chunk_size=2000))
+    args, kwargs = list(args), kwargs or {}
+    batch_task = FAN_OUT_TASK_ACKS_LATE if task.acks_late else FAN_OUT_TASK
     amqp = task.app.amqp
-    # Routed once for all messages (task_routes, or `queue`), as apply_async would route each one.
+    # Routed once for all messages (task_routes for the task's name, or `queue`), as apply_async would route it.
     route = amqp.router.route({"queue": queue} if queue else {}, task.name, args, kwargs)
     sent = 0
-    # Celery's own message format and publishing (app.amqp), without apply_async's per-message routing
-    # and settings lookups; kombu's publish batch (kombu >= 5.7) pipelines the round trips to Redis.
-    with task.app.producer_or_acquire() as producer, producer.batch(max_size=FAN_OUT_BATCH):
-        for schema in schemas.iterator(chunk_size=2000):
-            # ignore_result: nobody holds these results.
-            message = amqp.create_task_message(uuid(), task.name, args, kwargs, ignore_result=True)
-            amqp.send_task_message(producer, task.name, message, headers={SCHEMA_HEADER: schema}, **route)
-            sent += 1
+    # Celery's own message format and publishing (app.amqp), without apply_async's per-message settings lookups;
+    # kombu's publish batch pipelines the round trips to Redis.
+    with task.app.producer_or_acquire() as producer, producer.batch(max_size=100):
+        while batch := list(islice(schemas, batch_size)):
+            message = amqp.create_task_message(uuid(), batch_task, (task.name, batch, args, kwargs), {},
+                                               ignore_result=True)  # fmt: skip
+            amqp.send_task_message(producer, batch_task, message, **route)
+            sent += len(batch)
     return sent
+
+
+#: Outcomes of one tenant's run in a batch, as counted by tenants_batch_run.
+FAN_OUT_OUTCOMES = ("ok", "refused", "retried", "failed")
+_tracers: dict[str, Callable[..., Any]] = {}  # task name -> Celery's tracer of that task, built once per process
+
+
+def tenants_batch_run(
+    batch: Any, task_name: str, schemas: Sequence[str], args: Sequence[Any], kwargs: dict[str, Any]
+) -> dict[str, int]:
+    """Run the tenant task named `task_name` with `args` and `kwargs` once in each schema of `schemas`, in order,
+    for `batch`, the running batch task (tenancy/tasks.py; its request gives the message's id, queue and worker).
+    Return how many runs ended each way, {"ok": n, "refused": n, "retried": n, "failed": n}, and "tenant_lookups":
+    the database lookups of this process's tenant cache meanwhile (0 when every tenant was cached and no tenant
+    or domain changed).
+
+    Each run is traced by Celery as a message of its own would be (celery.app.trace.build_tracer, what a worker
+    runs for every message): a task id of its own, the batch as its parent, the schema in its headers. So
+    TenantScopedTask.__call__ routes it through the tenant cache, or refuses it (no such active tenant, blocked by
+    billing, the public schema), and restores the schema after it, exactly as for a single-tenant message;
+    Celery sends the task's signals and logs its outcome; its result is not stored. A run that retries
+    (Task.retry, or an exception of the task's `autoretry_for`, with its backoff) sends a single-tenant message
+    of the task for its schema alone (to the queue the batch came from), with the run's task id. A refused or
+    failed run is logged and the next schema runs; every run adds a log line naming its schema and outcome.
+    Raises celery.exceptions.NotRegistered for an unknown task and TenantTaskRejected for a task that is not
+    tenant-scoped, before any run.
+    """
+    task = batch.app.tasks[task_name]
+    if not getattr(task, "tenant_scoped", False):
+        raise TenantTaskRejected(f"fan-out batch names {task_name}, which is not a tenant task (base=PlatformTask)")
+    parent = batch.request
+    trace = _tracers.get(task_name)
+    if trace is None:
+        # Looked up when used: error trackers (Sentry's Celery integration) wrap celery.app.trace.build_tracer.
+        trace = _tracers[task_name] = celery_trace.build_tracer(task_name, task, app=task.app, hostname=parent.hostname)
+    counts = dict.fromkeys(FAN_OUT_OUTCOMES, 0)
+    lookups = tenant_cache.lookups
+    for schema in schemas:
+        task_id = uuid()
+        request = {
+            "id": task_id, "task": task_name, "root_id": parent.root_id or parent.id, "parent_id": parent.id,
+            "headers": {SCHEMA_HEADER: schema}, "delivery_info": parent.delivery_info or {},
+            "hostname": parent.hostname, "retries": 0, "ignore_result": True,
+        }  # fmt: skip
+        # A copy each: one tenant's run must not see what another's did to its arguments.
+        _, info, _, _ = trace(task_id, copy.deepcopy(list(args)), copy.deepcopy(dict(kwargs)), request)
+        if info is None or info.state == states.IGNORED:  # IGNORED: the task ended itself (Task.replace)
+            outcome, detail, level = "ok", "ok", logging.INFO
+        elif info.state == states.RETRY:
+            outcome, detail, level = "retried", f"retried alone: {info.retval}", logging.INFO
+        elif isinstance(info.retval, TenantTaskRejected):
+            outcome, detail, level = "refused", f"refused: {info.retval}", logging.WARNING
+        else:
+            outcome, detail, level = "failed", f"failed: {info.retval!r}", logging.ERROR
+        counts[outcome] += 1
+        logger.log(level, "fan-out %s[%s] in schema %s: %s", task_name, task_id, schema, detail)
+    counts["tenant_lookups"] = tenant_cache.lookups - lookups
+    logger.info("fan-out batch %s of %s: %s", parent.id, task_name, counts)
+    return counts
 
 
 class ActiveTenantScheduler(TenantAwarePersistentScheduler):
