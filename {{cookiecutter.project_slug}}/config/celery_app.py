@@ -21,6 +21,7 @@ starts both).
 import os
 from typing import Any
 
+from celery.schedules import crontab
 from celery.signals import task_postrun, task_prerun
 from django.db import InterfaceError, OperationalError
 from tenant_schemas_celery.app import CeleryApp
@@ -42,6 +43,19 @@ TASK_CLASS = "{{ cookiecutter.project_slug }}.tenancy.celery_tenancy:TenantScope
 app = CeleryApp("{{ cookiecutter.project_slug }}", task_cls=TASK_CLASS)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Periodic per-tenant work (`celery -A config.celery_app beat`, scheduler CELERY_BEAT_SCHEDULER): an entry
+# without `tenant_schemas` runs once in every active tenant with full access; `tenant_schemas: ["public"]` runs
+# once, for platform tasks. Here rather than in the settings, which would make every process import Celery.
+BEAT_SCHEDULE = {
+    "booking-reminders": {"task": "bookings.send_reminders", "schedule": crontab(hour=17, minute=0)},
+    "flag-low-stock": {"task": "products.flag_low_stock", "schedule": 60 * 60},
+    "spare-pool-refill": {"task": "tenancy.spare_pool_refill", "schedule": 10 * 60, "tenant_schemas": ["public"]},
+}
+app.conf.beat_schedule = BEAT_SCHEDULE
+
+# The audit origin of tasks (`task:<name>`), in every process that can run one: each imports this module.
+from {{ cookiecutter.project_slug }}.audit import celery_origin  # noqa: E402, F401
 
 # Errors of a database connection that a later attempt may not meet: the server restarted, failed
 # over or ended the backend (OperationalError), or the connection was already closed (InterfaceError).

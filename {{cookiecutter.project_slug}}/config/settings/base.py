@@ -10,9 +10,6 @@ import sys
 from pathlib import Path
 
 import environ
-{%- if cookiecutter.use_celery == "y" %}
-from celery.schedules import crontab
-{%- endif %}
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -511,13 +508,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # task waiting for its countdown or ETA; keep it above the hard time limit of every idempotent task
 # (tenancy.migrate_schemas_batch: 25 min). Celery's default is one hour.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=30 * 60)}
-# Periodic per-tenant work (`celery -A config.celery_app beat`): an entry without
-# `tenant_schemas` runs once in every ACTIVE tenant; `tenant_schemas: ["public"]` runs once,
-# for platform tasks. Tenants still provisioning, suspended or archived get nothing.
+# Periodic per-tenant work (`celery -A config.celery_app beat`): the schedule is BEAT_SCHEDULE in
+# config/celery_app.py (crontab needs Celery, which settings do not import: management commands and
+# migrations start without it). Tenants still provisioning, suspended or archived get nothing.
 CELERY_BEAT_SCHEDULER = "{{ cookiecutter.project_slug }}.tenancy.celery_tenancy:ActiveTenantScheduler"
-CELERY_BEAT_SCHEDULE = {
-    "booking-reminders": {"task": "bookings.send_reminders", "schedule": crontab(hour=17, minute=0)},
-    "flag-low-stock": {"task": "products.flag_low_stock", "schedule": 60 * 60},
-    "spare-pool-refill": {"task": "tenancy.spare_pool_refill", "schedule": 10 * 60, "tenant_schemas": ["public"]},
-}
 {%- endif %}

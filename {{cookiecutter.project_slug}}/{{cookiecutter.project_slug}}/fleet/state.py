@@ -66,10 +66,10 @@ def state_available() -> bool:
 
 def state_read(schemas: Sequence[str]) -> dict[str, RecordedState]:
     """The trusted summaries of `schemas` (schema names), in one query: {schema: RecordedState} for each schema
-    whose `django_migrations` has a state row and still carries the trigger that computed it, enabled always (ALTER TABLE ... ENABLE ALWAYS
-    TRIGGER; enabled for origin only, it would miss writes made under session_replication_role = replica). Schemas
-    missing from the result (no table, no row, no trigger, trigger disabled) must be read directly. Returns {}
-    when the state table does not exist yet."""
+    whose `django_migrations` has a state row and still carries the trigger that computed it, enabled always
+    (ALTER TABLE ... ENABLE ALWAYS TRIGGER; enabled for origin only, it would miss writes made under
+    session_replication_role = replica). Schemas missing from the result (no table, no row, another or no
+    trigger, trigger disabled) must be read directly. Returns {} when the state table does not exist yet."""
     if not schemas or not state_available():
         return {}
     with connection.cursor() as cursor:

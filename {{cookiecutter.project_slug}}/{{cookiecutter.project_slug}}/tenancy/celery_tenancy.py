@@ -336,7 +336,7 @@ class ActiveTenantScheduler(TenantAwarePersistentScheduler):
 
     A beat entry without `tenant_schemas` runs once per active tenant (the public schema excluded);
     with `tenant_schemas: [...]` once per named schema that is an active tenant's (`["public"]` for
-    platform tasks). See CELERY_BEAT_SCHEDULE in config/settings/base.py.
+    platform tasks). See BEAT_SCHEDULE in config/celery_app.py.
     """
 
     @classmethod
