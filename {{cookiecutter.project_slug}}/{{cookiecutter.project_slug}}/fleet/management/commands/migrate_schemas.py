@@ -456,6 +456,7 @@ class Command(MigrateSchemasCommand):
     ) -> FleetReport:
         """Send the pending schemas to Celery workers in batches; the canary batch first, then waves of
         `--parallel` batches. Without --continue-on-error no new wave starts after a failure."""
+        # Imported here: the Celery app is needed by this executor only, and start-up counts in every deploy.
         from ...tasks import migrate_schemas_batch
         from config.celery_app import app
 
@@ -520,7 +521,7 @@ class Command(MigrateSchemasCommand):
     def _verify(self, fleet: FleetPlan) -> None:
         """--verify: compare the catalogs of the selected, up-to-date schemas with stock django-tenants'
         reference; schemas with pending migrations are named, not compared. Exit 1 on any of either."""
-        from ...verification import fleet_verify, reference_catalogs
+        from ...verification import fleet_verify, reference_catalogs  # here: it imports django.test (start-up)
 
         pending = fleet.pending
         current = [plan.schema for plan in fleet.schemas if plan.up_to_date]
