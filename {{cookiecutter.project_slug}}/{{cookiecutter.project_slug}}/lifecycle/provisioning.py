@@ -5,7 +5,7 @@ project and tens of seconds for a large one (reported by django-tenants users). 
 `settings.TENANCY_SPARE_SCHEMAS` schemas named `spare_<hex>`, already migrated; provisioning
 claims one with `SELECT ... FOR UPDATE SKIP LOCKED` (concurrent claims never wait for each
 other) and renames it to `tenant_<slug>` inside the transaction that creates the tenant row,
-so it costs a few statements. A spare is claimed only when its own `django_migrations`
+all in one statement (lifecycle.services._provision_fast). A spare is claimed only when its own `django_migrations`
 records every migration on disk: after a deploy adds migrations, spares are stale until
 `migrate_schemas` (which migrates them after the tenants) brings them up to date, and
 provisioning falls back to migrations meanwhile.
@@ -14,9 +14,10 @@ Refilling happens after the claiming transaction commits, outside the request:
 settings.TENANCY_SPARE_REFILL is "celery" (a task), "thread" (a background thread in this
 process; the process waits for it before exiting) or "off" (refilled by `migrate_schemas`).
 
-Provisioning locks are PostgreSQL session advisory locks keyed by schema name: provisioning
-holds one while it works on a schema, so `tenants_doctor` can tell a provisioning tenant
-whose process died (lock free) from one still being built (lock held).
+Provisioning locks are PostgreSQL advisory locks keyed by schema name: provisioning holds one
+while it works on a schema, so `tenants_doctor` can tell a provisioning tenant whose process died
+(lock free) from one still being built (lock held). The one-statement pool path takes it for its
+transaction (pg_advisory_xact_lock, same keys); the other paths hold the session lock below.
 """
 
 from __future__ import annotations
@@ -53,15 +54,16 @@ REFILL_LOCK_KEY = 0
 # injection in tests: a receiver that kills the process shows what a crash at that step leaves.
 provisioning_step = Signal()
 PROVISIONING_STEPS = (
-    "claim_spare",  # lock one current spare schema (none: the migrations path below)
-    "rename_schema",  # spare_<hex> -> tenant_<slug>
-    "create_tenant",  # tenant row, status active (the transaction is not committed yet)
-    "create_domain",
-    "grant_owner",
-    "commit",
-    # Without a spare: the tenant row (status provisioning), domain and owner membership are
+    # On entering provisioning, before anything is written. From the pool, one statement
+    # (lifecycle_tenant_provision, lifecycle migration 0001) then claims a current spare, renames it
+    # spare_<hex> -> tenant_<slug> and inserts the tenant (active), domain, subscription, owner
+    # membership and audit events: no step boundary lies inside it.
+    "claim_spare",
+    "commit",  # all written, the transaction not committed yet (both paths)
+    # Without a current spare: the tenant row (status provisioning), domain and owner membership are
     # committed first, then the schema is built by migrations and the tenant activated.
     "reserve",
+    "grant_owner",  # also on the pool's ORM path, taken only when something is unusual (services.py)
     "build_schema",
     "activate",
 )
@@ -141,11 +143,11 @@ def spare_claim(*, slug: str) -> str | None:
     if not connection.in_atomic_block:
         raise RuntimeError("spare_claim() must run inside transaction.atomic()")
     skipped: list[int] = []
-    table = connection.ops.quote_name(SpareSchema._meta.db_table)
+    spares = connection.ops.quote_name(SpareSchema._meta.db_table)
     with connection.cursor() as cursor:
         while True:
             cursor.execute(
-                f"SELECT id, schema_name FROM {table} WHERE NOT (id = ANY(%s)) "  # noqa: S608 - our table name
+                f"SELECT id, schema_name FROM {spares} WHERE NOT (id = ANY(%s)) "  # noqa: S608 - our table name
                 "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
                 [skipped],
             )
@@ -153,10 +155,15 @@ def spare_claim(*, slug: str) -> str | None:
             if row is None:
                 return None
             spare_id, schema_name = row
-            # Spares are built by migrations, so django_migrations exists (a hand-made one without it fails here).
-            cursor.execute(f"SELECT app, name FROM {connection.ops.quote_name(schema_name)}.django_migrations")  # noqa: S608
-            if is_current(cursor.fetchall()):
-                cursor.execute(f"DELETE FROM {table} WHERE id = %s", [spare_id])  # noqa: S608 - our table name
+            # Spares are built by migrations; one without django_migrations (or without its schema: damage that
+            # tenants_doctor reports) is skipped like a stale one.
+            table = f"{connection.ops.quote_name(schema_name)}.django_migrations"
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
+            exists = cursor.fetchone()[0]
+            if exists:
+                cursor.execute(f"SELECT app, name FROM {table}")  # noqa: S608 - a quoted schema name
+            if exists and is_current(cursor.fetchall()):
+                cursor.execute(f"DELETE FROM {spares} WHERE id = %s", [spare_id])  # noqa: S608 - our table name
                 return str(schema_name)
             logger.warning(
                 "spare schema %s is not up to date; run migrate_schemas (not claimed for %s)", schema_name, slug
