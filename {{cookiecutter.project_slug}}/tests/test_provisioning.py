@@ -15,8 +15,16 @@ from django_tenants.utils import schema_exists
 from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
 from {{ cookiecutter.project_slug }}.audit.models import AuditEvent
 from {{ cookiecutter.project_slug }}.errors import Conflict, InvalidValue, NotFound
-from {{ cookiecutter.project_slug }}.fleet.verification import fleet_verify
+from {{ cookiecutter.project_slug }}.fleet.plan import plan_fleet
+from {{ cookiecutter.project_slug }}.fleet.verification import catalog_diff, catalog_read, fleet_verify, reference_catalogs
 from {{ cookiecutter.project_slug }}.lifecycle.provisioning import provisioning_lock, provisioning_step, spare_pool_fill
+from {{ cookiecutter.project_slug }}.lifecycle.schema_script import (
+    schema_script_check,
+    schema_script_current,
+    schema_script_ensure,
+    schema_script_replay,
+    script_key,
+)
 from {{ cookiecutter.project_slug }}.lifecycle.services import (
     _provision_from_spare,
     tenant_create,
@@ -25,7 +33,7 @@ from {{ cookiecutter.project_slug }}.lifecycle.services import (
     tenant_status_set,
 )
 from {{ cookiecutter.project_slug }}.tenancy.domain import InvalidSlug
-from {{ cookiecutter.project_slug }}.tenancy.models import Domain, SpareSchema, Tenant
+from {{ cookiecutter.project_slug }}.tenancy.models import Domain, SchemaScript, SpareSchema, Tenant
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -136,7 +144,8 @@ def test_the_one_statement_path_writes_what_the_orm_path_writes(plan):
     assert [event[0] for event in ours["audit"]] == ["membership.grant", "tenant.create"]
     assert ours["members"] == [("boss@owner.example", "owner", False)]
     assert User.objects.filter(email="boss@owner.example").count() == 1
-    assert AuditEvent.objects.get(action="tenant.create", schema_name="tenant_initech").detail["spare_schema"]
+    created = AuditEvent.objects.get(action="tenant.create", tenant_id=Tenant.objects.get(slug="initech").pk)
+    assert created.detail["spare_schema"]
 
 
 @pytest.mark.django_db
@@ -171,6 +180,62 @@ def test_a_registered_spare_without_its_schema_is_skipped_not_claimed():
 
     assert spares() == [pool[0], pool[2]]
     assert not schema_exists(pool[1]) and schema_exists("tenant_initech")
+
+
+# --- the schema script (an empty pool) ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_schema_built_from_the_script_has_the_catalog_stock_migrations_build():
+    assert schema_script_ensure()
+
+    schema_script_replay(schema_script_current(), "tenant_scripted")
+
+    catalog = catalog_read(["tenant_scripted"], data=True)["tenant_scripted"]
+    assert catalog_diff("tenant_scripted", reference_catalogs(data=True)["tenant"], catalog) == []
+    assert any(key.startswith("index ") for key in catalog) and any(
+        key.startswith("row django_migrations") for key in catalog
+    )
+
+
+@pytest.mark.django_db
+def test_a_script_missing_an_index_is_caught_and_never_stored():
+    assert schema_script_ensure()
+    script = schema_script_current()
+    [index] = [line for line in script.splitlines() if line.startswith("CREATE INDEX")][:1]
+    sabotaged = script.replace(index + "\n", "")
+    spare = spares()[0]
+
+    differences = schema_script_check(sabotaged, spare)
+
+    assert [(d.change, d.object.split()[0]) for d in differences] == [("missing", "index")]
+    assert schema_script_check(script, spare) == []
+    schema_script_replay(sabotaged, "tenant_sabotaged")
+    assert fleet_verify(["tenant_sabotaged"]) != {}  # stock's catalog catches it too
+
+
+@pytest.mark.django_db
+def test_the_script_follows_the_migrations_on_disk():
+    assert schema_script_ensure()
+    SchemaScript.objects.update(key="0" * 64)  # what a deploy that changes migrations leaves
+
+    assert schema_script_current() is None  # schemas are built by migrations until the next capture
+    assert schema_script_ensure() and schema_script_current() is not None
+    assert list(SchemaScript.objects.values_list("key", flat=True)) == [script_key()]
+
+
+@pytest.mark.django_db
+def test_with_an_empty_pool_the_schema_comes_from_the_script_in_one_statement():
+    assert schema_script_ensure()
+    SpareSchema.objects.all().delete()
+
+    with CaptureQueriesContext(connection) as queries:
+        tenant_create(name="Initech", slug="initech")
+
+    replays = [query["sql"] for query in queries if query["sql"].startswith('CREATE SCHEMA "tenant_initech";')]
+    assert len(replays) == 1
+    assert fleet_verify(["tenant_initech"]) == {}
+    assert plan_fleet([("tenant_initech", "initech")]).pending == []
 
 
 @pytest.mark.django_db

@@ -39,6 +39,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from ..fleet.executor import fleet_migrate
 from ..fleet.plan import is_current, read_applied
 from ..tenancy.models import SpareSchema
+from .schema_script import schema_script_current, schema_script_ensure, schema_script_replay
 
 logger = logging.getLogger(__name__)
 
@@ -108,11 +109,19 @@ def provisioning_lock_try(schema_name: str) -> Iterator[bool]:
 
 
 def schema_build(schema_name: str, *, verbosity: int = 0) -> None:
-    """CREATE SCHEMA `schema_name` and apply every migration to it, in the caller's transaction.
+    """CREATE SCHEMA `schema_name` as every migration on disk builds it, in the caller's transaction: from the
+    checked schema script of the current migrations when one is stored (lifecycle/schema_script.py, one
+    statement), else by applying every migration.
 
     Raises RuntimeError naming the schema and the failing migration when a migration fails; the
     caller's transaction then rolls back the schema too.
     """
+    script = schema_script_current()
+    if script is not None:
+        schema_script_replay(script, schema_name)
+        if verbosity:
+            logger.info("built schema %s from the schema script", schema_name)
+        return
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {connection.ops.quote_name(schema_name)}")
     report = fleet_migrate(schemas=[(schema_name, None)], retries=0)
@@ -212,7 +221,9 @@ def spare_list() -> list[SpareInfo]:
 def spare_pool_fill(*, target: int | None = None, verbosity: int = 0) -> int:
     """Create spare schemas until `target` (default settings.TENANCY_SPARE_SCHEMAS) are registered;
     return how many were created. Stale spares count towards the target (migrate_schemas brings them
-    up to date). When another process is already filling the pool, returns 0 at once.
+    up to date). Then captures the schema script of the current migrations when none is stored
+    (schema_script_ensure; a failure is logged, never raised). When another process is already filling
+    the pool, returns 0 at once.
     """
     target = settings.TENANCY_SPARE_SCHEMAS if target is None else target
     if target <= 0:
@@ -228,6 +239,10 @@ def spare_pool_fill(*, target: int | None = None, verbosity: int = 0) -> int:
                 name = spare_create(verbosity=verbosity)
                 created += 1
                 logger.info("spare schema %s created", name)
+            try:
+                schema_script_ensure()
+            except Exception:
+                logger.exception("capturing the schema script failed; new schemas are built by migrations")
         finally:
             if connection.connection is not None and not connection.needs_rollback:
                 with connection.cursor() as cursor:
