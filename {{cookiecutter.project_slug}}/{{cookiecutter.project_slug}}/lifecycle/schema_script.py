@@ -28,6 +28,7 @@ import re
 import secrets
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from ..fleet.plan import current_graph, is_current, read_applied
 from ..fleet.verification import Difference, catalog_diff, catalog_read
@@ -106,9 +107,9 @@ def schema_script_ensure() -> bool:
     """Make sure a checked script for the current migrations is stored; return whether one is.
 
     When missing, captures it from the oldest current spare (locked against claims meanwhile), checks it
-    (schema_script_check) and stores it, removing scripts of other keys. Without a current spare, or when
-    pg_dump is unavailable or the check finds a difference (logged as an error), stores nothing and returns
-    False: schemas are then built by migrations.
+    (schema_script_check) and stores it in place of the script of other migrations (one row). Without a
+    current spare, or when pg_dump is unavailable or the check finds a difference (logged as an error), stores
+    nothing and returns False: schemas are then built by migrations.
     """
     key = script_key()
     if SchemaScript.objects.filter(key=key).exists():
@@ -135,7 +136,13 @@ def schema_script_ensure() -> bool:
             shown = "; ".join(str(difference) for difference in differences[:5])
             logger.error("the schema script captured from %s differs from it; not used: %s", source, shown)
             return False
-        SchemaScript.objects.exclude(key=key).delete()
-        SchemaScript.objects.get_or_create(key=key, defaults={"script": script})
+        # One row, replaced in place: a recapture after a deploy moves no sequence (migrate_schemas ends with the
+        # pool's top-up, and its result is compared with stock django-tenants' catalog, sequence positions included).
+        kept = SchemaScript.objects.order_by("id").values_list("pk", flat=True).first()
+        if kept is None:
+            SchemaScript.objects.create(key=key, script=script)
+        else:
+            SchemaScript.objects.exclude(pk=kept).delete()
+            SchemaScript.objects.filter(pk=kept).update(key=key, script=script, created=timezone.now())
     logger.info("schema script captured from %s (%d characters)", source, len(script))
     return True

@@ -8,7 +8,8 @@ nothing. That transaction is one statement: the database function `lifecycle_ten
 (a slug, schema or domain taken, no plan, no current spare) it writes nothing and the ORM path below
 decides, raising the precise error.
 Without a spare, the tenant row (status provisioning), domain and membership commit first,
-then the schema is built by migrations and the tenant activated in a second transaction: a
+then the schema is built (from the schema script, else by migrations: provisioning.schema_build) and
+the tenant activated in a second transaction: a
 crash in between leaves a tenant in `provisioning` (its host answers "setting up"), which
 `tenants_doctor --fix` completes. A tenant is never active without a complete schema.
 """
