@@ -9,15 +9,31 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_exists
 
 from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
+from {{ cookiecutter.project_slug }}.audit.models import AuditEvent
 from {{ cookiecutter.project_slug }}.errors import Conflict, InvalidValue, NotFound
-from {{ cookiecutter.project_slug }}.fleet.verification import fleet_verify
-from {{ cookiecutter.project_slug }}.lifecycle.provisioning import provisioning_step, spare_pool_fill
-from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create, tenant_drop, tenant_status_set
+from {{ cookiecutter.project_slug }}.fleet.plan import plan_fleet
+from {{ cookiecutter.project_slug }}.fleet.verification import catalog_diff, catalog_read, fleet_verify, reference_catalogs
+from {{ cookiecutter.project_slug }}.lifecycle.provisioning import provisioning_lock, provisioning_step, spare_pool_fill
+from {{ cookiecutter.project_slug }}.lifecycle.schema_script import (
+    schema_script_check,
+    schema_script_current,
+    schema_script_ensure,
+    schema_script_replay,
+    script_key,
+)
+from {{ cookiecutter.project_slug }}.lifecycle.services import (
+    _provision_from_spare,
+    tenant_create,
+    tenant_drop,
+    tenant_request_validate,
+    tenant_status_set,
+)
 from {{ cookiecutter.project_slug }}.tenancy.domain import InvalidSlug
-from {{ cookiecutter.project_slug }}.tenancy.models import Domain, SpareSchema, Tenant
+from {{ cookiecutter.project_slug }}.tenancy.models import Domain, SchemaScript, SpareSchema, Tenant
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -84,9 +100,143 @@ def test_provisioning_claims_the_oldest_spare_and_renames_it_without_migrating()
     assert namespace_oid("tenant_initech") == oid  # the very schema, renamed
     assert not schema_exists(pool[0])
     assert spares() == pool[1:]
-    assert seen == ["claim_spare", "rename_schema", "create_tenant", "create_domain", "grant_owner", "commit"]
+    assert seen == ["claim_spare", "commit"]  # one statement in between
     assert Domain.objects.get(tenant=tenant).domain == "initech.localhost"
     assert Membership.objects.get(tenant=tenant, user__email="boss@initech.example").role == "owner"
+
+
+def written_by(slug):
+    """What provisioning wrote for `slug`, without ids, names and times: tenant, domain, subscription,
+    memberships and audit events."""
+    tenant = Tenant.objects.get(slug=slug)
+    subscription = tenant.subscription
+    trial = round((subscription.trial_end - subscription.created).total_seconds()) if subscription.trial_end else None
+    events = AuditEvent.objects.filter(tenant_id=tenant.pk).order_by("id")
+    return {
+        "tenant": (tenant.status, tenant.billing_status, tenant.billing_trial_end == subscription.trial_end),
+        "domains": [(d.domain.replace(slug, "S"), d.is_primary) for d in tenant.domains.all()],
+        "subscription": (subscription.plan.code, subscription.status, subscription.interval, subscription.provider,
+                         subscription.cancel_at_period_end, subscription.stripe_state_at, trial,
+                         subscription.current_period_end == subscription.trial_end),
+        "members": [(m.user.email, m.role, m.user.has_usable_password()) for m in tenant.memberships.all()],
+        "audit": [(e.action, e.origin, e.actor_email, e.schema_name.replace(slug, "S"), e.target.replace(slug, "S"),
+                   {k: v.replace(slug, "S") if isinstance(v, str) else v for k, v in e.detail.items()})
+                  for e in events],
+    }  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("plan", [None, "starter"])
+def test_the_one_statement_path_writes_what_the_orm_path_writes(plan):
+    # The ORM path is what provisioning takes when something is unusual; both claim a spare from the pool.
+    User.objects.create_user(email="boss@owner.example")  # an existing owner
+    fast = steps_of(lambda: tenant_create(name="Initech", slug="initech", owner_email="boss@owner.example",
+                                          plan=plan))  # fmt: skip
+    request = tenant_request_validate(name="Initech", slug="umbrella", owner_email="boss@owner.example", plan=plan)
+    with provisioning_lock(request.schema_name):
+        assert _provision_from_spare(request) is not None
+
+    assert fast == ["claim_spare", "commit"]
+    ours, orm = written_by("initech"), written_by("umbrella")
+    ours["audit"] = [(*event[:5], {**event[5], "spare_schema": None}) for event in ours["audit"]]
+    orm["audit"] = [(*event[:5], {**event[5], "spare_schema": None}) for event in orm["audit"]]
+    assert ours == orm
+    assert [event[0] for event in ours["audit"]] == ["membership.grant", "tenant.create"]
+    assert ours["members"] == [("boss@owner.example", "owner", False)]
+    assert User.objects.filter(email="boss@owner.example").count() == 1
+    created = AuditEvent.objects.get(action="tenant.create", tenant_id=Tenant.objects.get(slug="initech").pk)
+    assert created.detail["spare_schema"]
+
+
+@pytest.mark.django_db
+def test_a_new_owner_gets_an_unusable_password_and_the_routing_version_moves():
+    version = sql("SELECT version FROM tenancy_routingversion WHERE id = 1")
+
+    tenant = tenant_create(name="Initech", slug="initech", owner_email="new@initech.example")
+
+    owner = User.objects.get(email="new@initech.example")
+    assert not owner.has_usable_password() and owner.is_active and not owner.is_staff
+    assert sql("SELECT version FROM tenancy_routingversion WHERE id = 1") > version
+    assert tenant.pk == Tenant.objects.get(slug="initech").pk and not tenant._state.adding
+
+
+@pytest.mark.django_db
+def test_provisioning_from_the_pool_is_one_statement():
+    with CaptureQueriesContext(connection) as queries:
+        tenant_create(name="Initech", slug="initech", owner_email="boss@initech.example")
+
+    # Besides django-tenants' search path and the savepoint of the test's own transaction.
+    skipped = ("SET search_path", "SAVEPOINT", "RELEASE")
+    sent = [query["sql"] for query in queries if not query["sql"].startswith(skipped)]
+    assert len(sent) == 1 and sent[0].startswith("SELECT lifecycle_tenant_provision("), sent
+
+
+@pytest.mark.django_db
+def test_a_registered_spare_without_its_schema_is_skipped_not_claimed():
+    pool = spares()
+    sql(f'DROP SCHEMA "{pool[0]}" CASCADE')
+
+    tenant_create(name="Initech", slug="initech")
+
+    assert spares() == [pool[0], pool[2]]
+    assert not schema_exists(pool[1]) and schema_exists("tenant_initech")
+
+
+# --- the schema script (an empty pool) ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_schema_built_from_the_script_has_the_catalog_stock_migrations_build():
+    assert schema_script_ensure()
+
+    schema_script_replay(schema_script_current(), "tenant_scripted")
+
+    catalog = catalog_read(["tenant_scripted"], data=True)["tenant_scripted"]
+    assert catalog_diff("tenant_scripted", reference_catalogs(data=True)["tenant"], catalog) == []
+    assert any(key.startswith("index ") for key in catalog) and any(
+        key.startswith("row django_migrations") for key in catalog
+    )
+
+
+@pytest.mark.django_db
+def test_a_script_missing_an_index_is_caught_and_never_stored():
+    assert schema_script_ensure()
+    script = schema_script_current()
+    [index] = [line for line in script.splitlines() if line.startswith("CREATE INDEX")][:1]
+    sabotaged = script.replace(index + "\n", "")
+    spare = spares()[0]
+
+    differences = schema_script_check(sabotaged, spare)
+
+    assert [(d.change, d.object.split()[0]) for d in differences] == [("missing", "index")]
+    assert schema_script_check(script, spare) == []
+    schema_script_replay(sabotaged, "tenant_sabotaged")
+    assert fleet_verify(["tenant_sabotaged"]) != {}  # stock's catalog catches it too
+
+
+@pytest.mark.django_db
+def test_the_script_follows_the_migrations_on_disk():
+    assert schema_script_ensure()
+    SchemaScript.objects.update(key="0" * 64)  # what a deploy that changes migrations leaves
+    stored = SchemaScript.objects.get().pk
+
+    assert schema_script_current() is None  # schemas are built by migrations until the next capture
+    assert schema_script_ensure() and schema_script_current() is not None
+    assert list(SchemaScript.objects.values_list("pk", "key")) == [(stored, script_key())]  # replaced in place
+
+
+@pytest.mark.django_db
+def test_with_an_empty_pool_the_schema_comes_from_the_script_in_one_statement():
+    assert schema_script_ensure()
+    SpareSchema.objects.all().delete()
+
+    with CaptureQueriesContext(connection) as queries:
+        tenant_create(name="Initech", slug="initech")
+
+    replays = [query["sql"] for query in queries if query["sql"].startswith('CREATE SCHEMA "tenant_initech";')]
+    assert len(replays) == 1
+    assert fleet_verify(["tenant_initech"]) == {}
+    assert plan_fleet([("tenant_initech", "initech")]).pending == []
 
 
 @pytest.mark.django_db

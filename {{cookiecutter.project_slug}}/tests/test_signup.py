@@ -230,9 +230,9 @@ def test_failure_after_the_user_was_created_leaves_no_user():
     seen = []
 
     def fail(sender, step, **kwargs):
-        if step == "grant_owner":
+        if step == "commit":  # everything written, nothing committed
             seen.append(User.objects.filter(email="boss@initech.example").exists())
-            raise RuntimeError("fault injected at grant_owner")
+            raise RuntimeError("fault injected at commit")
 
     provisioning_step.connect(fail)
     try:

@@ -6,6 +6,7 @@ from django_tenants.utils import schema_exists, tenant_context
 
 from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
 from {{ cookiecutter.project_slug }}.errors import InvalidValue, NotFound
+from {{ cookiecutter.project_slug }}.lifecycle.provisioning import provisioning_step
 from {{ cookiecutter.project_slug }}.lifecycle.services import public_tenant_ensure, tenant_create, tenant_drop
 from {{ cookiecutter.project_slug }}.products.models import Product
 from {{ cookiecutter.project_slug }}.tenancy.domain import DomainTaken, InvalidDomain, InvalidSlug, TenantExists
@@ -72,13 +73,17 @@ def test_tenant_create_rejects_bad_input_and_creates_nothing(kwargs, error):
     assert fleet_snapshot() == before
 
 
-def test_failure_after_migrations_leaves_no_schema_tenant_or_domain(monkeypatch):
-    def fail(**kwargs):
-        raise RuntimeError("disk full")
+def test_failure_after_everything_was_written_leaves_no_schema_tenant_or_domain():
+    def fail(sender, step, **kwargs):
+        if step == "commit":  # schema, tenant, domain and membership written, not committed
+            raise RuntimeError("disk full")
 
-    monkeypatch.setattr("{{ cookiecutter.project_slug }}.lifecycle.services.membership_grant", fail)
-    with pytest.raises(RuntimeError, match="disk full"):
-        tenant_create(name="Initech", slug="initech", owner_email="boss@initech.example")
+    provisioning_step.connect(fail)
+    try:
+        with pytest.raises(RuntimeError, match="disk full"):
+            tenant_create(name="Initech", slug="initech", owner_email="boss@initech.example")
+    finally:
+        provisioning_step.disconnect(fail)
     assert not schema_exists("tenant_initech")
     assert not Tenant.objects.filter(slug="initech").exists()
     assert not Domain.objects.filter(domain="initech.localhost").exists()

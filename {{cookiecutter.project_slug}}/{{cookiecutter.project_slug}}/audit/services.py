@@ -76,6 +76,24 @@ def audit_record(
 
     Raises InvalidValue for an action code not in ACTIONS.
     """
+    event = audit_event_build(action, actor=actor, tenant=tenant, target=target, detail=detail)
+    # A shared app's table lives in the public schema only, and django-tenants keeps `public` on the search
+    # path of every tenant schema: the insert finds it from whichever schema the caller works in.
+    event.save()
+    return event
+
+
+def audit_event_build(
+    action: str,
+    *,
+    actor: UserLike | None = None,
+    tenant: TenantLike | None = None,
+    target: str = "",
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """The unsaved AuditEvent `audit_record` would insert (same arguments): for a caller that inserts it in SQL
+    of its own, such as warm-pool provisioning (lifecycle.services). Raises InvalidValue for an unknown action.
+    """
     if action not in ACTIONS:
         raise InvalidValue(f"audit action {action!r} is not known; accepted: {', '.join(sorted(ACTIONS))}")
     origin = origin_current()
@@ -93,7 +111,4 @@ def audit_record(
         target=target[:TARGET_MAX],
         detail=dict(detail or {}),
     )
-    # A shared app's table lives in the public schema only, and django-tenants keeps `public` on the search
-    # path of every tenant schema: the insert finds it from whichever schema the caller works in.
-    event.save()
     return event

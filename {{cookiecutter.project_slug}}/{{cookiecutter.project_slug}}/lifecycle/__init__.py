@@ -1,8 +1,9 @@
 """Tenant lifecycle: provisioning a tenant, changing its status, backing it up, restoring, dropping it.
 
 Owns provisioning (`services.tenant_create`: validation, the spare-schema pool of `provisioning.py`,
-the owner membership), status changes (active, suspended, archived), backup and restore
-(`backup.py`, `archives.py`, `pgtools.py`), dropping a tenant, the doctor that finds and repairs
+the one-statement database function of migration 0001, the schema script of `schema_script.py` that builds
+a schema without running migrations, the owner membership), status changes (active, suspended, archived),
+backup and restore (`backup.py`, `archives.py`, `pgtools.py`), dropping a tenant, the doctor that finds and repairs
 drift (`doctor.py`), and the commands `create_tenant`, `drop_schema`, `list_tenants`, `tenant_status`,
 `backup_tenant`, `restore_tenant`, `tenants_doctor`, `ensure_public_tenant` and `createsuperuser`; a tenant's
 further domains (`domains.py`: `create_domain`, `delete_domain`); and the django-tenants commands it refuses

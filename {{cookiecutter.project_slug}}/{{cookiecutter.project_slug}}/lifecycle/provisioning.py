@@ -5,7 +5,7 @@ project and tens of seconds for a large one (reported by django-tenants users). 
 `settings.TENANCY_SPARE_SCHEMAS` schemas named `spare_<hex>`, already migrated; provisioning
 claims one with `SELECT ... FOR UPDATE SKIP LOCKED` (concurrent claims never wait for each
 other) and renames it to `tenant_<slug>` inside the transaction that creates the tenant row,
-so it costs a few statements. A spare is claimed only when its own `django_migrations`
+all in one statement (lifecycle.services._provision_fast). A spare is claimed only when its own `django_migrations`
 records every migration on disk: after a deploy adds migrations, spares are stale until
 `migrate_schemas` (which migrates them after the tenants) brings them up to date, and
 provisioning falls back to migrations meanwhile.
@@ -14,9 +14,10 @@ Refilling happens after the claiming transaction commits, outside the request:
 settings.TENANCY_SPARE_REFILL is "celery" (a task), "thread" (a background thread in this
 process; the process waits for it before exiting) or "off" (refilled by `migrate_schemas`).
 
-Provisioning locks are PostgreSQL session advisory locks keyed by schema name: provisioning
-holds one while it works on a schema, so `tenants_doctor` can tell a provisioning tenant
-whose process died (lock free) from one still being built (lock held).
+Provisioning locks are PostgreSQL advisory locks keyed by schema name: provisioning holds one
+while it works on a schema, so `tenants_doctor` can tell a provisioning tenant whose process died
+(lock free) from one still being built (lock held). The one-statement pool path takes it for its
+transaction (pg_advisory_xact_lock, same keys); the other paths hold the session lock below.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from ..fleet.executor import fleet_migrate
 from ..fleet.plan import is_current, read_applied
 from ..tenancy.models import SpareSchema
+from .schema_script import schema_script_current, schema_script_ensure, schema_script_replay
 
 logger = logging.getLogger(__name__)
 
@@ -53,15 +55,16 @@ REFILL_LOCK_KEY = 0
 # injection in tests: a receiver that kills the process shows what a crash at that step leaves.
 provisioning_step = Signal()
 PROVISIONING_STEPS = (
-    "claim_spare",  # lock one current spare schema (none: the migrations path below)
-    "rename_schema",  # spare_<hex> -> tenant_<slug>
-    "create_tenant",  # tenant row, status active (the transaction is not committed yet)
-    "create_domain",
-    "grant_owner",
-    "commit",
-    # Without a spare: the tenant row (status provisioning), domain and owner membership are
+    # On entering provisioning, before anything is written. From the pool, one statement
+    # (lifecycle_tenant_provision, lifecycle migration 0001) then claims a current spare, renames it
+    # spare_<hex> -> tenant_<slug> and inserts the tenant (active), domain, subscription, owner
+    # membership and audit events: no step boundary lies inside it.
+    "claim_spare",
+    "commit",  # all written, the transaction not committed yet (both paths)
+    # Without a current spare: the tenant row (status provisioning), domain and owner membership are
     # committed first, then the schema is built by migrations and the tenant activated.
     "reserve",
+    "grant_owner",  # also on the pool's ORM path, taken only when something is unusual (services.py)
     "build_schema",
     "activate",
 )
@@ -106,11 +109,19 @@ def provisioning_lock_try(schema_name: str) -> Iterator[bool]:
 
 
 def schema_build(schema_name: str, *, verbosity: int = 0) -> None:
-    """CREATE SCHEMA `schema_name` and apply every migration to it, in the caller's transaction.
+    """CREATE SCHEMA `schema_name` as every migration on disk builds it, in the caller's transaction: from the
+    checked schema script of the current migrations when one is stored (lifecycle/schema_script.py, one
+    statement), else by applying every migration.
 
     Raises RuntimeError naming the schema and the failing migration when a migration fails; the
     caller's transaction then rolls back the schema too.
     """
+    script = schema_script_current()
+    if script is not None:
+        schema_script_replay(script, schema_name)
+        if verbosity:
+            logger.info("built schema %s from the schema script", schema_name)
+        return
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {connection.ops.quote_name(schema_name)}")
     report = fleet_migrate(schemas=[(schema_name, None)], retries=0)
@@ -141,11 +152,11 @@ def spare_claim(*, slug: str) -> str | None:
     if not connection.in_atomic_block:
         raise RuntimeError("spare_claim() must run inside transaction.atomic()")
     skipped: list[int] = []
-    table = connection.ops.quote_name(SpareSchema._meta.db_table)
+    spares = connection.ops.quote_name(SpareSchema._meta.db_table)
     with connection.cursor() as cursor:
         while True:
             cursor.execute(
-                f"SELECT id, schema_name FROM {table} WHERE NOT (id = ANY(%s)) "  # noqa: S608 - our table name
+                f"SELECT id, schema_name FROM {spares} WHERE NOT (id = ANY(%s)) "  # noqa: S608 - our table name
                 "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
                 [skipped],
             )
@@ -153,10 +164,15 @@ def spare_claim(*, slug: str) -> str | None:
             if row is None:
                 return None
             spare_id, schema_name = row
-            # Spares are built by migrations, so django_migrations exists (a hand-made one without it fails here).
-            cursor.execute(f"SELECT app, name FROM {connection.ops.quote_name(schema_name)}.django_migrations")  # noqa: S608
-            if is_current(cursor.fetchall()):
-                cursor.execute(f"DELETE FROM {table} WHERE id = %s", [spare_id])  # noqa: S608 - our table name
+            # Spares are built by migrations; one without django_migrations (or without its schema: damage that
+            # tenants_doctor reports) is skipped like a stale one.
+            table = f"{connection.ops.quote_name(schema_name)}.django_migrations"
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
+            exists = cursor.fetchone()[0]
+            if exists:
+                cursor.execute(f"SELECT app, name FROM {table}")  # noqa: S608 - a quoted schema name
+            if exists and is_current(cursor.fetchall()):
+                cursor.execute(f"DELETE FROM {spares} WHERE id = %s", [spare_id])  # noqa: S608 - our table name
                 return str(schema_name)
             logger.warning(
                 "spare schema %s is not up to date; run migrate_schemas (not claimed for %s)", schema_name, slug
@@ -205,7 +221,9 @@ def spare_list() -> list[SpareInfo]:
 def spare_pool_fill(*, target: int | None = None, verbosity: int = 0) -> int:
     """Create spare schemas until `target` (default settings.TENANCY_SPARE_SCHEMAS) are registered;
     return how many were created. Stale spares count towards the target (migrate_schemas brings them
-    up to date). When another process is already filling the pool, returns 0 at once.
+    up to date). Then captures the schema script of the current migrations when none is stored
+    (schema_script_ensure; a failure is logged, never raised). When another process is already filling
+    the pool, returns 0 at once.
     """
     target = settings.TENANCY_SPARE_SCHEMAS if target is None else target
     if target <= 0:
@@ -221,6 +239,10 @@ def spare_pool_fill(*, target: int | None = None, verbosity: int = 0) -> int:
                 name = spare_create(verbosity=verbosity)
                 created += 1
                 logger.info("spare schema %s created", name)
+            try:
+                schema_script_ensure()
+            except Exception:
+                logger.exception("capturing the schema script failed; new schemas are built by migrations")
         finally:
             if connection.connection is not None and not connection.needs_rollback:
                 with connection.cursor() as cursor:

@@ -1,27 +1,42 @@
 """Tenant provisioning, lifecycle and removal.
 
 Provisioning (`tenant_create`) claims a pre-migrated spare schema when the pool has one
-(lifecycle/provisioning.py): the rename to `tenant_<slug>`, the tenant row, its domain and the
-owner membership commit in one transaction, so a failure or a killed process leaves nothing.
+(lifecycle/provisioning.py): the rename to `tenant_<slug>`, the tenant row, its domain, subscription,
+owner membership and audit events commit in one transaction, so a failure or a killed process leaves
+nothing. That transaction is one statement: the database function `lifecycle_tenant_provision`
+(lifecycle migration 0001) does it all with rows built here by the models; when anything is unusual
+(a slug, schema or domain taken, no plan, no current spare) it writes nothing and the ORM path below
+decides, raising the precise error.
 Without a spare, the tenant row (status provisioning), domain and membership commit first,
-then the schema is built by migrations and the tenant activated in a second transaction: a
+then the schema is built (from the schema script, else by migrations: provisioning.schema_build) and
+the tenant activated in a second transaction: a
 crash in between leaves a tenant in `provisioning` (its host answers "setting up"), which
 `tenants_doctor --fix` completes. A tenant is never active without a complete schema.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import json
+import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
+from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
-from ..accounts.domain import normalize_email
-from ..accounts.models import User
+from ..accounts.domain import Role, normalize_email
+from ..accounts.models import Membership, User
 from ..accounts.services import membership_grant, user_get_or_create
-from ..audit.services import audit_record
+from ..audit.services import audit_event_build, audit_record
+from ..billing.domain import SubscriptionStatus
+from ..billing.models import Subscription
 from ..billing.services import plan_get, subscription_start
 from ..errors import Conflict, InvalidValue, NotFound
 from ..fleet.executor import fleet_migrate
@@ -39,7 +54,9 @@ from ..tenancy.domain import (
 )
 from ..tenancy.media import tenant_media_retire
 from ..tenancy.models import Domain, SpareSchema, Tenant
+from ..tenancy.routing import tenants_changed
 from .provisioning import (
+    LOCK_NAMESPACE,
     pool_refill_schedule,
     provisioning_lock,
     provisioning_lock_try,
@@ -48,6 +65,8 @@ from .provisioning import (
     spare_claim,
     step,
 )
+
+logger = logging.getLogger(__name__)
 
 NAME_MAX = 100
 
@@ -176,10 +195,15 @@ def tenant_create(
     )
     # Tenant rows live in the public schema; the caller's schema is restored afterwards.
     try:
-        with schema_context(get_public_schema_name()), provisioning_lock(request.schema_name):
-            tenant = _provision_from_spare(request)
+        with schema_context(get_public_schema_name()):
+            step("claim_spare", slug=request.slug, schema_name=request.schema_name)
+            tenant = _provision_fast(request)
             if tenant is None:
-                tenant = _provision_by_migrations(request, verbosity=verbosity)
+                # Something unusual, or no current spare: the ORM path decides, under the provisioning lock.
+                with provisioning_lock(request.schema_name):
+                    tenant = _provision_from_spare(request)
+                    if tenant is None:
+                        tenant = _provision_by_migrations(request, verbosity=verbosity)
     except IntegrityError as exc:
         # A concurrent creation won the race for the slug, schema or domain.
         raise TenantExists(
@@ -189,23 +213,109 @@ def tenant_create(
     return tenant
 
 
+def _provision_fast(request: TenantRequest) -> Tenant | None:
+    """Warm-pool provisioning in one statement (`lifecycle_tenant_provision`, lifecycle migration 0001) inside
+    a transaction of its own (a savepoint inside the caller's); return the active tenant, or None when the
+    function wrote nothing: a slug, schema or domain taken, no plan, a member limit of 0, no current spare.
+
+    Rows are built by the models here (defaults, auto_now fields, the unusable password of a new owner, the
+    audit origin); the function wires their ids, picks the plan and the oldest current spare (the spare's
+    django_migrations against the migrations on disk, as fleet.plan.is_current) and takes the provisioning
+    lock for its transaction. Raises IntegrityError when a concurrent creation takes the slug or domain.
+    """
+    now = timezone.now()
+    tenant = Tenant(
+        name=request.name, slug=request.slug, schema_name=request.schema_name, status=Tenant.Status.ACTIVE, created=now
+    )
+    domain = Domain(domain=request.domain, is_primary=True)
+    subscription = Subscription(created=now, updated=now)
+    membership = Membership(role=Role.OWNER.value, created=now)
+    new_owner = None
+    if request.owner_email is not None:
+        new_owner = User(email=request.owner_email)
+        new_owner.set_unusable_password()
+    grant = audit_event_build("membership.grant", tenant=tenant, detail={"from": None, "to": Role.OWNER.value})
+    created = audit_event_build(
+        "tenant.create", tenant=tenant, target=f"tenant {request.slug!r}",
+        detail={"slug": request.slug, "name": request.name, "domain": request.domain,
+                "owner_email": request.owner_email},
+    )  # fmt: skip
+    migrations, squashes = _migration_set()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT lifecycle_tenant_provision(%s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s, %s::jsonb, %s, %s, %s, "
+            "%s::jsonb, %s::jsonb, %s::jsonb, %s::jsonb)",
+            [
+                LOCK_NAMESPACE, migrations, squashes, _row(tenant, now), _row(domain, now), request.plan,
+                _row(subscription, now), SubscriptionStatus.TRIALING.value, SubscriptionStatus.ACTIVE.value,
+                request.owner_email, _row(new_owner, now) if new_owner is not None else None,
+                _row(membership, now), _row(grant, now), _row(created, now),
+            ],
+        )  # fmt: skip
+        result = cursor.fetchone()[0]
+        result = json.loads(result) if isinstance(result, str) else result
+        for name in result.get("stale", []):
+            logger.warning(
+                "spare schema %s is not up to date; run migrate_schemas (not claimed for %s)", name, request.slug
+            )
+        if result["outcome"] != "created":
+            return None
+        tenant.pk = result["tenant_id"]
+        tenant._state.adding = False
+        tenant._state.db = connection.alias
+        tenants_changed()  # what post_save of Tenant and Domain does (tenancy.routing)
+        step("commit", slug=request.slug, schema_name=request.schema_name)
+    return tenant
+
+
+@functools.cache
+def _migration_set() -> tuple[list[str], str]:
+    """The migrations on disk as `lifecycle_tenant_provision` checks a spare against them: every migration of
+    the forward plan as "app.name", and the squashed ones as a JSON object {"app.squash": ["app.replaced", ...]}."""
+    loader, plan = current_graph()
+    squashes = {
+        f"{app}.{name}": [f"{replaced_app}.{replaced}" for replaced_app, replaced in migration.replaces]
+        for (app, name), migration in loader.replacements.items()
+    }
+    return [f"{app}.{name}" for app, name in plan], json.dumps(squashes)
+
+
+def _row(instance: models.Model, now: dt.datetime) -> str:
+    """`instance`'s column values as a JSON object (the primary key left out), auto_now fields set to `now`."""
+    values: dict[str, object] = {}
+    for field in instance._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            setattr(instance, field.attname, now)
+        values[str(field.column)] = field.get_prep_value(getattr(instance, field.attname))
+    return json.dumps(values, default=_json_value)
+
+
+def _json_value(value: object) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal | uuid.UUID):
+        return str(value)
+    raise TypeError(f"cannot pass {type(value).__name__} {value!r} to lifecycle_tenant_provision")
+
+
 def _provision_from_spare(request: TenantRequest) -> Tenant | None:
+    """The ORM path of warm-pool provisioning, for what `_provision_fast` leaves (raises the precise error for a
+    slug, schema or domain taken, UnknownPlan, PlanLimitReached); None when no current spare is left."""
+
     def announce(name: str) -> None:
         step(name, slug=request.slug, schema_name=request.schema_name)
 
     with transaction.atomic():
         _ensure_free(slug=request.slug, schema_name=request.schema_name, domain_name=request.domain)
-        announce("claim_spare")
         spare = spare_claim(slug=request.slug)
         if spare is None:
             return None
-        announce("rename_schema")
         schema_rename(spare, request.schema_name)
-        announce("create_tenant")
         tenant = Tenant.objects.create(
             name=request.name, slug=request.slug, schema_name=request.schema_name, status=Tenant.Status.ACTIVE
         )
-        announce("create_domain")
         Domain.objects.create(domain=request.domain, tenant=tenant, is_primary=True)
         subscription_start(tenant=tenant, plan_code=request.plan)
         _grant_owner(request, tenant, announce)

@@ -91,6 +91,19 @@ class SpareSchema(models.Model):
         return self.schema_name
 
 
+class SchemaScript(models.Model):
+    """The SQL that builds a tenant schema as the migrations on disk build it, captured from a migrated spare and
+    verified against it (lifecycle/schema_script.py). `key` names the migration set (and the server's major
+    version) it was captured for: a schema is built from it only while the key is current."""
+
+    key = models.CharField(max_length=64, unique=True)
+    script = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"schema script {self.key[:12]}"
+
+
 class RoutingVersion(models.Model):
     """One row (id 1) whose `version` moves with every committed change to tenants or domains: statement-level
     triggers on both tables bump it in the writing transaction (migration 0003), whatever wrote the rows
