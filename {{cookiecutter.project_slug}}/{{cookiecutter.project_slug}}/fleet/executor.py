@@ -373,7 +373,9 @@ def _migrate_schema(group: Group, schema: str, lock_timeout_ms: int) -> tuple[li
         connection.set_schema(schema, include_public=False)  # type: ignore[attr-defined]
         MigrationRecorder(connection).ensure_schema()
         connection.set_schema(schema)  # type: ignore[attr-defined]
-        state_watch([schema])  # its summary is kept by the database from the first row on (fleet/state.py)
+        # Its summary is kept by the database from the first row on (fleet/state.py); the lock timeout set above
+        # applies.
+        state_watch([schema], lock_timeout_ms=None)
     with connection.cursor() as cursor:
         cursor.execute("SELECT app, name FROM django_migrations")
         recorded = {(app, name) for app, name in cursor.fetchall()}

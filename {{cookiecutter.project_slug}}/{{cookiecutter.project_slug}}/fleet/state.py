@@ -95,11 +95,13 @@ def state_read(schemas: Sequence[str]) -> dict[str, RecordedState]:
         }
 
 
-def state_watch(schemas: Sequence[str], *, lock_timeout_ms: int = 2000) -> int:
+def state_watch(schemas: Sequence[str], *, lock_timeout_ms: int | None = 2000) -> int:
     """Put the state trigger on the `django_migrations` of each schema in `schemas` and compute its row; return
     how many schemas got it (a schema without the table is skipped). WATCH_PER_TRANSACTION schemas per
     transaction; a group whose table lock is not granted within `lock_timeout_ms` (a migration running there) is
-    left as it was and counted out: those schemas stay read directly until a later run. Needs the state table
+    left as it was and counted out: those schemas stay read directly until a later run. lock_timeout_ms=None
+    keeps the session's lock_timeout (for a schema the caller is building: nobody else holds its table, and a
+    transaction-local setting would outlive this call in the caller's transaction). Needs the state table
     (returns 0 without it)."""
     if not schemas or not state_available():
         return 0
@@ -109,7 +111,8 @@ def state_watch(schemas: Sequence[str], *, lock_timeout_ms: int = 2000) -> int:
         part = list(schemas[start : start + WATCH_PER_TRANSACTION])
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{lock_timeout_ms}ms"])
+                if lock_timeout_ms is not None:
+                    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{lock_timeout_ms}ms"])
                 cursor.execute(
                     f"SELECT count(*) FILTER (WHERE {public}.tenancy_migration_state_watch(name)) "  # noqa: S608
                     "FROM unnest(%s::text[]) AS s(name)",

@@ -38,6 +38,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from ..fleet.executor import fleet_migrate
 from ..fleet.plan import is_current, read_applied
+from ..fleet.state import state_watch
 from ..tenancy.models import SpareSchema
 from .schema_script import schema_script_current, schema_script_ensure, schema_script_replay
 
@@ -119,6 +120,8 @@ def schema_build(schema_name: str, *, verbosity: int = 0) -> None:
     script = schema_script_current()
     if script is not None:
         schema_script_replay(script, schema_name)
+        # The script's rows precede its trigger (pg_dump): the summary of fleet/state.py is computed here.
+        state_watch([schema_name], lock_timeout_ms=None)
         if verbosity:
             logger.info("built schema %s from the schema script", schema_name)
         return

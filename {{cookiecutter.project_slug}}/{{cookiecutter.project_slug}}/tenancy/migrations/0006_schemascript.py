@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenancy', '0004_tenant_billing_state'),
+        ('tenancy', '0005_migration_state'),
     ]
 
     operations = [
