@@ -36,7 +36,10 @@ def assert_suite_passed(result: subprocess.CompletedProcess[str]) -> None:
     assert not re.search(r"\b\d+ (failed|errors?|skipped|xfailed|xpassed)\b", summary.group(1)), describe(result)
     skipped = [line for line in output.splitlines() if line.startswith(("SKIPPED", "XFAIL"))]
     assert skipped == [], describe(result)
-    assert re.search(r"browser\S*::\S+ PASSED", output), f"no browser test passed:\n{output[-12000:]}"
+    # `make test` runs pytest-xdist workers, whose verbose lines read "[gw0] [ 12%] PASSED tests/...::test_..."
+    # (one process: "tests/...::test_... PASSED").
+    passed_browser = r"PASSED \S*browser\S*::\S+|browser\S*::\S+ PASSED"
+    assert re.search(passed_browser, output), f"no browser test passed:\n{output[-12000:]}"
 
 
 def make(project: Path, targets: list[str], extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:

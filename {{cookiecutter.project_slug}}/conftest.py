@@ -56,20 +56,28 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from tests.command_processes import CommandProcesses
+
 PROJECT_DIR = Path(__file__).resolve().parent
 # The public tenant's host in tests (django_db_setup); in path mode every tenant is addressed on it too.
 PUBLIC_HOST = "localhost"
 # Emails sent by the `server_url` process, one file per message (Django's file-based email backend).
-SERVER_MAIL_DIR = PROJECT_DIR / ".pytest-server-mail"
+# pytest-xdist's worker id ("gw0", "gw1", ...; "" in a run without workers): files a worker writes carry it, as its
+# test database's name does (pytest-django appends "_gw0"), so workers never share one.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+SERVER_MAIL_DIR = PROJECT_DIR / f".pytest-server-mail{WORKER}"
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(request, django_test_environment, django_db_blocker) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def django_db_setup(  # type: ignore[no-untyped-def]
+    request, django_test_environment, django_db_modify_db_settings, django_db_blocker
+) -> Iterator[None]:
     """Create the test database whichever tests were collected, then the public and demo tenants.
 
     Replaces pytest-django's fixture, which sets up only the databases that collected tests ask for
-    through `db`; tests here also use committed schemas of their own. `--reuse-db` keeps the database for the
-    next run; with `--create-db` too, it is created afresh first.
+    through `db`; tests here also use committed schemas of their own. Under pytest-xdist each worker gets a
+    database of its own (django_db_modify_db_settings names it `test_<name>_<worker>`). `--reuse-db` keeps the
+    database for the next run; with `--create-db` too, it is created afresh first.
     """
     from django.test.utils import setup_databases, teardown_databases
 
@@ -339,6 +347,35 @@ def test_database_url() -> str:
 
 test_database_url.__test__ = False  # type: ignore[attr-defined]
 
+# One command server per environment (tests/command_processes.py), started by the first command that needs it.
+_COMMAND_SERVERS: dict[tuple[tuple[str, str], ...], CommandProcesses] = {}
+
+
+def manage_process(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python manage.py <args>` on the test database as a deploy script runs it: a process of its own, stdin
+    closed, stdout and stderr captured as text, its exit status. Returns the finished process (args, returncode,
+    stdout, stderr); raises subprocess.TimeoutExpired after `timeout` seconds.
+
+    The process is forked from a server that has started Django once with exactly that environment (`env` adds
+    variables, such as settings read from it): one server per distinct environment, see tests/command_processes.py.
+    """
+    environment = {**os.environ, "DATABASE_URL": test_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings.test",
+                   **(env or {})}  # fmt: skip
+    key = tuple(sorted(environment.items()))
+    if key not in _COMMAND_SERVERS:
+        _COMMAND_SERVERS[key] = CommandProcesses(environment, PROJECT_DIR)
+    return _COMMAND_SERVERS[key].run(args, timeout=timeout)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _command_servers_stopped() -> Iterator[None]:
+    """The command servers manage_process started stop with the session."""
+    yield
+    while _COMMAND_SERVERS:
+        _COMMAND_SERVERS.popitem()[1].close()
+
 
 @contextlib.contextmanager
 def committed_tenants(django_db_blocker, slugs: list[str]) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
@@ -460,7 +497,7 @@ def celery_worker(django_db_setup, django_db_blocker) -> Iterator[tuple[str, Pat
         database_url = test_database_url()
     queue = f"test-{uuid.uuid4().hex[:8]}"
     node = f"{queue}@localhost"
-    log_path = PROJECT_DIR / ".pytest-worker.log"
+    log_path = PROJECT_DIR / f".pytest-worker{WORKER}.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": settings.CELERY_BROKER_URL,
            "DJANGO_SETTINGS_MODULE": "config.settings.test"}  # fmt: skip

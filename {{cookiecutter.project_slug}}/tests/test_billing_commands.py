@@ -6,11 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -22,7 +18,7 @@ from {{ cookiecutter.project_slug }}.billing.services import plan_change, subscr
 from {{ cookiecutter.project_slug }}.tenancy.domain import Access
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
 
-from conftest import test_database_url
+from conftest import manage_process
 
 pytestmark = pytest.mark.django_db
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -148,14 +144,7 @@ def test_a_bad_value_after_a_good_one_changes_nothing(acme: Tenant) -> None:
 
 
 def test_the_commands_exit_2_in_their_own_process_and_document_their_arguments() -> None:
-    env = {**os.environ, "DATABASE_URL": test_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-
-    def manage(*args: str) -> Any:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-            stdin=subprocess.DEVNULL, timeout=120,
-        )  # fmt: skip
-
+    manage = manage_process  # its own process, stdin closed
     result = manage("subscription", "--tenant", "acme", "--past-due-since", "31/12/2020")
     assert result.returncode == 2
     assert "--past-due-since '31/12/2020' is not an ISO 8601 date and time" in result.stderr

@@ -19,7 +19,7 @@ from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
 from {{ cookiecutter.project_slug }}.products.models import Product
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
 
-from conftest import test_database_url
+from conftest import manage_process, test_database_url
 
 pytestmark = pytest.mark.django_db
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -41,12 +41,9 @@ def fleet():
 
 
 def manage(*args):
-    """Run manage.py in its own process on the test database; return (exit code, stdout, stderr)."""
-    env = {**os.environ, "DATABASE_URL": test_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-        stdin=subprocess.DEVNULL, timeout=120,
-    )  # fmt: skip
+    """Run manage.py in its own process on the test database (conftest.manage_process); return (exit code,
+    stdout, stderr)."""
+    result = manage_process(*args)
     return result.returncode, result.stdout, result.stderr
 
 

@@ -51,6 +51,8 @@ OTHER_VARIABLES = {
     "CHROMIUM_PATH": "conftest.py",
     "ISOLATION_SABOTAGE": "tests/isolation/sabotage.py",
     "BENCHMARK_ARGS": "Makefile",
+    "TEST_WORKERS": "Makefile",
+    "TEST_WORKERS_MAX": "Makefile",
     "PYTEST_ARGS": "Makefile",
     "SABOTAGE_ARGS": "Makefile",
     "CRUFT_ARGS": "Makefile",

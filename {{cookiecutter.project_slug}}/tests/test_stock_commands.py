@@ -8,9 +8,7 @@ database with stdin closed (no terminal), as a deploy script runs them, or throu
 from __future__ import annotations
 
 import io
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +25,7 @@ from django_tenants.utils import schema_exists
 from {{ cookiecutter.project_slug }}.accounts.models import User
 from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
 
-from conftest import committed_tenants, test_database_url
+from conftest import committed_tenants, manage_process, test_database_url
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PACKAGE = "{{ cookiecutter.project_slug }}"
@@ -44,13 +42,8 @@ STOCK_COMMANDS = {
 
 
 def manage(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run manage.py in its own process on the test database, stdin closed (no terminal)."""
-    environment = {**os.environ, "DATABASE_URL": test_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings.test",
-                   **(env or {})}  # fmt: skip
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=environment, capture_output=True, text=True,
-        stdin=subprocess.DEVNULL, timeout=120,
-    )  # fmt: skip
+    """Run manage.py in its own process on the test database, stdin closed (no terminal): conftest.manage_process."""
+    return manage_process(*args, env=env)
 
 
 def raw_sql(statement: str, params: list[object] | None = None) -> None:

@@ -6,6 +6,8 @@ Importing these settings starts nothing: when one is not configured, the test ru
 into the environment first (config/devservices.py, environ_ensure).
 """
 
+import os
+
 from .base import *  # noqa: F403
 from .base import BASE_DIR, cache_settings, database_settings, env
 
@@ -17,6 +19,9 @@ TENANCY_BASE_DOMAIN = "localhost"
 # Static files straight from the apps' folders; collectstatic is for production images.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+# Every test client builds the middleware again, and WhiteNoise would index every file the finders know (tens of
+# thousands, the API docs' assets among them) each time: with autorefresh it looks a file up when it is requested.
+WHITENOISE_AUTOREFRESH = True
 
 DATABASE_URL = env("DATABASE_URL")
 DATABASES = database_settings(DATABASE_URL)
@@ -24,13 +29,15 @@ DATABASES = database_settings(DATABASE_URL)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # In memory (django.core.mail.outbox); the browser tests' server process writes files instead.
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
-EMAIL_FILE_PATH = env("DJANGO_EMAIL_FILE_PATH", default=str(BASE_DIR / ".pytest-server-mail"))
+# Under pytest-xdist (make test) each worker writes files of its own: PYTEST_XDIST_WORKER is "gw0", "gw1", ...
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+EMAIL_FILE_PATH = env("DJANGO_EMAIL_FILE_PATH", default=str(BASE_DIR / f".pytest-server-mail{_WORKER}"))
 # Test setup migrates the database, which fills the pool of spare schemas once per session;
 # tests that need a refill call lifecycle.provisioning.spare_pool_fill themselves.
 TENANCY_SPARE_SCHEMAS = 3
 TENANCY_SPARE_REFILL = "off"
 # Uploads land outside the project's media/ folder; tests that upload point MEDIA_ROOT at a temporary one.
-MEDIA_ROOT = env("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / ".pytest-media"))
+MEDIA_ROOT = env("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / f".pytest-media{_WORKER}"))
 # In-process cache with the tenant-aware key function of every environment (base.py, Cache): each test
 # empties it (conftest.py), which on Redis would also empty the Celery broker's database.
 {%- if cookiecutter.use_celery == "y" %}
