@@ -82,7 +82,8 @@ def django_db_setup(  # type: ignore[no-untyped-def]
     from django.test.utils import setup_databases, teardown_databases
 
     from {{ cookiecutter.project_slug }}.demo.seed import demo_seed
-    from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
+    from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_create, spare_pool_fill
+    from {{ cookiecutter.project_slug }}.lifecycle.schema_script import schema_script_ensure
     from {{ cookiecutter.project_slug }}.lifecycle.services import public_tenant_ensure
 
     reuse = bool(request.config.getvalue("reuse_db"))
@@ -91,6 +92,11 @@ def django_db_setup(  # type: ignore[no-untyped-def]
     with django_db_blocker.unblock():
         databases = setup_databases(verbosity=verbosity, interactive=False, keepdb=keepdb)
         public_tenant_ensure(domain=PUBLIC_HOST)
+        # One spare built by the migrations gives the checked schema script (lifecycle/schema_script.py); the demo
+        # tenants and the rest of the pool are then built from it, as after a deploy (one migrations build, not 5).
+        if not schema_script_ensure():  # a reused database may have it already
+            spare_create()
+            schema_script_ensure()
         # Without the demo member of both tenants: globex's free plan has 2 seats, which tests of invitations
         # and of members of several tenants fill themselves (test_commands checks seed_demo adds the member).
         demo_seed(domain_suffix="localhost", member=False)
