@@ -19,8 +19,8 @@ benchmark's own that it deletes.
 
 For each size in `--sizes`, smallest first, the same database grows to that many tenants and is measured:
 
-1. Growth (not a figure): one tenant is provisioned the normal way (`tenant_create` claiming a spare schema built
-   by migrations), the others get their schemas from the project's checked schema script
+1. Growth (not a figure; benchmarks/scale_fleet.py): one tenant is provisioned the normal way (`tenant_create`
+   claiming a spare schema built by migrations), the others get their schemas from the project's checked schema script
    (lifecycle/schema_script.py: `schema_script_replay`, one statement per schema, `--jobs` connections at once),
    their migration summaries (fleet/state.py) and their tenant, domain and subscription rows in bulk. A sample of
    `--verify-sample` new schemas must have the catalog of the normally provisioned one, data included
@@ -29,7 +29,8 @@ For each size in `--sizes`, smallest first, the same database grows to that many
    and hold the tenant apps' tables; then each gets a marker row for the routed requests.
 2. The figures, each the median of `--runs` runs unless said otherwise, each verified:
    catalog size (pg_class rows, database size); `list_tenants --format json` (it must list every tenant once);
-   `tenants_doctor` (exit 0: every schema's catalog equals the stock-built reference, nothing pending); one
+   `tenants_doctor` (exit 0: every schema's catalog equals the stock-built reference, nothing pending); the platform
+   admin's tenant changelist, first page and a search by slug (it must count every tenant, find the one); one
    `backup_tenant` (the file and its checksum must match); provisioning p50 / p95 for the warm and the empty
    spare pool (`--creations` each, benchmarks/provisioning.py: every tenant routable, complete, then dropped);
    routed requests through gunicorn (benchmarks/routing.py, project middleware only: req/s over `--hosts` hosts
@@ -56,19 +57,17 @@ import platform
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import TypeVar
 
-from loadcheck.harness import MarkedTenant, chunks, expect_schemas_complete, forget_cached, free_port, progress
+from loadcheck.harness import MarkedTenant, chunks, forget_cached, free_port
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.harness import DedicatedPostgres, mark_tenants, mb, postgres_binaries
+from benchmarks.harness import DedicatedPostgres, mb, postgres_binaries
 from benchmarks.migrate_fleet import COLUMN as ADDFIELD_COLUMN
 from benchmarks.migrate_fleet import (
     PROJECT,
@@ -89,26 +88,30 @@ from benchmarks.migrate_fleet import (
 )
 from benchmarks.migrate_fleet import TABLE as ADDFIELD_TABLE
 from benchmarks.project import from_project, has_celery
-from benchmarks.provisioning import EMPTY, WARM, Creator, StockProbe, drop_spares, owner_ensure, p95, spare_count
+from benchmarks.provisioning import EMPTY, WARM, Creator, StockProbe, drop_spares, owner_ensure, p95
 from benchmarks.provisioning import measure as measure_provisioning
 from benchmarks.routing import PROJECT as PROJECT_ROUTING
 from benchmarks.routing import ensure_public_host, memory_run, throughput_run
+from benchmarks.scale_fleet import (
+    SCHEMA_PREFIX,
+    SLUG_FORMAT,
+    Growth,
+    fleet_grow,
+    schema_script_ready,
+    spread,
+    tenant_count,
+    tenant_schemas,
+)
 from benchmarks.stock_manage import usable_cores
 from config.devservices import environ_ensure
 
 DATABASE = "scale_bench"
-SLUG_FORMAT = "sbench-{:05d}"
-NAME_FORMAT = "Scale benchmark {:05d}"
-REFERENCE_SLUG = "sbench-reference-{:05d}"  # the tenant provisioned the normal way at each size
-SCHEMA_PREFIXES = ("tenant_sbench_", "tenant_pbench_")  # the fleet's, and provisioning.py's created-then-dropped
+SCHEMA_PREFIXES = (SCHEMA_PREFIX, "tenant_pbench_")  # the fleet's, and provisioning.py's created-then-dropped
 DEFAULT_SIZES = (1000, 10_000)
 MIN_SIZE = 10  # a normally provisioned tenant per size, and a replayed one to back up
 MAX_SIZE = 99_999
-# Schemas replayed per transaction and connection: creating a relation takes a lock slot until commit, a schema has
-# some 70 relations, and the slots are shared by every connection (max_locks_per_transaction x max_connections).
-SCHEMAS_PER_TRANSACTION = 20
-T = TypeVar("T")
 REPORT_WIDTH = 150
+REVERT_PER_TRANSACTION = 500  # schemas whose AddField is reverted per transaction (max_locks_per_transaction)
 DESCRIPTION = (
     "Grow one fleet to each of --sizes tenants and print, per size, what a user meets (catalog, provisioning, "
     "migrations, routing, memory, fan-out, doctor, list, backup) with the growth factor."
@@ -167,241 +170,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Growing the fleet
-# ----------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Growth:
-    """How one size was reached: tenants added and seconds by step (reported, not figures)."""
-
-    size: int
-    added: int
-    reference: float = 0.0  # the one tenant provisioned the normal way (its spare built by migrations)
-    replay: float = 0.0  # schemas from the schema script, with their migration summaries
-    rows: float = 0.0  # tenant, domain and subscription rows
-    verify: float = 0.0  # the sample's catalogs, every schema's migrations and tables
-    markers: float = 0.0  # one marker row per new schema
-    verified: str = ""
-
-    @property
-    def total(self) -> float:
-        return self.reference + self.replay + self.rows + self.verify + self.markers
-
-
-def schema_script_ready() -> str:
-    """Return the project's checked schema script for the migrations on disk, capturing it when missing (a full
-    spare pool first: lifecycle.provisioning.spare_pool_fill captures it from a current spare). Raises
-    BenchmarkError when none can be had (no pg_dump of the server's major version, or the check failed)."""
-    schema_script_current, schema_script_ensure = from_project(
-        "lifecycle.schema_script", "schema_script_current", "schema_script_ensure"
-    )
-    spare_pool_fill = from_project("lifecycle.provisioning", "spare_pool_fill")
-
-    script = schema_script_current()
-    if script is None:
-        spare_pool_fill()
-        schema_script_ensure()
-        script = schema_script_current()
-    if script is None:
-        raise BenchmarkError(
-            "no checked schema script could be captured (lifecycle/schema_script.py: pg_dump of the server's major "
-            "version is needed, TENANCY_PG_BIN_DIR); the log above says why"
-        )
-    return script
-
-
-def reference_tenant_create(slug: str) -> str:
-    """Provision tenant `slug` the normal way, from a spare schema built by migrations: the pool is emptied, one
-    spare built (`spare_create`), then `tenant_create` claims it. Returns its schema name; raises BenchmarkError
-    when the spare was not claimed."""
-    spare_create = from_project("lifecycle.provisioning", "spare_create")
-    tenant_create = from_project("lifecycle.services", "tenant_create")
-
-    drop_spares()
-    spare_create()
-    tenant = tenant_create(name=f"Scale reference {slug}", slug=slug)
-    if spare_count():
-        raise BenchmarkError(f"tenant_create({slug!r}) left the spare schema unclaimed: not the normal warm path")
-    return str(tenant.schema_name)
-
-
-def replay_schemas(script: str, schemas: Sequence[str], jobs: int) -> None:
-    """Build every schema in `schemas` from the schema script (`schema_script_replay`, then its migration summary:
-    `state_watch`, as lifecycle.provisioning.schema_build does), SCHEMAS_PER_TRANSACTION per transaction, on `jobs`
-    connections at once (one thread each, each closing its connection at the end). Raises BenchmarkError with the
-    first failure; Ctrl-C lets each thread finish its transaction, then stops."""
-    from django.db import connection, transaction
-
-    schema_script_replay = from_project("lifecycle.schema_script", "schema_script_replay")
-    state_watch = from_project("fleet.state", "state_watch")
-
-    parts = list(chunks(schemas, SCHEMAS_PER_TRANSACTION))
-    lock = threading.Lock()
-    stop = threading.Event()
-    failures: list[BaseException] = []
-    done: list[int] = []
-
-    def worker() -> None:
-        try:
-            while not stop.is_set():
-                with lock:
-                    if not parts:
-                        return
-                    part = parts.pop()
-                with transaction.atomic():
-                    for schema in part:
-                        schema_script_replay(script, schema)
-                    state_watch(list(part), lock_timeout_ms=None)
-                with lock:
-                    done.append(len(part))
-        except BaseException as exc:
-            failures.append(exc)
-            stop.set()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, name=f"scale-replay-{n}") for n in range(jobs)]
-    with progress() as bar:
-        task = bar.add_task(f"replaying the schema script into {len(schemas):,} schemas", total=len(schemas))
-        for thread in threads:
-            thread.start()
-        try:
-            while any(thread.is_alive() for thread in threads):
-                time.sleep(0.2)
-                bar.update(task, completed=sum(done))
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join()
-    if failures:
-        raise BenchmarkError(f"replaying the schema script failed: {failures[0]!r}") from failures[0]
-
-
-def tenant_rows_create(slugs: Sequence[str], names: Sequence[str], schemas: Sequence[str]) -> None:
-    """Insert active tenants (`slugs`, `names`, `schemas`, built already), their primary domains (the project's
-    default for the slug) and subscriptions on the default plan, in one transaction, as provisioning leaves them."""
-    from django.db import transaction
-
-    Subscription = from_project("billing.models", "Subscription")
-    default_plan = from_project("billing.services", "default_plan")
-    default_domain_for = from_project("lifecycle.services", "default_domain_for")
-    Domain, Tenant = from_project("tenancy.models", "Domain", "Tenant")
-
-    with transaction.atomic():
-        plan = default_plan()
-        tenants = Tenant.objects.bulk_create(
-            [
-                Tenant(name=name, slug=slug, schema_name=schema, status=Tenant.Status.ACTIVE)
-                for slug, name, schema in zip(slugs, names, schemas, strict=True)
-            ],
-            batch_size=1000,
-        )
-        Domain.objects.bulk_create(
-            [Domain(domain=default_domain_for(tenant.slug), tenant=tenant, is_primary=True) for tenant in tenants],
-            batch_size=1000,
-        )
-        Subscription.objects.bulk_create(
-            [Subscription(tenant=tenant, plan=plan) for tenant in tenants], batch_size=1000
-        )
-
-
-def spread(items: Sequence[T], count: int) -> list[T]:
-    """Up to `count` items of `items` evenly spread, the first and the last included."""
-    if count >= len(items):
-        return list(items)
-    if count == 1:
-        return [items[0]]
-    return [items[round(index * (len(items) - 1) / (count - 1))] for index in range(count)]
-
-
-def expect_same_as_provisioned(reference: str, schemas: Sequence[str]) -> None:
-    """Raise BenchmarkError unless each schema in `schemas` has the catalog of `reference` (a schema provisioned the
-    normal way), data included: fleet.verification's catalog comparison, as lifecycle/schema_script.py checks a
-    script before storing it."""
-    catalog_diff, catalog_read = from_project("fleet.verification", "catalog_diff", "catalog_read")
-
-    catalogs = catalog_read([reference, *schemas], data=True)
-    differences = [diff for schema in schemas for diff in catalog_diff(schema, catalogs[reference], catalogs[schema])]
-    if not catalogs[reference] or differences:
-        shown = "; ".join(str(difference) for difference in differences[:5]) or f"{reference} has no catalog"
-        raise BenchmarkError(
-            f"schemas built from the schema script differ from {reference}, provisioned the normal way: {shown}"
-        )
-
-
-def fleet_grow(size: int, args: argparse.Namespace, marked: list[MarkedTenant]) -> Growth:
-    """Grow the fleet to `size` tenants (public aside): one provisioned the normal way, the rest replayed from the
-    schema script, checked against it (a sample of `--verify-sample`, data included; all: migrations and tables),
-    then marked (appended to `marked`); the spare pool is filled at the end. Returns the time per step."""
-    spare_pool_fill = from_project("lifecycle.provisioning", "spare_pool_fill")
-    schema_name_for = from_project("tenancy.domain", "schema_name_for")
-
-    present = tenant_count()
-    if present >= size:
-        raise BenchmarkError(f"the database holds {present} tenants already; cannot grow to {size}")
-    growth = Growth(size=size, added=size - present)
-    started = time.perf_counter()
-    reference = reference_tenant_create(REFERENCE_SLUG.format(size))
-    script = schema_script_ready()  # captured again when claiming left the pool empty before the first size
-    growth.reference = time.perf_counter() - started
-
-    first = len(marked) + 1
-    numbers = range(first, first + size - present - 1)
-    slugs = [SLUG_FORMAT.format(number) for number in numbers]
-    schemas = [schema_name_for(slug) for slug in slugs]
-    if schemas:
-        started = time.perf_counter()
-        replay_schemas(script, schemas, args.jobs)
-        growth.replay = time.perf_counter() - started
-
-        started = time.perf_counter()
-        tenant_rows_create(slugs, [NAME_FORMAT.format(number) for number in numbers], schemas)
-        growth.rows = time.perf_counter() - started
-
-        started = time.perf_counter()
-        sample = spread(schemas, args.verify_sample)
-        expect_same_as_provisioned(reference, sample)
-        expect_schemas_complete(schemas)
-        growth.verify = time.perf_counter() - started
-        growth.verified = (
-            f"{len(sample)} of {len(schemas):,} replayed schemas have the catalog of {reference} (data included); "
-            "every one records every migration and holds the tenant apps' tables"
-        )
-
-        started = time.perf_counter()
-        marked.extend(mark_tenants(slugs))
-        growth.markers = time.perf_counter() - started
-    spare_pool_fill()  # full, as a deploy finds it: a measured migrate_schemas would otherwise top it up
-    per_tenant = 1000 * growth.total / growth.added
-    console.print(
-        f"grew to {size:,} tenants: {growth.added:,} added in {growth.total:.1f} s ({per_tenant:.0f} ms per tenant; "
-        f"replay {growth.replay:.1f} s, rows {growth.rows:.1f} s, checks {growth.verify:.1f} s, markers "
-        f"{growth.markers:.1f} s, the normally provisioned one {growth.reference:.1f} s)"
-    )
-    return growth
-
-
-def tenant_count() -> int:
-    """Tenants other than the public one."""
-    from django_tenants.utils import get_public_schema_name
-
-    Tenant = from_project("tenancy.models", "Tenant")
-
-    return Tenant.objects.exclude(schema_name=get_public_schema_name()).count()
-
-
-def tenant_schemas() -> list[str]:
-    """Schema names of every tenant but the public one, sorted."""
-    from django_tenants.utils import get_public_schema_name
-
-    Tenant = from_project("tenancy.models", "Tenant")
-
-    tenants = Tenant.objects.exclude(schema_name=get_public_schema_name()).order_by("schema_name")
-    return list(tenants.values_list("schema_name", flat=True))
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # The figures
 # ----------------------------------------------------------------------------------------------------------------
 
@@ -424,28 +192,28 @@ class Row:
 
 ROWS = {
     "tenants": Row("tenants", "the sizes"),
-    "relations": Row("catalog: pg_class rows", "linear (~70 per tenant)"),
-    "database": Row("catalog: database size", "linear"),
+    "relations": Row("catalog: pg_class rows", "linear, plus a fixed part"),
+    "database": Row("catalog: database size", "linear, plus a fixed part"),
     "warm p50": Row("provisioning p50, warm spare pool", "~1x (constant)"),
     "warm p95": Row("provisioning p95, warm spare pool", "~1x (constant)"),
-    "empty p50": Row("provisioning p50, empty pool (schema script)", "~1x, catalog-bound"),
-    "empty p95": Row("provisioning p95, empty pool (schema script)", "~1x, catalog-bound"),
-    "noop": Row("migrate_schemas --tenant, nothing to apply", "sub-linear (start-up + one summary read)"),
+    "empty p50": Row("provisioning p50, empty pool (schema script)", "~1x, slightly above"),
+    "empty p95": Row("provisioning p95, empty pool (schema script)", "~1x, slightly above"),
+    "noop": Row("migrate_schemas --tenant, nothing to apply", "well under linear (start-up)"),
     "addfield": Row("one AddField, project (migrate_schemas --tenant)", "linear"),
     "addfield ms": Row("  per schema", "~1x"),
-    "addfield stock": Row("one AddField, stock standard executor", "linear (scaled, not run, above the first size)"),
+    "addfield stock": Row("one AddField, stock standard executor", "linear (scaled above the first size)"),
     "addfield ratio": Row("  stock / project", "~1x"),
     "req/s": Row("routed requests per second (project middleware)", "~1x"),
     "routing sql": Row("routing SQL statements per request", "1x (exactly 1)"),
     "sql": Row("SQL statements per request (routing + the view's)", "1x"),
-    "rss": Row("backend memory: peak RssAnon, one connection serving every tenant", "~1x (connections recycled)"),
+    "rss": Row("backend memory: peak RssAnon, one connection serving every tenant", "~1x above 200 tenants"),
     "fanout": Row("fan-out: enqueue a task for every tenant", "linear, small"),
     "fanout run": Row("fan-out: every tenant's task run from the batches (worker code)", "linear"),
-    "doctor": Row("tenants_doctor (every schema's catalog checked)", "linear"),
-    "list": Row("list_tenants --format json", "linear"),
+    "doctor": Row("tenants_doctor (every schema's catalog checked)", "a little under linear"),
+    "list": Row("list_tenants --format json", "linear (a query per tenant)"),
     "admin page": Row("platform admin: tenant changelist, first page", "~1x (paginated)"),
-    "admin search": Row("platform admin: tenant changelist, search by slug", "linear (unindexed icontains)"),
-    "backup": Row("backup_tenant (one tenant)", "grows with the catalog (pg_dump reads it whole)"),
+    "admin search": Row("platform admin: tenant changelist, search by slug", "grows, stays in ms"),
+    "backup": Row("backup_tenant (one tenant)", "between 1x and linear"),
 }
 
 
@@ -615,7 +383,7 @@ def measure_routing(
 def measure_fan_out(args: argparse.Namespace) -> dict[str, Figure]:
     """celery_fanout.py's project path: `--runs` fan-outs to every active tenant, each queue checked, every
     tenant's task then run once from the batches and checked."""
-    from django.db import connection
+    from django.db import connection, transaction
     from django_tenants.utils import get_public_schema_name
 
     from benchmarks.celery_fanout import measure_fan_out as fan_out_runs
@@ -626,7 +394,12 @@ def measure_fan_out(args: argparse.Namespace) -> dict[str, Figure]:
     active = Tenant.objects.filter(status=Tenant.Status.ACTIVE).exclude(schema_name=get_public_schema_name())
     expected = sorted(active.values_list("schema_name", flat=True))
     batch_size = args.batch_size or FAN_OUT_BATCH_SIZE
-    result = fan_out_runs(args.runs, expected, batch_size, paths=("project",))
+    # Inside a transaction, rolled back, as celery_fanout.py runs it: the batches run on this process's one connection,
+    # which the project would otherwise close after TENANCY_CONNECTION_MAX_SCHEMAS tenants (a worker's does), and the
+    # statements are counted on that connection.
+    with transaction.atomic():
+        result = fan_out_runs(args.runs, expected, batch_size, paths=("project",))
+        transaction.set_rollback(True)
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     enqueue = statistics.median(result["project"])
     worker = statistics.median(run[0] for run in result["worker"])
@@ -693,7 +466,9 @@ def measure_migrations(
             elapsed = timed_run(path, env)
             expect_addfield(schemas, applied=True, after=path.name)
             expect_stock_catalog(schemas, references, after=path.name)
-            revert_addfield(schemas_with_column())
+            # In parts: one transaction over 10,000 ALTER TABLEs holds more locks than the server has slots for.
+            for part in chunks(schemas_with_column(), REVERT_PER_TRANSACTION):
+                revert_addfield(part)
             console.print(f"AddField, {path.name}: {elapsed:.2f} s")
             return elapsed
 
@@ -844,7 +619,7 @@ def run(args: argparse.Namespace, pg: DedicatedPostgres, env: dict[str, str], wo
     marked: list[MarkedTenant] = []
     stock: list[float] = []
     for size in args.sizes:
-        state.growths.append(fleet_grow(size, args, marked))
+        state.growths.append(fleet_grow(size, marked, jobs=args.jobs, verify_sample=args.verify_sample))
         state.figures[size] = measure_size(size, args, pg, env, marked, work, stock)
     facts["load average (1 min), start / end"] = f"{load_start:.2f} / {os.getloadavg()[0]:.2f}"
     report(args.sizes, state.figures, state.growths, facts)
