@@ -54,6 +54,8 @@ import json
 import logging
 import os
 import platform
+import re
+import secrets
 import statistics
 import sys
 import tempfile
@@ -297,9 +299,6 @@ def measure_admin(size: int, args: argparse.Namespace) -> dict[str, Figure]:
     in as a superuser created here): its first page, and a search for one slug; `--runs` of
     each after an untimed one. Raises BenchmarkError unless every answer is 200, the page counts every tenant row and
     the search finds exactly the one tenant."""
-    import re
-    import secrets
-
     from django.conf import settings
     from django.db import connection
     from django.test import Client
