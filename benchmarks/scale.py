@@ -56,6 +56,7 @@ import os
 import platform
 import re
 import secrets
+import signal
 import statistics
 import sys
 import tempfile
@@ -216,6 +217,7 @@ ROWS = {
     "admin page": Row("platform admin: tenant changelist, first page", "~1x (paginated)"),
     "admin search": Row("platform admin: tenant changelist, search by slug", "grows, stays in ms"),
     "backup": Row("backup_tenant (one tenant)", "between 1x and linear"),
+    "load": Row("machine load average (1 min) at the start / end of the size's figures", "not the fleet's"),
 }
 
 
@@ -396,9 +398,15 @@ def measure_fan_out(args: argparse.Namespace) -> dict[str, Figure]:
     # Inside a transaction, rolled back, as celery_fanout.py runs it: the batches run on this process's one connection,
     # which the project would otherwise close after TENANCY_CONNECTION_MAX_SCHEMAS tenants (a worker's does), and the
     # statements are counted on that connection.
-    with transaction.atomic():
-        result = fan_out_runs(args.runs, expected, batch_size, paths=("project",))
-        transaction.set_rollback(True)
+    # Running the batches as a worker does leaves another SIGINT handler behind (found by Ctrl-C doing nothing
+    # afterwards); Python's own is put back, so that Ctrl-C still stops the benchmark and cleans up.
+    sigint = signal.getsignal(signal.SIGINT)
+    try:
+        with transaction.atomic():
+            result = fan_out_runs(args.runs, expected, batch_size, paths=("project",))
+            transaction.set_rollback(True)
+    finally:
+        signal.signal(signal.SIGINT, sigint)
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     enqueue = statistics.median(result["project"])
     worker = statistics.median(run[0] for run in result["worker"])
@@ -502,6 +510,7 @@ def measure_size(
     it: catalog, commands, provisioning, routing and memory, fan-out, migrations."""
     from django.db import connection
 
+    load_start = os.getloadavg()[0]
     relations, size_bytes = catalog_size()
     figures = {
         "tenants": Figure(size, f"{size:,}"),
@@ -518,6 +527,9 @@ def measure_size(
     figures.update(measure_migrations(size, args, env, stock))
     if tenant_count() != size:
         raise BenchmarkError(f"{tenant_count():,} tenants after measuring at {size:,}: a measurement left some behind")
+    # Other work on the same cores moves every figure: shown so that a growth factor can be read against it.
+    load_end = os.getloadavg()[0]
+    figures["load"] = Figure((load_start + load_end) / 2, f"{load_start:.1f} / {load_end:.1f}")
     return figures
 
 
