@@ -3,7 +3,8 @@
 VENV := .venv-template
 PYTHON ?= python3
 
-.PHONY: test test-fast clean verify-migrations bench-bake benchmark-migrations benchmark-provisioning benchmark-routing benchmark-fanout
+.PHONY: test test-fast clean verify-migrations bench-bake benchmark-migrations benchmark-provisioning benchmark-routing benchmark-fanout \
+	benchmark-scale
 
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
@@ -54,6 +55,11 @@ benchmark-routing: bench-bake
 
 benchmark-fanout: bench-bake
 	$(BENCH_RUN) benchmarks.celery_fanout --scratch-db $(BENCHMARK_ARGS); $(BENCH_DOWN)
+
+# One fleet grown to 1,000 then 10,000 tenants on a PostgreSQL of its own (like routing: statements counted at the
+# server), every figure at both sizes with its growth factor; BENCHMARK_ARGS="--sizes 50,200" for a quick check.
+benchmark-scale: bench-bake
+	$(BENCH_RUN) benchmarks.scale $(BENCHMARK_ARGS); $(BENCH_DOWN)
 
 # The stock-equivalence harness (stock_equivalence/, README.md) on a fresh default bake: copied into the bake's
 # tests/, run there with its pytest, removed. MIGRATION_SABOTAGE=skip-add-index or public-sql breaks the bake's

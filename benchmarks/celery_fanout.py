@@ -231,9 +231,13 @@ class BatchRun:
         return elapsed, statements, tenant_cache.lookups - lookups
 
 
-def measure_fan_out(runs: int, expected: list[str], batch_size: int) -> dict[str, Any]:
-    """Enqueue and verify `runs` times per path; run the project's batches after each of its runs. Returns
-    {"stock": [seconds], "project": [seconds], "messages": int, "worker": [(seconds, statements, lookups)]}."""
+def measure_fan_out(
+    runs: int, expected: list[str], batch_size: int, paths: Sequence[str] = ("stock", "project")
+) -> dict[str, Any]:
+    """Enqueue and verify `runs` times per path in `paths` ("stock", "project"; benchmarks/scale.py times the
+    project's alone); run the project's batches after each of its runs. `expected`: the sorted schemas of every
+    active tenant. Returns {"stock": [seconds], "project": [seconds], "messages": int, "worker": [(seconds,
+    statements, lookups)]}. Raises BenchmarkError when a queue or a batch run misses a tenant or repeats one."""
     from celery.app.trace import reset_worker_optimizations, setup_worker_optimizations
 
     tenant_ping = from_project("lifecycle.tasks", "tenant_ping")
@@ -241,14 +245,15 @@ def measure_fan_out(runs: int, expected: list[str], batch_size: int) -> dict[str
     times: dict[str, list[float]] = {"stock": [], "project": []}
     worker: list[tuple[float, int, int]] = []
     messages = 0
-    paths = {"stock": fan_out_stock, "project": fan_out_project}
+    senders = {"stock": fan_out_stock, "project": fan_out_project}
     # What a worker process starts with: the task modules (autodiscovered), the worker's optimizations.
     tenant_ping.app.loader.import_default_modules()
     setup_worker_optimizations(tenant_ping.app, "fanout-benchmark")
     run_batches = BatchRun(tenant_ping)
     try:
         for run in range(runs):
-            for name, send in paths.items():
+            for name in paths:
+                send = senders[name]
                 queue = f"fbench-{uuid.uuid4().hex[:8]}"
                 started = time.perf_counter()
                 sent = send(tenant_ping, queue, batch_size)

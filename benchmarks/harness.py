@@ -6,7 +6,8 @@ that checks every body against the marker of the Host it was sent to), `MarkedTe
 adds what only a comparison with stock needs:
 
 - `create_marked_tenants`: N active tenants with real schemas (built like provisioning.py's fleet, cloned above
-  CLONE_ABOVE) and, in each schema, one marker row (products.Product, SKU loadsite.MARKER_SKU);
+  CLONE_ABOVE) and, in each schema, one marker row (products.Product, SKU loadsite.MARKER_SKU); `mark_tenants`
+  puts the marker rows into existing tenants' schemas (benchmarks/scale.py);
 - `server_environment`: the load check's server environment with the benchmark settings
   (benchmarks/loadsite/settings.py: the project's or the stock routing middleware);
 - `DedicatedPostgres`: a throw-away PostgreSQL server (initdb in a temporary folder, the embedded server's binaries)
@@ -71,12 +72,7 @@ def create_marked_tenants(count: int, *, slug_format: str, name_format: str) -> 
     way when there are at most CLONE_ABOVE of them or no pg_dump of the server's version is found. Each marker is
     the slug plus a random suffix, so no one can derive it from the host name.
     """
-    from django.db import transaction
-    from django_tenants.utils import schema_context
-
     BackupError, pg_binary = from_project("lifecycle.pgtools", "BackupError", "pg_binary")
-    Product = from_project("products.models", "Product")
-    Domain, Tenant = from_project("tenancy.models", "Domain", "Tenant")
 
     started = time.perf_counter()
     slugs = [slug_format.format(number) for number in range(1, count + 1)]
@@ -92,7 +88,20 @@ def create_marked_tenants(count: int, *, slug_format: str, name_format: str) -> 
         clone_tenants(slugs[0], [(slug, name_format.format(number)) for number, slug in enumerate(slugs[1:], start=2)])
     else:
         create_fleet(count, slug_format=slug_format, name_format=name_format)
-    tenants = {tenant.slug: tenant for tenant in Tenant.objects.filter(slug__in=slugs)}
+    return mark_tenants(slugs), time.perf_counter() - started
+
+
+def mark_tenants(slugs: Sequence[str]) -> list[MarkedTenant]:
+    """Insert one marker row (products.Product, SKU loadsite.MARKER_SKU, named by the slug plus a random suffix) in
+    the schema of each existing tenant in `slugs`; return them as MarkedTenants, in the order of `slugs`, addressed
+    by their primary domains. Raises KeyError for a slug without a tenant or a primary domain."""
+    from django.db import transaction
+    from django_tenants.utils import schema_context
+
+    Product = from_project("products.models", "Product")
+    Domain, Tenant = from_project("tenancy.models", "Domain", "Tenant")
+
+    schemas = dict(Tenant.objects.filter(slug__in=slugs).values_list("slug", "schema_name"))
     hosts = dict(Domain.objects.filter(tenant__slug__in=slugs, is_primary=True).values_list("tenant__slug", "domain"))
     marked = []
     # One transaction per CLONES_PER_TRANSACTION schemas: each insert locks its schema's table, and one
@@ -100,12 +109,11 @@ def create_marked_tenants(count: int, *, slug_format: str, name_format: str) -> 
     for part in chunks(slugs, CLONES_PER_TRANSACTION):
         with transaction.atomic():
             for slug in part:
-                tenant = tenants[slug]
                 marker = f"{slug}:{secrets.token_hex(8)}"
-                with schema_context(tenant.schema_name):
+                with schema_context(schemas[slug]):
                     Product.objects.create(name=marker, sku=MARKER_SKU, price=0)
-                marked.append(MarkedTenant(slug=slug, schema=tenant.schema_name, host=hosts[slug], marker=marker))
-    return marked, time.perf_counter() - started
+                marked.append(MarkedTenant(slug=slug, schema=schemas[slug], host=hosts[slug], marker=marker))
+    return marked
 
 
 def schema_script(schema: str) -> str:

@@ -360,18 +360,24 @@ def timed_run(contender: Contender, env: dict[str, str]) -> float:
     The command runs in a process group of its own, killed as a whole when we are interrupted, so that no
     executor worker outlives the benchmark. Raises BenchmarkError with the end of its output when it exits non-zero.
     """
+    return timed_output(contender, env)[0]
+
+
+def timed_output(contender: Contender, env: dict[str, str]) -> tuple[float, str]:
+    """timed_run, also returning what the command wrote on stdout (its stderr is only shown when it fails):
+    (seconds, stdout). Raises BenchmarkError with the end of both when it exits non-zero."""
     started = time.perf_counter()
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
         contender.argv,
         cwd=PROJECT_DIR,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
     try:
-        output, _ = process.communicate()
+        output, errors = process.communicate()
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
@@ -379,10 +385,9 @@ def timed_run(contender: Contender, env: dict[str, str]) -> float:
         raise
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
-        raise BenchmarkError(
-            f"{contender.name} exited {process.returncode}: {' '.join(contender.argv)}\n{output.strip()[-3000:]}"
-        )
-    return elapsed
+        both = (output.strip()[-1500:] + "\n" + errors.strip()[-1500:]).strip()
+        raise BenchmarkError(f"{contender.name} exited {process.returncode}: {' '.join(contender.argv)}\n{both}")
+    return elapsed, output
 
 
 def measure(

@@ -625,26 +625,27 @@ class SizeResult:
     statements: dict[str, int]
 
 
-def measure(creator: Creator, fleet: int, creations: int) -> SizeResult:
+def measure(creator: Creator, fleet: int, creations: int, paths: Sequence[str] = PATHS) -> SizeResult:
     """One untimed warm-up creation per path (it also counts the SQL statements), then `creations` timed ones per
-    path, round-robin warm, empty, stock, stock clone."""
+    path, round-robin over `paths` (default: warm, empty, stock, stock clone; benchmarks/scale.py times the
+    project's two)."""
     tenants = existing_tenants()
     statements: dict[str, int] = {}
-    for path in PATHS:
+    for path in paths:
         counter = Statements()
         creator.create(path, CREATED_SLUG.format(path=SLUG_WORD[path], size=fleet, number="warmup"), statements=counter)
         statements[path] = counter.count
-    seconds: dict[str, list[float]] = {path: [] for path in PATHS}
+    seconds: dict[str, list[float]] = {path: [] for path in paths}
     with progress() as bar:
-        task = bar.add_task(f"creations at {fleet} benchmark tenants", total=creations * len(PATHS))
+        task = bar.add_task(f"creations at {fleet} benchmark tenants", total=creations * len(paths))
         for number in range(1, creations + 1):
-            for path in PATHS:
+            for path in paths:
                 slug = CREATED_SLUG.format(path=SLUG_WORD[path], size=fleet, number=f"{number:05d}")
                 seconds[path].append(creator.create(path, slug))
                 bar.advance(task)
     if existing_tenants() != tenants:
         raise BenchmarkError(f"{existing_tenants()} tenants after the creations at {fleet}; expected {tenants}")
-    medians = ", ".join(f"{path} {1000 * statistics.median(seconds[path]):.1f} ms" for path in PATHS)
+    medians = ", ".join(f"{path} {1000 * statistics.median(seconds[path]):.1f} ms" for path in paths)
     console.print(f"at {fleet} benchmark tenants: p50 {medians}")
     return SizeResult(fleet=fleet, tenants=tenants, seconds=seconds, statements=statements)
 

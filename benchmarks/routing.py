@@ -249,12 +249,21 @@ def application_name(routing: str, phase: str) -> str:
 
 
 def throughput_run(
-    routing: str, run: int, args: argparse.Namespace, pg: DedicatedPostgres, hosts: Sequence[MarkedTenant], logs: Path
+    routing: str,
+    run: int,
+    args: argparse.Namespace,
+    pg: DedicatedPostgres,
+    hosts: Sequence[MarkedTenant],
+    logs: Path,
+    *,
+    database: str = DATABASE,
 ) -> ThroughputRun:
-    """A fresh server for `routing`: warm-up, the counted requests (statement log on), then the measured seconds."""
+    """A fresh server for `routing` on `pg`'s database `database`: warm-up, the counted requests (statement log on),
+    then the measured seconds. `args` carries the options of parse_args (port, workers, threads, warmup,
+    count_seconds, seconds, connections, per_connection, runs). Raises BenchmarkError when a response is wrong."""
     hosts = addressed(hosts, routing)
     app = application_name(routing, "web")
-    env = server_environment(pg.url(DATABASE), routing=routing, application_name=app)
+    env = server_environment(pg.url(database), routing=routing, application_name=app)
     log = logs / f"gunicorn-{routing}-{run}.log"
     server = WebServer(port=args.port, env=env, workers=args.workers, threads=args.threads, log=log)
     label = f"run {run}/{args.runs}, {routing}"
@@ -295,13 +304,21 @@ def throughput_run(
 
 
 def memory_run(
-    routing: str, run: int, args: argparse.Namespace, pg: DedicatedPostgres, tenants: Sequence[MarkedTenant], logs: Path
+    routing: str,
+    run: int,
+    args: argparse.Namespace,
+    pg: DedicatedPostgres,
+    tenants: Sequence[MarkedTenant],
+    logs: Path,
+    *,
+    database: str = DATABASE,
 ) -> MemoryRun:
-    """A fresh server with one sync worker (one database connection) serves one TABLES_PATH request per tenant, in
-    order; the memory of its backends is read after every `--sample-every` tenants."""
+    """A fresh server with one sync worker (one database connection) on `pg`'s database `database` serves one
+    TABLES_PATH request per tenant, in order; the memory of its backends is read after every `--sample-every`
+    tenants (`args`: port, runs, sample_every)."""
     tenants = addressed(tenants, routing)
     app = application_name(routing, "mem")
-    env = server_environment(pg.url(DATABASE), routing=routing, application_name=app)
+    env = server_environment(pg.url(database), routing=routing, application_name=app)
     server = WebServer(port=args.port, env=env, workers=1, threads=1, log=logs / f"gunicorn-mem-{routing}-{run}.log")
     samples: list[tuple[int, int, int, int]] = []
     backends: Counter[str] = Counter()

@@ -33,7 +33,13 @@ STOCK_MARKERS = {
     "a tenant created by django-tenants' auto_create_schema": re.compile(r"auto_create_schema\s*=\s*True"),
     "tenant-schemas-celery's per-task tenant lookup": re.compile(r"\bget_tenant_for_schema\b"),
 }
-ROOT_TARGETS = ("benchmark-migrations", "benchmark-provisioning", "benchmark-routing", "benchmark-fanout")
+ROOT_TARGETS = (
+    "benchmark-migrations",
+    "benchmark-provisioning",
+    "benchmark-routing",
+    "benchmark-fanout",
+    "benchmark-scale",
+)
 BAKE_TARGETS = {"benchmark-load"}
 SKIPPED_DIRS = {".venv", ".data", ".tools", "__pycache__", "node_modules"}
 
