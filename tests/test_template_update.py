@@ -53,6 +53,7 @@ NEW_MIGRATIONS: frozenset[tuple[str, str]] = frozenset(
         ("tenancy", "0005_migration_state"),
         ("tenancy", "0006_schemascript"),
         ("lifecycle", "0001_provision_function"),
+        ("lifecycle", "0002_provision_function_fingerprints"),
     }
 )
 # Columns those migrations add to existing tables, as (table, column): rows keep every other column's value.

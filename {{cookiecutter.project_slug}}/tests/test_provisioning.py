@@ -26,6 +26,7 @@ from {{ cookiecutter.project_slug }}.lifecycle.schema_script import (
     script_key,
 )
 from {{ cookiecutter.project_slug }}.lifecycle.services import (
+    _migration_set,
     _provision_from_spare,
     tenant_create,
     tenant_drop,
@@ -161,14 +162,39 @@ def test_a_new_owner_gets_an_unusable_password_and_the_routing_version_moves():
 
 
 @pytest.mark.django_db
-def test_provisioning_from_the_pool_is_one_statement():
+def test_provisioning_from_the_pool_is_one_statement_without_a_search_path():
+    with connection.cursor() as cursor:
+        cursor.execute("SET search_path = pg_catalog")  # whatever the session had; django-tenants does not know it
+    connection.set_schema_to_public()  # django-tenants would send its SET search_path before the next query
     with CaptureQueriesContext(connection) as queries:
         tenant_create(name="Initech", slug="initech", owner_email="boss@initech.example")
 
-    # Besides django-tenants' search path and the savepoint of the test's own transaction.
-    skipped = ("SET search_path", "SAVEPOINT", "RELEASE")
-    sent = [query["sql"] for query in queries if not query["sql"].startswith(skipped)]
-    assert len(sent) == 1 and sent[0].startswith("SELECT lifecycle_tenant_provision("), sent
+    sent = [query["sql"] for query in queries]
+    calls = [n for n, statement in enumerate(sent) if "lifecycle_tenant_provision(" in statement]
+    # Before it only the savepoint of the test's own transaction: the function runs with a search path of its own.
+    assert len(calls) == 1 and sent[calls[0]].startswith('SELECT "public".lifecycle_tenant_provision('), sent
+    assert all(statement.startswith("SAVEPOINT") for statement in sent[: calls[0]]), sent
+    assert all(statement.startswith(("SET search_path", "RELEASE")) for statement in sent[calls[0] + 1 :]), sent
+    # What runs next on the connection is in the public schema again.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_schema()")
+        assert cursor.fetchone()[0] == "public"
+    assert Tenant.objects.get(slug="initech").status == Tenant.Status.ACTIVE
+
+
+@pytest.mark.django_db
+def test_a_spare_made_stale_after_its_migration_summary_was_found_current_is_not_claimed():
+    pool = spares()
+    tenant_create(name="Initech", slug="initech")
+    # This process now knows the summary (fleet/state.py) of a current spare: equal ones are not read again.
+    assert _migration_set().known_current
+    make_stale(pool[1])
+
+    tenant_create(name="Umbrella", slug="umbrella")
+
+    assert spares() == [pool[1]]  # the stale one stays; the next current one was claimed
+    assert not schema_exists(pool[2])
+    assert sql("SELECT count(*) FROM tenant_umbrella.django_migrations WHERE app = 'bookings'") == [(3,)]
 
 
 @pytest.mark.django_db

@@ -1,7 +1,7 @@
 """Tenant lifecycle: provisioning a tenant, changing its status, backing it up, restoring, dropping it.
 
 Owns provisioning (`services.tenant_create`: validation, the spare-schema pool of `provisioning.py`,
-the one-statement database function of migration 0001, the schema script of `schema_script.py` that builds
+the one-statement database function of migrations 0001 and 0002, the schema script of `schema_script.py` that builds
 a schema without running migrations, the owner membership), status changes (active, suspended, archived),
 backup and restore (`backup.py`, `archives.py`, `pgtools.py`), dropping a tenant, the doctor that finds and repairs
 drift (`doctor.py`), and the commands `create_tenant`, `drop_schema`, `list_tenants`, `tenant_status`,

@@ -57,7 +57,7 @@ REFILL_LOCK_KEY = 0
 provisioning_step = Signal()
 PROVISIONING_STEPS = (
     # On entering provisioning, before anything is written. From the pool, one statement
-    # (lifecycle_tenant_provision, lifecycle migration 0001) then claims a current spare, renames it
+    # (lifecycle_tenant_provision, lifecycle migrations 0001 and 0002) then claims a current spare, renames it
     # spare_<hex> -> tenant_<slug> and inserts the tenant (active), domain, subscription, owner
     # membership and audit events: no step boundary lies inside it.
     "claim_spare",

@@ -4,7 +4,8 @@ Provisioning (`tenant_create`) claims a pre-migrated spare schema when the pool 
 (lifecycle/provisioning.py): the rename to `tenant_<slug>`, the tenant row, its domain, subscription,
 owner membership and audit events commit in one transaction, so a failure or a killed process leaves
 nothing. That transaction is one statement: the database function `lifecycle_tenant_provision`
-(lifecycle migration 0001) does it all with rows built here by the models; when anything is unusual
+(lifecycle migrations 0001 and 0002) does it all with rows built here from the models; it runs with a search
+path of its own, so django-tenants' `SET search_path` is not sent before it. When anything is unusual
 (a slug, schema or domain taken, no plan, no current spare) it writes nothing and the ORM path below
 decides, raising the precise error.
 Without a spare, the tenant row (status provisioning), domain and membership commit first,
@@ -16,17 +17,19 @@ crash in between leaves a tenant in `provisioning` (its host answers "setting up
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
@@ -214,45 +217,48 @@ def tenant_create(
 
 
 def _provision_fast(request: TenantRequest) -> Tenant | None:
-    """Warm-pool provisioning in one statement (`lifecycle_tenant_provision`, lifecycle migration 0001) inside
-    a transaction of its own (a savepoint inside the caller's); return the active tenant, or None when the
+    """Warm-pool provisioning in one statement (`lifecycle_tenant_provision`, lifecycle migrations 0001 and 0002)
+    inside a transaction of its own (a savepoint inside the caller's); return the active tenant, or None when the
     function wrote nothing: a slug, schema or domain taken, no plan, a member limit of 0, no current spare.
 
-    Rows are built by the models here (defaults, auto_now fields, the unusable password of a new owner, the
-    audit origin); the function wires their ids, picks the plan and the oldest current spare (the spare's
-    django_migrations against the migrations on disk, as fleet.plan.is_current) and takes the provisioning
-    lock for its transaction. Raises IntegrityError when a concurrent creation takes the slug or domain.
+    Rows are built here from the models' fields (defaults, auto_now fields, the unusable password of a new owner,
+    the audit origin); the function wires their ids, picks the plan and the oldest current spare (the spare's
+    migration summary against the fingerprints this process already found current, else its django_migrations
+    against the migrations on disk, as fleet.plan.is_current) and takes the provisioning lock for its
+    transaction. It runs with the public schema as its search path and is called by its qualified name, so
+    django-tenants' `SET search_path` is not sent for it. Raises IntegrityError when a concurrent creation takes
+    the slug or domain.
     """
     now = timezone.now()
     tenant = Tenant(
         name=request.name, slug=request.slug, schema_name=request.schema_name, status=Tenant.Status.ACTIVE, created=now
     )
-    domain = Domain(domain=request.domain, is_primary=True)
-    subscription = Subscription(created=now, updated=now)
-    membership = Membership(role=Role.OWNER.value, created=now)
     new_owner = None
     if request.owner_email is not None:
-        new_owner = User(email=request.owner_email)
-        new_owner.set_unusable_password()
+        new_owner = _row_of(User, now, email=request.owner_email, password=make_password(None))  # unusable
     grant = audit_event_build("membership.grant", tenant=tenant, detail={"from": None, "to": Role.OWNER.value})
     created = audit_event_build(
         "tenant.create", tenant=tenant, target=f"tenant {request.slug!r}",
         detail={"slug": request.slug, "name": request.name, "domain": request.domain,
                 "owner_email": request.owner_email},
     )  # fmt: skip
-    migrations, squashes = _migration_set()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT lifecycle_tenant_provision(%s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s, %s::jsonb, %s, %s, %s, "
-            "%s::jsonb, %s::jsonb, %s::jsonb, %s::jsonb)",
-            [
-                LOCK_NAMESPACE, migrations, squashes, _row(tenant, now), _row(domain, now), request.plan,
-                _row(subscription, now), SubscriptionStatus.TRIALING.value, SubscriptionStatus.ACTIVE.value,
-                request.owner_email, _row(new_owner, now) if new_owner is not None else None,
-                _row(membership, now), _row(grant, now), _row(created, now),
-            ],
-        )  # fmt: skip
-        result = cursor.fetchone()[0]
+    on_disk = _migration_set()
+    function = f"{connection.ops.quote_name(get_public_schema_name())}.lifecycle_tenant_provision"
+    with _search_path_not_needed() as search_path_needed, transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {function}(%s, %s, %s::jsonb, %s, %s::jsonb, %s::jsonb, %s, %s::jsonb, %s, %s, %s, "
+                "%s::jsonb, %s::jsonb, %s::jsonb, %s::jsonb)",
+                [
+                    LOCK_NAMESPACE, on_disk.migrations, on_disk.squashes, sorted(on_disk.known_current),
+                    _row(tenant, now), _row_of(Domain, now, domain=request.domain, is_primary=True), request.plan,
+                    _row_of(Subscription, now), SubscriptionStatus.TRIALING.value, SubscriptionStatus.ACTIVE.value,
+                    request.owner_email, new_owner, _row_of(Membership, now, role=Role.OWNER.value),
+                    _row(grant, now), _row(created, now),
+                ],
+            )  # fmt: skip
+            result = cursor.fetchone()[0]
+        search_path_needed()  # for whatever the signal receivers below run
         result = json.loads(result) if isinstance(result, str) else result
         for name in result.get("stale", []):
             logger.warning(
@@ -260,6 +266,8 @@ def _provision_fast(request: TenantRequest) -> Tenant | None:
             )
         if result["outcome"] != "created":
             return None
+        if result.get("fingerprint"):
+            on_disk.known_current.add(result["fingerprint"])
         tenant.pk = result["tenant_id"]
         tenant._state.adding = False
         tenant._state.db = connection.alias
@@ -268,28 +276,84 @@ def _provision_fast(request: TenantRequest) -> Tenant | None:
     return tenant
 
 
+@contextlib.contextmanager
+def _search_path_not_needed() -> Iterator[Callable[[], None]]:
+    """Until the block ends or calls the function it is given, Django's cursors on `connection` do not send
+    django-tenants' `SET search_path` first (TENANT_LIMIT_SET_CALLS): for statements that name their schema,
+    such as a savepoint and `lifecycle_tenant_provision`, which runs with a search path of its own. Then
+    django-tenants' record of the session's search path is what it was (unknown after an error, as after its
+    own rollbacks), and the next cursor sends the SET when that record says it is needed."""
+    previous = connection.search_path_set_schemas  # type: ignore[attr-defined]
+    done = False
+
+    def needed() -> None:
+        nonlocal done
+        if not done:
+            connection.search_path_set_schemas = previous  # type: ignore[attr-defined]
+            done = True
+
+    # A truthy record makes django-tenants skip the SET; the session's own search path is left as it is.
+    connection.search_path_set_schemas = previous or [get_public_schema_name()]  # type: ignore[attr-defined]
+    try:
+        yield needed
+    except BaseException:
+        connection.search_path_set_schemas = None  # type: ignore[attr-defined]
+        raise
+    needed()
+
+
+@dataclass(frozen=True)
+class _MigrationSet:
+    """The migrations on disk as `lifecycle_tenant_provision` checks a spare against them: every migration of the
+    forward plan as "app.name", the squashed ones as a JSON object {"app.squash": ["app.replaced", ...]}, and the
+    migration-state fingerprints (fleet/state.py) of spares this process found current against them."""
+
+    migrations: list[str]
+    squashes: str
+    known_current: set[str]
+
+
 @functools.cache
-def _migration_set() -> tuple[list[str], str]:
-    """The migrations on disk as `lifecycle_tenant_provision` checks a spare against them: every migration of
-    the forward plan as "app.name", and the squashed ones as a JSON object {"app.squash": ["app.replaced", ...]}."""
+def _migration_set() -> _MigrationSet:
+    """The migrations on disk (current_graph), once per process: they change only with a deploy."""
     loader, plan = current_graph()
     squashes = {
         f"{app}.{name}": [f"{replaced_app}.{replaced}" for replaced_app, replaced in migration.replaces]
         for (app, name), migration in loader.replacements.items()
     }
-    return [f"{app}.{name}" for app, name in plan], json.dumps(squashes)
+    return _MigrationSet([f"{app}.{name}" for app, name in plan], json.dumps(squashes), set())
 
 
 def _row(instance: models.Model, now: dt.datetime) -> str:
     """`instance`'s column values as a JSON object (the primary key left out), auto_now fields set to `now`."""
     values: dict[str, object] = {}
-    for field in instance._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            setattr(instance, field.attname, now)
-        values[str(field.column)] = field.get_prep_value(getattr(instance, field.attname))
+    for attname, column, field, auto_now in _columns(type(instance)):
+        if auto_now:
+            setattr(instance, attname, now)
+        values[column] = field.get_prep_value(getattr(instance, attname))
     return json.dumps(values, default=_json_value)
+
+
+def _row_of(model: type[models.Model], now: dt.datetime, **given: object) -> str:
+    """The JSON object `_row` returns for `model(**given)` (attribute names -> values), without building the
+    instance: every other field gets its default, as Model.__init__ gives it."""
+    values: dict[str, object] = {}
+    for attname, column, field, auto_now in _columns(model):
+        value = now if auto_now else given[attname] if attname in given else field.get_default()
+        values[column] = field.get_prep_value(value)
+    return json.dumps(values, default=_json_value)
+
+
+@functools.cache
+def _columns(model: type[models.Model]) -> tuple[tuple[str, str, Any, bool], ...]:
+    """(attribute name, column, field, auto_now or auto_now_add) of each concrete field of `model` but the
+    primary key, in the table's order."""
+    return tuple(
+        (field.attname, str(field.column), field,
+         bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)))
+        for field in model._meta.concrete_fields
+        if not field.primary_key
+    )  # fmt: skip
 
 
 def _json_value(value: object) -> Any:
