@@ -246,10 +246,13 @@ def owner_ensure() -> str:
 
 
 def owner_delete() -> None:
-    """Delete the benchmark's tenant owner, if present (its memberships go with it)."""
+    """Delete the benchmark's tenant owner, if present, as the project deletes a user (accounts.services.user_delete:
+    its memberships go, its row stays as an anonymous tombstone; the database refuses to delete a user row)."""
     User = from_project("accounts.models", "User")
+    user_delete = from_project("accounts.services", "user_delete")
 
-    User.objects.filter(email=OWNER_EMAIL).delete()
+    for user in User.objects.filter(email=OWNER_EMAIL):
+        user_delete(user=user)
 
 
 # ----------------------------------------------------------------------------------------------------------------

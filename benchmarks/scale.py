@@ -217,6 +217,7 @@ ROWS = {
     "admin page": Row("platform admin: tenant changelist, first page", "~1x (paginated)"),
     "admin search": Row("platform admin: tenant changelist, search by slug", "grows, stays in ms"),
     "backup": Row("backup_tenant (one tenant)", "between 1x and linear"),
+    "user delete": Row("deleting a user who is a member of 2 tenants (user_delete)", "~1x (no tenant schema visited)"),
     "load": Row("machine load average (1 min) at the start / end of the size's figures", "not the fleet's"),
 }
 
@@ -311,9 +312,7 @@ def measure_admin(size: int, args: argparse.Namespace) -> dict[str, Figure]:
 
     public_tenant_ensure(domain=str(settings.TENANCY_BASE_DOMAIN))  # the public host routes to the platform admin
     email = "sbench-admin@example.com"
-    # Made once and kept until the benchmark's server is removed: deleting a user checks, in one transaction, the
-    # foreign keys to it from every tenant schema's tables, which at 10,000 tenants exhausts PostgreSQL's default
-    # lock table ("out of shared memory", max_locks_per_transaction 64; benchmarks/README.md, scale).
+    # Made once and kept until the benchmark's server is removed (deleting a user is measured on its own).
     staff = User.objects.filter(email=email).first() or User.objects.create_superuser(
         email=email, password=secrets.token_urlsafe(16)
     )
@@ -340,6 +339,48 @@ def measure_admin(size: int, args: argparse.Namespace) -> dict[str, Figure]:
                 times.append(elapsed)
         figures[key] = milliseconds(statistics.median(times))
     return figures
+
+
+def measure_user_delete(size: int, args: argparse.Namespace) -> dict[str, Figure]:
+    """Deleting a user as the platform admin does (accounts.services.user_delete, committed): `--runs` users after
+    an untimed one, each a member of two tenants with a row in one tenant's admin log that refers to them. Raises
+    BenchmarkError unless each user's row became its tombstone (`deleted-<id>@invalid`, inactive, no memberships)
+    and the tenant's row still refers to it; the deferred foreign keys were checked by the commit."""
+    from django.contrib.admin.models import ADDITION, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+    from django_tenants.utils import tenant_context
+
+    Membership = from_project("accounts.models", "Membership")
+    Tenant = from_project("tenancy.models", "Tenant")
+    membership_grant = from_project("accounts.services", "membership_grant")
+    user_delete = from_project("accounts.services", "user_delete")
+    user_get_or_create = from_project("accounts.services", "user_get_or_create")
+
+    first, second = (Tenant.objects.get(slug=SLUG_FORMAT.format(size // part)) for part in (3, 2))
+    times = []
+    for run in range(args.runs + 1):
+        user = user_get_or_create(email=f"sbench-leaver-{size}-{run}-{secrets.token_hex(4)}@example.com")
+        for tenant in (first, second):
+            membership_grant(user=user, tenant=tenant, role="member")
+        with tenant_context(first):
+            entry = LogEntry.objects.create(
+                user=user, content_type=ContentType.objects.get_for_model(Tenant), object_id=str(first.pk),
+                object_repr="sbench", action_flag=ADDITION,
+            )  # fmt: skip
+        started = time.perf_counter()
+        user_delete(user=user)
+        elapsed = time.perf_counter() - started
+        user.refresh_from_db()
+        with tenant_context(first):
+            referred = LogEntry.objects.filter(pk=entry.pk, user_id=user.pk).exists()
+        if user.email != f"deleted-{user.pk}@invalid" or user.is_active or not referred or (
+            Membership.objects.filter(user_id=user.pk).exists()
+        ):
+            raise BenchmarkError(f"user_delete at {size:,} tenants: user {user.pk} is {user.email!r} (active: "
+                                 f"{user.is_active}), the admin log row refers to it: {referred}")  # fmt: skip
+        if run:
+            times.append(elapsed)
+    return {"user delete": milliseconds(statistics.median(times))}
 
 
 def measure_provisioning_paths(size: int, args: argparse.Namespace) -> dict[str, Figure]:
@@ -520,6 +561,7 @@ def measure_size(
     }
     figures.update(measure_commands(size, args, env, work))
     figures.update(measure_admin(size, args))
+    figures.update(measure_user_delete(size, args))
     figures.update(measure_provisioning_paths(size, args))
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     figures.update(measure_routing(args, pg, marked, work))

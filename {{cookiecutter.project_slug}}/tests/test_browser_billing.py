@@ -29,6 +29,7 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from {{ cookiecutter.project_slug }}.accounts.models import User
+from {{ cookiecutter.project_slug }}.accounts.services import user_delete
 from {{ cookiecutter.project_slug }}.billing.models import Plan, WebhookEvent
 from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
 from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_create, tenant_drop
@@ -110,7 +111,8 @@ def shop(django_db_setup: None, django_db_blocker: Any) -> Iterator[Shop]:
             connection.set_schema_to_public()
             if Tenant.objects.filter(slug=slug).exists():
                 tenant_drop(slug=slug)
-            User.objects.filter(email=email).delete()
+            for user in User.objects.filter(email=email):
+                user_delete(user=user)  # a user row is never deleted: its tombstone stays
             # The server committed the webhook it received; tests of the webhook endpoint expect none (--reuse-db).
             WebhookEvent.objects.filter(event_id__startswith=f"evt_{slug}_").delete()
             spare_pool_fill()

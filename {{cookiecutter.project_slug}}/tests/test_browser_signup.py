@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from {{ cookiecutter.project_slug }}.accounts.models import User
+from {{ cookiecutter.project_slug }}.accounts.services import user_delete
 from {{ cookiecutter.project_slug }}.lifecycle.provisioning import spare_pool_fill
 from {{ cookiecutter.project_slug }}.lifecycle.services import tenant_drop
 from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
@@ -35,7 +36,8 @@ def signup_identity(server_url, django_db_blocker):
             connection.set_schema_to_public()
             if Tenant.objects.filter(slug=slug).exists():
                 tenant_drop(slug=slug)
-            User.objects.filter(email=email).delete()
+            for user in User.objects.filter(email=email):
+                user_delete(user=user)  # a user row is never deleted: its tombstone stays
             spare_pool_fill()
         finally:
             connection.close()

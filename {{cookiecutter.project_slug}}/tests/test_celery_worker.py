@@ -87,7 +87,7 @@ def test_celery_executor_migrates_batches_on_a_real_worker(worker_queue, pending
         assert all(bookings_table_in(schema) for schema in pending_fleet)
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM {pending_fleet[0]}.django_migrations WHERE app = 'bookings'")
-            assert cursor.fetchone()[0] == 3  # 0001_initial, 0002_booking_created_by, 0003_booking_reminder_sent_at
+            assert cursor.fetchone()[0] == 4  # 0001_initial to 0004_user_references_without_foreign_keys
 
 
 def test_celery_executor_fails_at_once_when_no_worker_answers(django_db_blocker):

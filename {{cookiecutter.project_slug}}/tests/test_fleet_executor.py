@@ -81,7 +81,8 @@ def test_project_executor_builds_exactly_what_stock_builds(committed):
     report = fleet_migrate(schemas=[(schema, None) for schema in project])  # one group of two: shared SQL
     assert [result.status for result in report.results] == ["migrated", "migrated"]
     assert report.results[0].applied == [
-        "bookings.0001_initial", "bookings.0002_booking_created_by", "bookings.0003_booking_reminder_sent_at"
+        "bookings.0001_initial", "bookings.0002_booking_created_by", "bookings.0003_booking_reminder_sent_at",
+        "bookings.0004_user_references_without_foreign_keys",
     ]  # fmt: skip
     reference = catalog(stock)
     assert "table bookings_booking" in reference
@@ -102,7 +103,7 @@ def test_bare_migrate_schemas_runs_a_tenant_app_migration_pending_in_public_and_
 
     for schema in ["public", *committed]:
         recorded = sql(f"SELECT name FROM \"{schema}\".django_migrations WHERE app = 'bookings' ORDER BY name")
-        assert recorded[-1:] == [("0003_booking_reminder_sent_at",)]
+        assert recorded[-1:] == [("0004_user_references_without_foreign_keys",)]
     assert sql("SELECT to_regclass('public.bookings_booking')") == [(None,)]
     assert fleet_verify(["public", *committed]) == {}
 
@@ -170,7 +171,7 @@ def test_a_failing_schema_is_recorded_and_the_rest_continue_then_a_rerun_resumes
         schema: sql(f"SELECT count(*) FROM \"{schema}\".django_migrations WHERE app = 'bookings'")[0][0]
         for schema in committed
     }
-    assert applied == {committed[0]: 3, committed[1]: 0, committed[2]: 3}
+    assert applied == {committed[0]: 4, committed[1]: 0, committed[2]: 4}
 
     sql(f'DROP TABLE "{committed[1]}".bookings_booking')
     report = fleet_migrate(schemas=[(schema, None) for schema in committed])

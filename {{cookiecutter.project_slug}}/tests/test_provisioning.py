@@ -194,7 +194,7 @@ def test_a_spare_made_stale_after_its_migration_summary_was_found_current_is_not
 
     assert spares() == [pool[1]]  # the stale one stays; the next current one was claimed
     assert not schema_exists(pool[2])
-    assert sql("SELECT count(*) FROM tenant_umbrella.django_migrations WHERE app = 'bookings'") == [(3,)]
+    assert sql("SELECT count(*) FROM tenant_umbrella.django_migrations WHERE app = 'bookings'") == [(4,)]
 
 
 @pytest.mark.django_db
@@ -276,7 +276,7 @@ def test_a_stale_spare_is_never_claimed():
 
     assert spares() == [pool[0], pool[2]]  # the stale one stays; the next current one was claimed
     assert not schema_exists(pool[1])
-    assert sql("SELECT count(*) FROM tenant_initech.django_migrations WHERE app = 'bookings'") == [(3,)]
+    assert sql("SELECT count(*) FROM tenant_initech.django_migrations WHERE app = 'bookings'") == [(4,)]
 
 
 @pytest.mark.django_db

@@ -69,7 +69,8 @@ SHARED_APPS = [
 
 TENANT_APPS = [
     # Each tenant schema keeps its own content types and admin log; the admin log
-    # refers to the global user table in the public schema.
+    # refers to the global user table in the public schema by id, without a
+    # foreign key (bookings migration 0004).
     "django.contrib.contenttypes",
     "django.contrib.admin",
     "{{ cookiecutter.project_slug }}.products",

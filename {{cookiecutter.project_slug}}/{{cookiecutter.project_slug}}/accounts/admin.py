@@ -29,7 +29,7 @@ class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
     def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
-        # Tenant schemas refer to users (their admin logs): accounts.services.user_delete handles them.
+        # Tenant schemas refer to users (admin logs, bookings): user_delete keeps the row as a tombstone.
         user_delete(user=obj)
 
     def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 from allauth.account.models import EmailAddress
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from ..audit.services import audit_record
+from ..audit.services import audit_actor_forget, audit_record
 from ..billing.domain import Limit
 from ..billing.services import plan_limit_check
 from ..errors import Conflict, InvalidValue, NotFound
 from .domain import Role, normalize_email, parse_role, role_change_check
-from .models import BrowserSession, Membership, User
+from .models import BrowserSession, LoginToken, Membership, User
 from .selectors import member_seats, membership_role
 
 if TYPE_CHECKING:
@@ -136,61 +136,63 @@ def membership_remove(*, tenant: Tenant, user: User, actor: User | None = None) 
         membership.delete()
 
 
-# Tenant tables that refer to a deleted user (the admin log, for one) are pointed at this inactive
-# account instead, so their rows stay and no foreign key breaks.
-DELETED_USER_EMAIL = "deleted-user@invalid"
+# A deleted user's row stays, emptied of personal data, as a tombstone: tenant schemas refer to users by id
+# (each tenant's admin log, bookings.created_by) without foreign keys (bookings migration 0004), and the
+# database refuses to delete a user row (accounts migration 0005). `.invalid` is reserved (RFC 2606, section 2)
+# and normalize_email refuses a domain without a dot, so no one can sign up with a tombstone's address.
+TOMBSTONE_EMAIL = "deleted-{user_id}@invalid"
 
 
-def user_delete(*, user: User) -> int:
-    """Delete the global `user` with its memberships and login tokens; return how many rows in tenant
-    schemas now refer to the inactive placeholder account DELETED_USER_EMAIL instead.
+def user_is_deleted(user: User) -> bool:
+    """Whether `user` is the tombstone user_delete left (an address in the reserved `.invalid` domain)."""
+    return user.email.endswith("@invalid")
 
-    Users live in the public schema, but tenant schemas hold rows that refer to them (each tenant's admin
-    log: django_admin_log.user_id). Django's delete() only sees the public schema, and those rows would
-    break their foreign key at commit. Every foreign key into the user table from another schema is found
-    in the catalog and its rows are reassigned, in the same transaction as the deletion: no tenant loses
-    rows, and nothing fails. In the public schema Django's own on_delete rules apply (the platform admin
-    log rows of the user go with it). Raises Conflict for the placeholder itself and LastOwner when `user` is the
-    last owner of a tenant.
+
+def user_delete(*, user: User) -> User:
+    """Delete the global `user` and return their tombstone (the same row, updated).
+
+    Their memberships, login tokens, sessions and verified addresses are deleted; the row itself stays as an
+    inactive tombstone without personal data: email TOMBSTONE_EMAIL (`deleted-<id>@invalid`), no name, no
+    usable password, no platform rights. Rows in tenant schemas that refer to the user (each tenant's admin
+    log, bookings.created_by) keep a valid id and show the tombstone's address; audit events keep their
+    `actor_email`, and their `actor` becomes NULL. The original address is free to sign up again as a new user.
+
+    The work is the same at any number of tenants: no tenant schema is visited. This is the only way a user
+    goes: the database refuses to delete a user row (accounts migration 0005), since the ids in tenant schemas
+    would then point nowhere.
+
+    Raises Conflict when `user` is already deleted (a tombstone), NotFound when the row is gone, LastOwner
+    when `user` is the last owner of a tenant.
     """
-    if user.email == DELETED_USER_EMAIL:
-        raise Conflict(f"{DELETED_USER_EMAIL} is the placeholder for deleted users and cannot be deleted")
-    user_table = connection.ops.quote_name(User._meta.db_table)
-    quote = connection.ops.quote_name
-    reassigned = 0
-    # In the public schema: Django's collector resolves unqualified table names through the search path,
-    # and from a tenant's schema it would delete that tenant's admin log rows of the user.
     with schema_context(get_public_schema_name()), transaction.atomic():
-        for membership in Membership.objects.filter(user=user, role=Role.OWNER.value).select_related("tenant"):
-            if not _other_owners(tenant=membership.tenant, user=user):
+        row = User.objects.select_for_update().filter(pk=user.pk).first()
+        if row is None:
+            raise NotFound(f"user {user.email} (id {user.pk}) does not exist")
+        if user_is_deleted(row):
+            raise Conflict(f"user {row.email} is already deleted")
+        for membership in Membership.objects.filter(user=row, role=Role.OWNER.value).select_related("tenant"):
+            if not _other_owners(tenant=membership.tenant, user=row):
                 raise LastOwner(
-                    f"{user.email} is the last owner of tenant {membership.tenant.slug!r}; make someone else owner "
+                    f"{row.email} is the last owner of tenant {membership.tenant.slug!r}; make someone else owner "
                     "or drop the tenant first"
                 )
-        placeholder, created = User.objects.get_or_create(email=DELETED_USER_EMAIL, defaults={"is_active": False})
-        if created:
-            placeholder.set_unusable_password()
-            placeholder.save(update_fields=["password"])
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT n.nspname, c.relname, a.attname FROM pg_constraint k "
-                "JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] "
-                "WHERE k.contype = 'f' AND k.confrelid = %s::regclass AND n.nspname <> 'public'",
-                [f"public.{user_table}"],
-            )
-            for schema, table, column in cursor.fetchall():
-                cursor.execute(
-                    f"UPDATE {quote(schema)}.{quote(table)} SET {quote(column)} = %s WHERE {quote(column)} = %s",  # noqa: S608
-                    [placeholder.pk, user.pk],
-                )
-                reassigned += cursor.rowcount
-        BrowserSession.objects.filter(user_id=user.pk).delete()  # logged out everywhere
-        audit_record(
-            "user.delete", target=f"user {user.email}", detail={"email": user.email, "reassigned_rows": reassigned}
-        )
-        user.delete()
-    return reassigned
+        tombstone = TOMBSTONE_EMAIL.format(user_id=row.pk)
+        if User.objects.filter(email__iexact=tombstone).exists():
+            raise Conflict(f"the tombstone address {tombstone} of user {row.email} is taken by another account")
+        audit_record("user.delete", target=f"user {row.email}", detail={"email": row.email})
+        audit_actor_forget(user_id=row.pk)
+        Membership.objects.filter(user=row).delete()
+        LoginToken.objects.filter(user=row).delete()
+        BrowserSession.objects.filter(user_id=row.pk).delete()  # logged out everywhere
+        EmailAddress.objects.filter(user=row).delete()
+        row.groups.clear()
+        row.user_permissions.clear()
+        row.email = tombstone
+        row.name = ""
+        row.is_active = row.is_staff = row.is_superuser = False
+        row.set_unusable_password()
+        row.save()
+    return row
 
 
 class EmailRegistered(Conflict):

@@ -17,8 +17,9 @@ Adoption, in ONE transaction after a pg_dump of the affected tables:
    migration is applied in graph order, creating the tables the legacy database did not have;
 6. import_users: legacy users become global accounts (adoption.legacy_users) with memberships;
 7. repoint_references: columns of moved tables that referred to legacy users are rewritten to the accounts'
-   ids and their foreign keys re-created against `accounts_user`; many-to-many link tables lose the links
-   to users left out and those a merge repeats, other tables refuse a merge that breaks a unique key;
+   ids, without foreign keys to `accounts_user` (tenant schemas keep none: bookings migration 0004);
+   many-to-many link tables lose the links to users left out and those a merge repeats, other tables refuse a
+   merge that breaks a unique key;
    columns that referred to legacy content types (GenericForeignKeys) take the tenant's content type of the
    same app label and model (legacy ones the project lacks are added, as stale content types);
 8. check_schema: the new schema's catalog (tables, columns, indexes, constraints, sequences, triggers) is

@@ -65,6 +65,19 @@ def foreign_keys(schema: str) -> list[tuple[str, str, str, str, str, bool]]:
         return [tuple(row) for row in cursor.fetchall()]  # type: ignore[misc]
 
 
+def column_nullable(schema: str, table: str, column: str) -> bool | None:
+    """Whether `schema`.`table`.`column` accepts NULL; None when there is no such column."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT NOT a.attnotnull FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s AND a.attname = %s AND a.attnum > 0 AND NOT a.attisdropped",
+            [schema, table, column],
+        )
+        row = cursor.fetchone()
+        return None if row is None else bool(row[0])
+
+
 def unique_keys(schema: str) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
     """Unique indexes (primary keys included) of tables in `schema`: table -> [(index name, its columns)].
     Expression and partial indexes are left out: their uniqueness cannot be read as a list of columns."""

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from django.apps import apps as installed_apps
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
+from django.db import connection, models
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import get_public_schema_name
 
@@ -23,6 +24,7 @@ from ..tenancy.models import Tenant
 from . import legacy_users
 from .catalog import (
     app_tables,
+    column_nullable,
     count_rows,
     foreign_keys,
     public_tables,
@@ -67,7 +69,7 @@ class ContentTypeColumn:
 
     table: str
     column: str
-    constraint: str
+    constraint: str | None
     rows: int  # rows with a value
 
 
@@ -358,6 +360,32 @@ def _tenant_apps_state(
     return moved_apps, created_apps, moved_tables
 
 
+def _declared_user_references(
+    public: str, moved_set: set[str], legacy_users_table: str, keys: list[tuple[str, str, str, str, str, bool]]
+) -> list[tuple[str | None, str, str, str, str, bool]]:
+    """References to users that the project's models declare without a foreign key (`db_constraint=False`, as
+    bookings' `created_by`: bookings migration 0004) in moved tables, in the shape of catalog.foreign_keys with no
+    constraint name. The catalog does not show them; in the legacy database they hold legacy user ids. A column
+    that still has its foreign key (a legacy database before that migration) is in `keys` already."""
+    user_model = get_user_model()
+    known = {(table, column) for _name, table, column, *_ in keys}
+    found: list[tuple[str | None, str, str, str, str, bool]] = []
+    for model in installed_apps.get_models(include_auto_created=True):
+        table = model._meta.db_table
+        if table not in moved_set:
+            continue
+        for field in model._meta.local_fields:
+            if not isinstance(field, models.ForeignKey) or field.related_model is not user_model:
+                continue
+            column = field.column
+            if getattr(field, "db_constraint", True) or column is None or (table, column) in known:
+                continue
+            nullable = column_nullable(public, table, column)
+            if nullable is not None:
+                found.append((None, table, column, public, legacy_users_table, nullable))
+    return found
+
+
 def _references(
     moved_tables: list[str], archive_tables: list[str], legacy_users_table: str, users: legacy_users.UserImportPlan
 ) -> tuple[list[UserColumn], list[ContentTypeColumn], set[str]]:
@@ -378,7 +406,12 @@ def _references(
     unique = unique_keys(public)
     models = installed_apps.get_models(include_auto_created=True)
     link_tables = {model._meta.db_table for model in models if model._meta.auto_created}
-    for constraint, table, column, ref_schema, ref_table, nullable in foreign_keys(public):
+    catalog_keys = foreign_keys(public)
+    references: list[tuple[str | None, str, str, str, str, bool]] = [
+        *catalog_keys,
+        *_declared_user_references(public, moved_set, legacy_users_table, catalog_keys),
+    ]
+    for constraint, table, column, ref_schema, ref_table, nullable in references:
         if table in moved_set:
             if ref_schema == public and ref_table == legacy_users_table:
                 quote = connection.ops.quote_name

@@ -83,6 +83,13 @@ def audit_record(
     return event
 
 
+def audit_actor_forget(*, user_id: int) -> int:
+    """Set `actor` to NULL on every event of the user with id `user_id` (their `actor_email` stays); return how
+    many events changed. accounts.services.user_delete calls it: a deleted user's row stays as a tombstone, and
+    the log keeps no link to it, as a deleted row's SET_NULL would do."""
+    return AuditEvent.objects.filter(actor_id=user_id).update(actor=None)
+
+
 def audit_event_build(
     action: str,
     *,

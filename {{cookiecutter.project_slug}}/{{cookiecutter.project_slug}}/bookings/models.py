@@ -24,15 +24,16 @@ class Booking(models.Model):
     reminder_sent_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When the booking's reminder email went out (none yet: empty)."
     )
-    # Users live in the public schema, bookings in each tenant's schema. accounts.services.user_delete
-    # reassigns these rows to the placeholder account before deleting a user (it finds every cross-schema
-    # foreign key to the user table in the catalog); DO_NOTHING keeps Django's delete collector from
-    # querying this table from the public schema, where it does not exist.
+    # Users live in the public schema, bookings in each tenant's schema. No foreign key in the database
+    # (db_constraint=False; bookings migration 0004 says why): a user's row is never deleted (accounts
+    # migration 0005, accounts.services.user_delete), so the id stays valid. DO_NOTHING keeps Django's
+    # delete collector from querying this table from the public schema, where it does not exist.
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="+",
         help_text="Who recorded the booking (a global user, public schema).",
     )
