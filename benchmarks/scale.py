@@ -373,8 +373,11 @@ def measure_user_delete(size: int, args: argparse.Namespace) -> dict[str, Figure
         user.refresh_from_db()
         with tenant_context(first):
             referred = LogEntry.objects.filter(pk=entry.pk, user_id=user.pk).exists()
-        if user.email != f"deleted-{user.pk}@invalid" or user.is_active or not referred or (
-            Membership.objects.filter(user_id=user.pk).exists()
+        if (
+            user.email != f"deleted-{user.pk}@invalid"
+            or user.is_active
+            or not referred
+            or (Membership.objects.filter(user_id=user.pk).exists())
         ):
             raise BenchmarkError(f"user_delete at {size:,} tenants: user {user.pk} is {user.email!r} (active: "
                                  f"{user.is_active}), the admin log row refers to it: {referred}")  # fmt: skip

@@ -17,7 +17,8 @@ Adoption, in ONE transaction after a pg_dump of the affected tables:
    migration is applied in graph order, creating the tables the legacy database did not have;
 6. import_users: legacy users become global accounts (adoption.legacy_users) with memberships;
 7. repoint_references: columns of moved tables that referred to legacy users are rewritten to the accounts'
-   ids, without foreign keys to `accounts_user` (tenant schemas keep none: bookings migration 0004);
+   ids and their foreign keys re-created against `accounts_user` as the models declare them (none for a
+   `db_constraint=False` field, nor for the admin log, whose key bookings migration 0004 drops);
    many-to-many link tables lose the links to users left out and those a merge repeats, other tables refuse a
    merge that breaks a unique key;
    columns that referred to legacy content types (GenericForeignKeys) take the tenant's content type of the

@@ -232,7 +232,7 @@ def _migrate_schema(schema: str, *, fake: set[Migration]) -> None:
 def _repoint_references(plan: AdoptionPlan, mapping: dict[int, int]) -> None:
     """Rewrite the columns of the moved tables that referred to archived legacy tables (users, content types)
     to the rows that replace them, with their type and foreign key as this project's migrations create them
-    (none into the public schema: bookings migration 0004). `mapping`: legacy user id -> account id."""
+    (none for the admin log: _DROPPED_USER_KEYS). `mapping`: legacy user id -> account id."""
     _user_keys_drop(plan.request.schema_name)
     columns: list[UserColumn | ContentTypeColumn] = [*plan.user_columns, *plan.content_type_columns]
     if not columns:
@@ -245,16 +245,14 @@ def _repoint_references(plan: AdoptionPlan, mapping: dict[int, int]) -> None:
         if plan.content_type_columns:
             _content_type_columns_rewrite(cursor, plan)
     by_table = {model._meta.db_table: model for model in installed_apps.get_models(include_auto_created=True)}
-    tenant_apps = {config.label for config in installed_apps.get_app_configs() if config.name in settings.TENANT_APPS}
     with schema_context(plan.request.schema_name), connection.schema_editor() as editor:
         for column in columns:
             model = by_table.get(column.table)
             field = next((f for f in model._meta.local_fields if f.column == column.column), None) if model else None
             if field is None or not getattr(field, "db_constraint", False):
                 continue
-            related = field.related_model
-            if related is None or related._meta.app_label not in tenant_apps:
-                continue  # into the public schema (users): tenant schemas keep no such key (bookings 0004)
+            if (column.table, column.column) in _DROPPED_USER_KEYS:
+                continue
             # The foreign key exactly as the project's migrations create it (name, DEFERRABLE INITIALLY DEFERRED):
             # Django's own builder, the one AddField uses.
             sql = editor._create_fk_sql(model, field, "_fk_%(to_table)s_%(to_column)s")  # type: ignore[attr-defined]
@@ -263,21 +261,29 @@ def _repoint_references(plan: AdoptionPlan, mapping: dict[int, int]) -> None:
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
+# References to the user table that tenant schemas keep without a foreign key although the model declares one:
+# Django's admin log, whose key bookings migration 0004 drops. (The project's own models declare theirs with
+# db_constraint=False; a model of yours with a key to users keeps it.) As (table, column).
+_DROPPED_USER_KEYS = {("django_admin_log", "user_id")}
+
+
 def _user_keys_drop(schema: str) -> None:
-    """Drop the foreign keys from tables of `schema` to the public user table, which tenant schemas keep none of
-    (bookings migration 0004 drops the admin log's). The migrate_tenant step creates one when it builds the admin
-    log here, and the migration that drops it is recorded without running, as every migration of a moved app is."""
+    """Drop the foreign keys of _DROPPED_USER_KEYS in `schema`. The migrate_tenant step creates the admin log's
+    when it builds the admin log here, and bookings migration 0004, which drops it, may be recorded without
+    running (every migration of a moved app is)."""
     quote = connection.ops.quote_name
     user_table = f"{quote(get_public_schema_name())}.{quote(get_user_model()._meta.db_table)}"
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+            "SELECT c.relname, a.attname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE k.contype = 'f' AND n.nspname = %s AND k.confrelid = to_regclass(%s) ORDER BY 1, 2",
+            "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] "
+            "WHERE k.contype = 'f' AND n.nspname = %s AND k.confrelid = to_regclass(%s) ORDER BY 1, 3",
             [schema, user_table],
         )
-        for table, name in cursor.fetchall():
-            cursor.execute(f"ALTER TABLE {quote(schema)}.{quote(table)} DROP CONSTRAINT {quote(name)}")
+        for table, column, name in cursor.fetchall():
+            if (table, column) in _DROPPED_USER_KEYS:
+                cursor.execute(f"ALTER TABLE {quote(schema)}.{quote(table)} DROP CONSTRAINT {quote(name)}")
 
 
 def _column_rewrite(cursor: Any, table: str, column: str, constraint: str | None, db_type: str, function: str) -> None:
