@@ -54,6 +54,8 @@ NEW_MIGRATIONS: frozenset[tuple[str, str]] = frozenset(
         ("tenancy", "0006_schemascript"),
         ("lifecycle", "0001_provision_function"),
         ("lifecycle", "0002_provision_function_fingerprints"),
+        ("bookings", "0004_user_references_without_foreign_keys"),
+        ("accounts", "0005_user_delete_refused"),
     }
 )
 # Columns those migrations add to existing tables, as (table, column): rows keep every other column's value.
