@@ -137,6 +137,20 @@ def test_a_connection_that_served_too_many_schemas_is_closed(settings, db):
         other.close()
 
 
+def test_a_new_connection_starts_in_utc_and_sends_no_statement_of_its_own(db):
+    """Django sends `set_config('TimeZone', 'UTC', false)` on a new connection whose server default differs (this
+    machine's is Etc/UTC); the settings put the time zone in the start-up packet (database_settings), so a
+    connection opened again after TENANCY_CONNECTION_MAX_SCHEMAS costs no statement before the routing one."""
+    other = connections.create_connection("default")
+    # Connected as Django connects, without the state Django sets up afterwards (init_connection_state).
+    raw = other.get_new_connection(other.get_connection_params())
+    try:
+        assert other.timezone_name == "UTC"  # what ensure_timezone compares the session's time zone with
+        assert raw.info.parameter_status("TimeZone") == "UTC"
+    finally:
+        raw.close()
+
+
 @pytest.mark.parametrize(
     ("overrides", "ids"),
     [

@@ -156,6 +156,13 @@ def database_settings(url: str) -> dict:
     config = env.db_url_config(url, engine="django_tenants.postgresql_backend")
     config["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     config["ATOMIC_REQUESTS"] = False
+    if not TENANCY_POOLER_MODE:
+        # The session time zone Django wants (UTC, as USE_TZ = True) in the connection's start-up packet, so that
+        # a new connection does not send `SELECT set_config('TimeZone', 'UTC', false)` first (Django's
+        # ensure_timezone does when the server's default differs). Left out behind a pooler: PgBouncer refuses
+        # start-up parameters it does not know unless told to ignore them (its ignore_startup_parameters).
+        options = config.setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c TimeZone=UTC".strip()
     if TENANCY_POOLER_MODE == "transaction":
         config["DISABLE_SERVER_SIDE_CURSORS"] = True
     return {"default": config}
