@@ -52,10 +52,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from loadcheck.harness import DriveResult, MarkedTenant, WebServer, drive, forget_cached, free_port
 from rich.table import Table
@@ -102,15 +103,13 @@ KINDS = (SET_PATH, DOMAIN, VIEW, OTHER)
 DESCRIPTION = "req/s, SQL statements per request, backend memory: project routing against stock TenantMainMiddleware."
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.routing", description=DESCRIPTION)
-    add = parser.add_argument
-    add("--tenants", type=int, default=2000, help="tenants created; distinct tenants for the memory (default 2000)")
-    add("--hosts", type=int, default=100, help="tenants whose hosts get the req/s requests (default 100)")
-    add("--runs", type=int, default=3, help="runs per middleware, interleaved; medians (default 3)")
+def add_web_run_options(add: Callable[..., Any], *, count_seconds: float) -> None:
+    """The options of a routed-request run (throughput_run reads them) and of the benchmark's own PostgreSQL, for
+    this benchmark and `scale`: `add` is a parser's add_argument; `count_seconds` the default of --count-seconds."""
     add("--seconds", type=float, default=10.0, help="measured seconds per req/s run (default 10)")
     add("--warmup", type=float, default=3.0, help="unmeasured seconds before each run (default 3)")
-    add("--count-seconds", type=float, default=10.0, help="seconds of requests with statements counted (default 10)")
+    add("--count-seconds", type=float, default=count_seconds,
+        help=f"seconds of requests with statements counted (default {count_seconds:g})")  # fmt: skip
     add("--connections", type=int, default=16, help="HTTP connections at once (default 16)")
     add(
         "--per-connection",
@@ -121,6 +120,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
     add("--threads", type=int, default=4, help="threads per worker, one database connection each (default 4)")
+    add("--port", type=int, default=0, help="port of the web servers on 127.0.0.1 (default: a free one)")
+    add("--pg-port", type=int, default=0, help="port of the benchmark's PostgreSQL (default: a free one)")
+    add("--pg-bin", default=None, help="folder of initdb, pg_ctl and postgres (default: pgserver's, else the system's)")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.routing", description=DESCRIPTION)
+    add = parser.add_argument
+    add("--tenants", type=int, default=2000, help="tenants created; distinct tenants for the memory (default 2000)")
+    add("--hosts", type=int, default=100, help="tenants whose hosts get the req/s requests (default 100)")
+    add("--runs", type=int, default=3, help="runs per middleware, interleaved; medians (default 3)")
+    add_web_run_options(add, count_seconds=10.0)
     add("--sample-every", type=int, default=250, help="tenants between two memory readings (default 250)")
     add(
         "--few-hosts",
@@ -130,9 +141,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "runs, and compare (P4 names 50 against 2,000 at 10,000 tenants; default 0: not measured)",
     )
     add("--skip-memory", action="store_true", help="leave out the backend memory measurement")
-    add("--port", type=int, default=0, help="port of the web servers on 127.0.0.1 (default: a free one)")
-    add("--pg-port", type=int, default=0, help="port of the benchmark's PostgreSQL (default: a free one)")
-    add("--pg-bin", default=None, help="folder of initdb, pg_ctl and postgres (default: pgserver's, else the system's)")
     args = parser.parse_args(argv)
     if not 1 <= args.tenants <= 99_999:
         parser.error("--tenants must be 1-99999")

@@ -94,7 +94,7 @@ from benchmarks.project import from_project, has_celery
 from benchmarks.provisioning import EMPTY, WARM, Creator, StockProbe, drop_spares, owner_ensure, p95
 from benchmarks.provisioning import measure as measure_provisioning
 from benchmarks.routing import PROJECT as PROJECT_ROUTING
-from benchmarks.routing import ensure_public_host, memory_run, throughput_run
+from benchmarks.routing import add_web_run_options, ensure_public_host, memory_run, throughput_run
 from benchmarks.scale_fleet import (
     SCHEMA_PREFIX,
     SLUG_FORMAT,
@@ -150,17 +150,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--memory-tenants", type=int, default=0,
         help="distinct tenants one connection serves for the backend memory (default 0: every tenant)")  # fmt: skip
     add("--sample-every", type=int, default=500, help="tenants between two backend memory readings (default 500)")
-    add("--seconds", type=float, default=10.0, help="measured seconds per routing run (default 10)")
-    add("--warmup", type=float, default=3.0, help="unmeasured seconds before each routing run (default 3)")
-    add("--count-seconds", type=float, default=5.0, help="seconds of requests with statements counted (default 5)")
-    add("--connections", type=int, default=16, help="HTTP connections at once (default 16)")
-    add("--per-connection", type=int, default=10, help="requests per HTTP connection (default 10; 0 = no limit)")
-    add("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
-    add("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
     add("--batch-size", type=int, default=None, help="tenants per fan-out message (default: the project's)")
-    add("--port", type=int, default=0, help="port of the web servers on 127.0.0.1 (default: a free one)")
-    add("--pg-port", type=int, default=0, help="port of the benchmark's PostgreSQL (default: a free one)")
-    add("--pg-bin", default=None, help="folder of initdb, pg_ctl and postgres (default: pgserver's, else the system's)")
+    add_web_run_options(add, count_seconds=5.0)  # routing's, for its runs; its own PostgreSQL too
     args = parser.parse_args(argv)
     counts = (args.runs, args.creations, args.verify_sample, args.jobs, args.hosts, args.sample_every,
               args.connections, args.workers, args.threads)  # fmt: skip
