@@ -167,7 +167,7 @@ def create_scratch_database(suffix: str = "_fleet_bench") -> tuple[str, str, str
     Returns (configured database name, scratch database name, scratch URL for child processes).
     """
     from django.conf import settings
-    from django.db import connection
+    from django.db import OperationalError, connection
 
     url = database_url()
     if not url:
@@ -175,6 +175,14 @@ def create_scratch_database(suffix: str = "_fleet_bench") -> tuple[str, str, str
     base = str(settings.DATABASES["default"]["NAME"])
     scratch = f"{base}{suffix}"
     quoted = connection.ops.quote_name(scratch)
+    try:
+        connection.ensure_connection()
+    except OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1]
+        raise BenchmarkError(
+            f"cannot connect to database {base!r}, which DATABASE_URL names ({reason}); --scratch-db creates "
+            f"{scratch!r} from an existing database: name one, e.g. postgres://postgres@127.0.0.1:5432/postgres"
+        ) from exc
     with connection.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
         cursor.execute(f"CREATE DATABASE {quoted}")
@@ -636,8 +644,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         remove_migration_file()
         if scratch is not None:
             drop_scratch_database(scratch[0], scratch[1])
-        else:
+        elif not args.scratch_db:
             drop_bench_tenants()
+        # else: the scratch database was never made; nothing of this run is left to clean up
         console.print(f"total {time.perf_counter() - started:.0f} s")
 
 

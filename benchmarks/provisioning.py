@@ -900,7 +900,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print("[yellow]interrupted; cleaning up")
         return 130
     finally:
-        cleanup(scratch, state)
+        if scratch is not None or not args.scratch_db:  # else the scratch database was never made
+            cleanup(scratch, state)
         console.print(f"total {time.perf_counter() - started:.0f} s")
 
 

@@ -175,7 +175,7 @@ def test_readme_and_docs_document_the_commands_and_the_generated_project(bakery:
         "http://localhost:8000/",
         "create_tenant --name N --slug S [--domain D] [--owner-email E] [--plan CODE] [--dry-run] [--noinput]",
         "tenant_status --tenant S",
-        "list_tenants [--format table\\|json] [--include-public] [--spares]",
+        "list_tenants [--format table\\|json] [--include-public] [--search TEXT] [--limit N] [--offset N] [--spares]",
         "drop_schema --tenant S [--force] [--no-backup]",
         "backup_tenant --tenant S",
         "restore_tenant --input PATH --slug NEW",

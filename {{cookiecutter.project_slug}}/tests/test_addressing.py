@@ -38,10 +38,11 @@ from {{ cookiecutter.project_slug }}.tenancy.addressing import (
     public_url,
     tenant_base_path,
     tenant_base_url,
+    tenant_base_urls,
     tenant_reverse_url,
     tenant_url,
 )
-from {{ cookiecutter.project_slug }}.tenancy.models import Tenant
+from {{ cookiecutter.project_slug }}.tenancy.models import Domain, Tenant
 
 from .test_reminders import book, local
 
@@ -218,6 +219,33 @@ def test_reminders_sent_outside_a_request_link_to_the_tenant(tenant: Tenant, mod
         assert reminders_send(day=day) == 1
     [reminder] = [message for message in mail.outbox if message.to == [customer]]
     assert f"{ACME_HOME[mode_name(mode)]}/" in reminder.body.splitlines()
+
+
+@MODES
+def test_base_urls_of_many_tenants_are_each_tenants_base_url_in_two_queries(
+    tenant: Tenant, mode: override_settings, django_assert_max_num_queries: Callable[..., Any]
+) -> None:
+    connection.set_schema_to_public()
+    bare = Tenant.objects.create(name="Bare", slug="bare", schema_name="tenant_bare", status=Tenant.Status.ACTIVE)
+    # An older domain that is not primary: the primary one still wins, as in tenant_base_url.
+    older = Tenant.objects.create(name="Older", slug="older", schema_name="tenant_older", status=Tenant.Status.ACTIVE)
+    Domain.objects.create(domain="first.example.com", tenant=older, is_primary=False)
+    Domain.objects.create(domain="older.example.com", tenant=older, is_primary=True)
+    tenants = list(Tenant.objects.order_by("pk"))
+    assert {"public", "acme", "bare", "older"} <= {t.slug for t in tenants}
+    with mode:
+        one_by_one: dict[int, str | None] = {}
+        for each in tenants:
+            try:
+                one_by_one[each.pk] = public_url("/")[:-1] if each.schema_name == "public" else tenant_base_url(each)
+            except TenantUnaddressable:
+                one_by_one[each.pk] = None
+        with django_assert_max_num_queries(2):
+            together = tenant_base_urls(tenants)
+    assert together == one_by_one
+    expected_older = "http://localhost/clinic/older" if mode_name(mode) == "path" else "http://older.example.com"
+    assert together[older.pk] == expected_older
+    assert together[bare.pk] == ("http://localhost/clinic/bare" if mode_name(mode) == "path" else None)
 
 
 @MODES

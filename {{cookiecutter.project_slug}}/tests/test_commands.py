@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from django.conf import settings
 from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import CommandError
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_exists
 
 from {{ cookiecutter.project_slug }}.accounts.models import Membership, User
@@ -153,6 +155,53 @@ def test_list_tenants_table_shows_each_tenant():
     assert "tenant_acme" in output and "globex.localhost" in output
 
 
+def test_list_tenants_searches_slug_name_schema_and_domains_and_pages_in_slug_order():
+    Domain.objects.create(domain="shop.example.com", tenant=Tenant.objects.get(slug="globex"), is_primary=False)
+    slugs = [row["slug"] for row in json.loads(run("list_tenants", "--format", "json"))]
+    assert len(slugs) >= 2 and slugs == sorted(slugs)
+
+    def found(*args):
+        return [row["slug"] for row in json.loads(run("list_tenants", "--format", "json", *args))]
+
+    assert found("--search", "SHOP.example") == ["globex"]  # a domain that is not primary, any case
+    assert found("--search", "Acme Corp") == ["acme"]  # the name
+    assert found("--search", "tenant_acme") == ["acme"]  # the schema
+    assert found("--search", "no-such-tenant") == []
+    assert found("--limit", "1", "--offset", "1") == slugs[1:2]
+    assert found("--limit", "0") == slugs
+    table = run("list_tenants", "--limit", "1", "--offset", "1")
+    assert f"2-2 of {len(slugs)} tenant(s)" in table and slugs[1] in table and f" {slugs[0]} " not in table
+    assert f"none of {len(slugs)} tenant(s) after --offset 99" in run("list_tenants", "--offset", "99")
+
+
+def test_list_tenants_sends_as_many_queries_for_every_tenant_as_for_one():
+    connection.set_schema_to_public()
+    run("list_tenants", "--format", "json", "--search", "acme")  # warms what is read once per process
+    with CaptureQueriesContext(connection) as one:
+        run("list_tenants", "--format", "json", "--search", "acme")
+    with CaptureQueriesContext(connection) as every:
+        listed = json.loads(run("list_tenants", "--format", "json"))
+    assert len(listed) >= 2
+    assert len(every.captured_queries) == len(one.captured_queries), every.captured_queries
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--limit", "-1"], "argument --limit: '-1' is not a whole number >= 0"),
+        (["--offset", "x"], "argument --offset: 'x' is not a whole number >= 0"),
+        (["--search", " "], "--search needs some text"),
+        (["--spares", "--search", "acme"], "--spares lists every spare schema"),
+    ],
+)
+def test_list_tenants_refuses_a_bad_page_or_search(args, message):
+    """In-process, argparse's refusals are CommandErrors (exit 2 as a process: BAD_USAGE); the others exit 2."""
+    with pytest.raises(CommandError, match=re.escape(message)) as excinfo:
+        call_command("list_tenants", *args, stdout=io.StringIO(), stderr=io.StringIO())
+    if not message.startswith("argument "):
+        assert excinfo.value.returncode == 2
+
+
 def test_migrate_schemas_parses_tenant_slug_only_when_written_with_equals():
     command = load_command_class(f"{PROJECT_PACKAGE}.fleet", "migrate_schemas")
     parser = command.create_parser("manage.py", "migrate_schemas")
@@ -267,6 +316,7 @@ BAD_USAGE = [
     ["drop_schema", "--tenant", "acme"],
     ["migrate_schemas", "--tenant=nope", "--list"],
     ["list_tenants", "--format", "yaml"],
+    ["list_tenants", "--limit", "-1"],
 ]
 
 

@@ -25,6 +25,7 @@ a random port), never its host name.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -136,6 +137,36 @@ def tenant_base_url(tenant: Tenant, *, request: HttpRequest | None = None, port:
     if domain is None:
         raise TenantUnaddressable(f"workspace {shown(tenant.slug)} has no domain, so no URL leads to it")
     return _origin(domain, request=request, port=port)
+
+
+def tenant_base_urls(tenants: Iterable[Tenant]) -> dict[int, str | None]:
+    """tenant_base_url of each of `tenants` (no request, the settings' port), keyed by primary key; None for a
+    tenant no URL leads to (domain mode, no domain) instead of raising. For listings of many tenants: at most
+    two queries in all (the public host; in domain mode the tenants' domains, none when they were prefetched as
+    `domains`), where tenant_base_url costs one per tenant. The public tenant gets the public host's URL.
+    """
+    tenants = list(tenants)
+    public = get_public_schema_name()
+    if routing_mode() == "path":
+        base = public_base_url()
+        return {
+            tenant.pk: base if tenant.schema_name == public else base + tenant_base_path(tenant) for tenant in tenants
+        }
+    if all("domains" in getattr(tenant, "_prefetched_objects_cache", {}) for tenant in tenants):
+        domains = [domain for tenant in tenants for domain in tenant.domains.all()]
+    else:
+        domains = list(Domain.objects.filter(tenant_id__in=[tenant.pk for tenant in tenants]))
+    # tenant_base_url's choice: the primary domain, else the oldest.
+    chosen: dict[int, Domain] = {}
+    for domain in sorted(domains, key=lambda domain: (not domain.is_primary, domain.pk)):
+        chosen.setdefault(domain.tenant_id, domain)
+    urls: dict[int, str | None] = {}
+    for tenant in tenants:
+        if tenant.schema_name == public:
+            urls[tenant.pk] = public_base_url()  # one tenant at most
+        else:
+            urls[tenant.pk] = _origin(chosen[tenant.pk].domain) if tenant.pk in chosen else None
+    return urls
 
 
 def tenant_url(tenant: Tenant, path: str, *, request: HttpRequest | None = None) -> str:

@@ -2,17 +2,24 @@
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django_tenants.utils import get_public_schema_name
 
-from .models import Tenant
+from .models import Domain, Tenant
 
 
-def tenant_list(*, include_public: bool = False) -> QuerySet[Tenant]:
-    """Return tenants ordered by slug with their domains prefetched; the public tenant only when asked."""
+def tenant_list(*, include_public: bool = False, search: str | None = None) -> QuerySet[Tenant]:
+    """Return tenants ordered by slug with their domains prefetched; the public tenant only when asked; with
+    `search`, only those whose slug, name, schema name or one of whose domains contains it (case-insensitive)."""
     tenants = Tenant.objects.prefetch_related("domains").order_by("slug")
     if not include_public:
         tenants = tenants.exclude(schema_name=get_public_schema_name())
+    if search:
+        in_domains = Domain.objects.filter(tenant_id=OuterRef("pk"), domain__icontains=search)
+        tenants = tenants.filter(
+            Q(slug__icontains=search) | Q(name__icontains=search) | Q(schema_name__icontains=search)
+            | Exists(in_domains)
+        )  # fmt: skip
     return tenants
 
 

@@ -1,5 +1,6 @@
 """list_tenants: the fleet as a table or JSON."""
 
+import argparse
 import io
 import json
 from typing import Any
@@ -7,12 +8,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandParser
 from django.utils import timezone
-from django_tenants.utils import get_public_schema_name
 from rich.console import Console
 from rich.table import Table
 
-from ....tenancy.addressing import TenantUnaddressable, public_base_url, tenant_base_url
-from ....tenancy.management.base import ProjectCommand, add_noinput_argument
+from ....tenancy.addressing import tenant_base_urls
+from ....tenancy.management.base import ProjectCommand, add_noinput_argument, usage_error
 from ....tenancy.selectors import tenant_list
 from ...provisioning import spare_list
 
@@ -23,14 +23,32 @@ def _plan_code(tenant: Any) -> str | None:
     return subscription.plan.code if subscription is not None else None
 
 
-def _url(tenant: Any) -> str | None:
-    """`tenant`'s home URL in the project's routing mode (tenancy.addressing), None when no URL leads to it."""
-    if tenant.schema_name == get_public_schema_name():
-        return public_base_url() + "/"
+TABLE_LIMIT = 100  # rows of the table format unless --limit says otherwise
+
+
+def _count(value: str) -> int:
+    """argparse type of --limit and --offset: a whole number >= 0."""
     try:
-        return tenant_base_url(tenant) + "/"
-    except TenantUnaddressable:
-        return None
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 0")
+    return number
+
+
+def _home(base_url: str | None) -> str | None:
+    """The tenant's home page from its base URL (addressing.tenant_base_urls); None when no URL leads to it."""
+    return None if base_url is None else base_url + "/"
+
+
+def _title(shown: int, total: int, offset: int) -> str:
+    """The table's title: how many tenants it shows of how many match."""
+    if shown == total:
+        return f"{total:,} tenant(s)"
+    if not shown:
+        return f"none of {total:,} tenant(s) after --offset {offset:,}"
+    return f"{offset + 1:,}-{offset + shown:,} of {total:,} tenant(s) (--offset, --limit 0 or --search for the others)"
 
 
 class Command(ProjectCommand):
@@ -40,8 +58,11 @@ class Command(ProjectCommand):
         "and access (what the subscription allows now: full, read_only or suspended). --format table (default, "
         "for people) or json (a list of objects with keys slug, name, schema, domains, url, status, plan, billing, "
         "access, for scripts; plan is null for a tenant without a subscription, url for one no URL leads to). "
-        "--include-public adds the public tenant. --spares lists the spare schemas of the provisioning pool "
-        "instead (schema, created, state: current, stale = migrations pending, missing = registered without a "
+        "--include-public adds the public tenant. --search TEXT keeps the tenants whose slug, name, schema or one of "
+        "whose domains contains TEXT (case-insensitive). Tenants are ordered by slug; --offset N skips the first N, "
+        f"--limit N prints at most N (0: all; default {TABLE_LIMIT} for the table, all for json); the table's title "
+        "says how many of how many matching tenants it shows. --spares lists the spare schemas of the provisioning "
+        "pool instead (schema, created, state: current, stale = migrations pending, missing = registered without a "
         "schema; JSON keys schema, created, state). Exit codes: 0, 2 bad usage."
     )
 
@@ -49,14 +70,34 @@ class Command(ProjectCommand):
         parser.add_argument("--format", choices=["table", "json"], default="table", help="Output format.")
         parser.add_argument("--include-public", action="store_true", help="Also list the public tenant.")
         parser.add_argument(
+            "--search", metavar="TEXT", help="Only tenants whose slug, name, schema or a domain contains TEXT."
+        )
+        parser.add_argument(
+            "--limit", type=_count, metavar="N",
+            help=f"At most N tenants, 0 for all (default {TABLE_LIMIT} for the table, all for json).",
+        )  # fmt: skip
+        parser.add_argument("--offset", type=_count, default=0, metavar="N", help="Skip the first N tenants.")
+        parser.add_argument(
             "--spares", action="store_true", help="List the spare schemas of the provisioning pool instead."
         )
         add_noinput_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["spares"]:
+            if options["search"] is not None or options["limit"] is not None or options["offset"]:
+                raise usage_error("--search, --limit and --offset select tenants; --spares lists every spare schema")
             self._spares(options["format"])
             return
+        if options["search"] is not None and not options["search"].strip():
+            raise usage_error("--search needs some text to look for, e.g. --search acme")
+        tenants = tenant_list(include_public=options["include_public"], search=options["search"])
+        total = tenants.count()
+        limit = options["limit"]
+        if limit is None:
+            limit = TABLE_LIMIT if options["format"] == "table" else 0
+        offset = options["offset"]
+        page = list(tenants.select_related("subscription__plan")[offset : offset + limit if limit else None])
+        urls = tenant_base_urls(page)
         now = timezone.now()
         rows = [
             {
@@ -64,18 +105,18 @@ class Command(ProjectCommand):
                 "name": tenant.name,
                 "schema": tenant.schema_name,
                 "domains": sorted(d.domain for d in tenant.domains.all()),
-                "url": _url(tenant),
+                "url": _home(urls[tenant.pk]),
                 "status": tenant.status,
                 "plan": _plan_code(tenant),
                 "billing": tenant.billing_status,
                 "access": tenant.access(now=now).value,
             }
-            for tenant in tenant_list(include_public=options["include_public"]).select_related("subscription__plan")
+            for tenant in page
         ]
         if options["format"] == "json":
             self.stdout.write(json.dumps(rows, indent=2))
             return
-        table = Table(title=f"{len(rows)} tenant(s)")
+        table = Table(title=_title(len(rows), total, offset))
         for column in ("slug", "name", "schema", "domains", "url", "status", "plan", "billing", "access"):
             table.add_column(column)
         for row in rows:
