@@ -22,7 +22,10 @@ and HTTP are outside the timer), `--creations` times per path, round-robin, for 
   `clone_schema` SQL function copies `tenant_pbench_base` (built before the timer by django-tenants' own
   per-schema migration step), then its `migrate_schemas --fake` records the migrations.
 
-After each creation, outside the timer, a request for the tenant's host goes through the project's routing
+Each contender keeps a database connection of its own, as separate web processes would: the project's paths run
+on the main thread's, the stock paths on one long-lived thread's (`Creator`), so neither leaves its traces (catalog
+caches filled by running migrations, cached plans) in the other's session. After each creation, outside the
+timer, a request for the tenant's host goes through the project's routing
 middleware and must reach the tenant's schema; the tenant must be active, its schema must hold exactly the
 tables of the tenant apps and record every migration. The tenant is then dropped again, so the number of
 existing tenants stays fixed. Everything runs at 0 benchmark tenants, then at `--tenants` (real schemas,
@@ -59,6 +62,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
@@ -555,13 +559,48 @@ def fill_pool_to_one(failure: list[BaseException]) -> None:
         connection.close()
 
 
+def close_connection() -> None:
+    """Close this thread's database connection (for a thread that is about to end)."""
+    from django.db import connection
+
+    connection.close()
+
+
 class Creator:
-    """Creates, checks and drops one tenant by a given path; only the creation itself is timed."""
+    """Creates, checks and drops one tenant by a given path; only the creation itself is timed.
+
+    Each contender keeps a database connection of its own, as it would in separate web processes: the project's
+    paths run on this thread's connection, the stock paths on the connection of one long-lived thread (the stock
+    lane), so neither path's creations leave their traces in the other's session (catalog caches filled by
+    running migrations, cached plans). Each tenant is checked and dropped, untimed, on its creator's connection.
+    Call close() at the end: it closes the stock lane's connection and ends its thread.
+    """
 
     def __init__(self, owner_email: str, probe: StockProbe) -> None:
         self.owner_email = owner_email
         self.probe = probe
         self.expected_tables: set[str] | None = None
+        self._stock_lane: ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        """Close the stock lane's connection and end its thread (nothing when no stock path ran)."""
+        if self._stock_lane is not None:
+            self._stock_lane.submit(close_connection).result()
+            self._stock_lane.shutdown()
+            self._stock_lane = None
+
+    def _create_stock(self, path: str, slug: str, statements: Statements | None) -> float:
+        """On the stock lane: create tenant `slug` by stock path `path`; return the creation's seconds."""
+        from django.db import connection
+
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
+        connection.ensure_connection()
+        wrapper = connection.execute_wrapper(statements) if statements else contextlib.nullcontext()
+        clone = stock_clone_settings() if path == STOCK_CLONE else contextlib.nullcontext()
+        with stock_migrate_schemas(), clone, wrapper:
+            started = time.perf_counter()
+            create_stock(slug, self.owner_email)
+            return time.perf_counter() - started
 
     def prepare(self, path: str) -> None:
         """Outside the timer: one current spare in the pool for the warm path, none for the others.
@@ -585,32 +624,40 @@ class Creator:
         """Create tenant `slug` by `path`, check it and drop it again; return the creation's seconds."""
         from django.db import connection
 
-        tenant_drop = from_project("lifecycle.services", "tenant_drop")
         schema_name_for = from_project("tenancy.domain", "schema_name_for")
 
         self.prepare(path)
+        if path in STOCK_PATHS:
+            if self._stock_lane is None:
+                self._stock_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="benchmark-stock")
+            elapsed = self._stock_lane.submit(self._create_stock, path, slug, statements).result()
+            self.probe.expect_stock_run(schema_name_for(slug))
+            self._stock_lane.submit(self._check_and_drop, slug).result()
+            return elapsed
         connection.set_schema_to_public()  # type: ignore[attr-defined]
         connection.ensure_connection()
         wrapper = connection.execute_wrapper(statements) if statements else contextlib.nullcontext()
-        if path in STOCK_PATHS:
-            clone = stock_clone_settings() if path == STOCK_CLONE else contextlib.nullcontext()
-            with stock_migrate_schemas(), clone, wrapper:
-                started = time.perf_counter()
-                create_stock(slug, self.owner_email)
-                elapsed = time.perf_counter() - started
-            self.probe.expect_stock_run(schema_name_for(slug))
-        else:
-            with wrapper:
-                started = time.perf_counter()
-                create_warm_or_empty(slug, self.owner_email)
-                elapsed = time.perf_counter() - started
-            if spare_count():
-                raise BenchmarkError(f"{path}: the pool holds a spare after creating {slug!r}; expected none")
+        with wrapper:
+            started = time.perf_counter()
+            create_warm_or_empty(slug, self.owner_email)
+            elapsed = time.perf_counter() - started
+        if spare_count():
+            raise BenchmarkError(f"{path}: the pool holds a spare after creating {slug!r}; expected none")
+        self._check_and_drop(slug)
+        return elapsed
+
+    def _check_and_drop(self, slug: str) -> None:
+        """Check tenant `slug` (expect_routable) and drop it, on the calling thread's connection."""
+        from django.db import connection
+
+        tenant_drop = from_project("lifecycle.services", "tenant_drop")
+        schema_name_for = from_project("tenancy.domain", "schema_name_for")
+
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
         if self.expected_tables is None:
             self.expected_tables = tenant_tables(schema_name_for(slug))
         expect_routable(slug, self.expected_tables)
         tenant_drop(slug=slug)
-        return elapsed
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -681,6 +728,7 @@ def machine_facts(creations: int) -> dict[str, str]:
             f"{creations} timed per path and size, round-robin warm / empty / stock / stock clone, "
             "after one untimed each"
         ),
+        "connections": "one per contender: the project's paths on one, the stock paths on another (a thread's)",
         "timer": "the creation call only; spare refill (TENANCY_SPARE_REFILL=off), checks and drop are outside",
         "spare pool setting": f"TENANCY_SPARE_SCHEMAS={settings.TENANCY_SPARE_SCHEMAS} (emptied during the run)",
         "versions": (
@@ -856,8 +904,8 @@ def run(args: argparse.Namespace, state: RunState) -> None:
     create_base_schema()  # for the stock clone path, before the probe watches django-tenants' commands
     probe = StockProbe()
     probe.install()
+    creator = Creator(owner_email, probe)
     try:
-        creator = Creator(owner_email, probe)
         results = [measure(creator, 0, args.creations)]
         setups = []
         if args.tenants:
@@ -869,6 +917,7 @@ def run(args: argparse.Namespace, state: RunState) -> None:
             )
             results.append(measure(creator, args.tenants, args.creations))
     finally:
+        creator.close()
         probe.uninstall()
         drop_base_schema()
     report(results, setups, facts)

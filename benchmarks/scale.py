@@ -204,7 +204,7 @@ ROWS = {
     "fanout": Row("fan-out: enqueue a task for every tenant", "linear, small"),
     "fanout run": Row("fan-out: every tenant's task run from the batches (worker code)", "linear"),
     "doctor": Row("tenants_doctor (every schema's catalog checked)", "a little under linear"),
-    "list": Row("list_tenants --format json", "linear (a query per tenant)"),
+    "list": Row("list_tenants --format json", "linear in the rows (fixed queries)"),
     "admin page": Row("platform admin: tenant changelist, first page", "~1x (paginated)"),
     "admin search": Row("platform admin: tenant changelist, search by slug", "grows, stays in ms"),
     "backup": Row("backup_tenant (one tenant)", "between 1x and linear"),
