@@ -67,6 +67,11 @@ STRIPPED_VARIABLES = (
     "UV_PROJECT_ENVIRONMENT",
     "PYTEST_ADDOPTS",
     "PYTEST_XDIST_AUTO_NUM_WORKERS",
+    # `make test PYTEST_ARGS=...` here hands its command-line variables to every make below it through these:
+    # a bake's `make test` would then run with the template's PYTEST_ARGS.
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKELEVEL",
 )
 
 # Production settings with a dummy environment: nothing listens on port 1, and

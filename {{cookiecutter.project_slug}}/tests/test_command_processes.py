@@ -3,13 +3,12 @@ what such a process answers must be what `python manage.py` started afresh answe
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
-from conftest import PROJECT_DIR, manage_process, test_database_url
+from conftest import PROJECT_DIR, command_environment, command_server, manage_process
 
 CASES = {
     "help": ["help", "list_tenants"],
@@ -21,10 +20,9 @@ CASES = {
 
 
 def fresh(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "DATABASE_URL": test_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings.test",
-                   **(env or {})}  # fmt: skip
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=environment, capture_output=True, text=True,
+        [sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=command_environment(env), capture_output=True,
+        text=True,
         stdin=subprocess.DEVNULL, timeout=120,
     )  # fmt: skip
 
@@ -55,3 +53,13 @@ def test_a_command_past_its_timeout_is_killed(django_db_setup: None) -> None:
         manage_process("shell", "-c", "import time; time.sleep(60)", timeout=1)
     # The server goes on serving.
     assert manage_process("help", "list_tenants").returncode == 0
+
+
+def test_commands_of_successive_tests_share_one_server(django_db_setup: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # pytest changes os.environ from one test phase to the next (PYTEST_CURRENT_TEST); were that part of a command's
+    # environment, every test would start (and keep) a server of its own.
+    server = command_server()
+    assert manage_process("help", "list_tenants").returncode == 0
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/test_elsewhere.py::test_other (call)")
+    assert command_server() is server
+    assert "PYTEST_CURRENT_TEST" not in command_environment()

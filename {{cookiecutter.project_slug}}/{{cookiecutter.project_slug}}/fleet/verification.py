@@ -191,9 +191,10 @@ def catalog_diff(schema: str, reference: Catalog, found: Catalog) -> list[Differ
 def reference_catalogs(*, data: bool = False) -> dict[str, Catalog]:
     """{"public": Catalog, "tenant": Catalog}: what stock django-tenants builds from the migration files on disk.
 
-    Built once per process for a given migration graph and app layout (the migrations' names, the
-    shared and tenant apps, the public schema's name): a process that loads other migration files
-    (a test's MIGRATION_MODULES) gets a new build. Callers get copies.
+    Built once per process for a given `data` flag, migration graph and app layout (the migrations' names,
+    the shared and tenant apps, the public schema's name): a process that loads other migration files
+    (a test's MIGRATION_MODULES) gets a new build; the last REFERENCES_KEPT builds are kept, so that
+    asking with and without `data` in turn builds each once. Callers get copies.
 
     Everything happens in one transaction (a savepoint inside the caller's) that is always rolled back,
     so nothing is left behind, not even when the process is killed: a scratch schema
@@ -211,11 +212,13 @@ def reference_catalogs(*, data: bool = False) -> dict[str, Catalog]:
         tuple(settings.TENANT_APPS),
     )
     if key not in _REFERENCES:
-        _REFERENCES.clear()
+        while len(_REFERENCES) >= REFERENCES_KEPT:
+            del _REFERENCES[next(iter(_REFERENCES))]  # the oldest build
         _REFERENCES[key] = _reference_build(data=data)
     return {kind: dict(catalog) for kind, catalog in _REFERENCES[key].items()}
 
 
+REFERENCES_KEPT = 4
 _REFERENCES: dict[tuple[Any, ...], dict[str, Catalog]] = {}
 
 
