@@ -67,8 +67,9 @@ STRIPPED_VARIABLES = (
     "UV_PROJECT_ENVIRONMENT",
     "PYTEST_ADDOPTS",
     "PYTEST_XDIST_AUTO_NUM_WORKERS",
-    # `make test PYTEST_ARGS=...` here hands its command-line variables to every make below it through these:
-    # a bake's `make test` would then run with the template's PYTEST_ARGS.
+    # `make test PYTEST_ARGS=...` here puts PYTEST_ARGS in the environment and hands it to every make below it
+    # through MAKEFLAGS: a bake's `make test` would run with the template's pytest arguments.
+    "PYTEST_ARGS",
     "MAKEFLAGS",
     "MFLAGS",
     "MAKELEVEL",

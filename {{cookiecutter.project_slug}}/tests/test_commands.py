@@ -164,6 +164,7 @@ def test_list_tenants_searches_slug_name_schema_and_domains_and_pages_in_slug_or
         return [row["slug"] for row in json.loads(run("list_tenants", "--format", "json", *args))]
 
     assert found("--search", "SHOP.example") == ["globex"]  # a domain that is not primary, any case
+    assert found("--search", " globex\t") == ["globex"]  # as pasted, spaces around it
     assert found("--search", "Acme Corp") == ["acme"]  # the name
     assert found("--search", "tenant_acme") == ["acme"]  # the schema
     assert found("--search", "no-such-tenant") == []

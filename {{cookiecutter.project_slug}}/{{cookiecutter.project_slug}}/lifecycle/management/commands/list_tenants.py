@@ -59,7 +59,8 @@ class Command(ProjectCommand):
         "for people) or json (a list of objects with keys slug, name, schema, domains, url, status, plan, billing, "
         "access, for scripts; plan is null for a tenant without a subscription, url for one no URL leads to). "
         "--include-public adds the public tenant. --search TEXT keeps the tenants whose slug, name, schema or one of "
-        "whose domains contains TEXT (case-insensitive). Tenants are ordered by slug; --offset N skips the first N, "
+        "whose domains contains TEXT (case-insensitive, spaces around TEXT ignored). Tenants are ordered by slug; "
+        "--offset N skips the first N, "
         f"--limit N prints at most N (0: all; default {TABLE_LIMIT} for the table, all for json); the table's title "
         "says how many of how many matching tenants it shows. --spares lists the spare schemas of the provisioning "
         "pool instead (schema, created, state: current, stale = migrations pending, missing = registered without a "
@@ -88,9 +89,10 @@ class Command(ProjectCommand):
                 raise usage_error("--search, --limit and --offset select tenants; --spares lists every spare schema")
             self._spares(options["format"])
             return
-        if options["search"] is not None and not options["search"].strip():
+        search = options["search"].strip() if options["search"] is not None else None  # as pasted: " acme "
+        if search == "":
             raise usage_error("--search needs some text to look for, e.g. --search acme")
-        tenants = tenant_list(include_public=options["include_public"], search=options["search"])
+        tenants = tenant_list(include_public=options["include_public"], search=search)
         total = tenants.count()
         limit = options["limit"]
         if limit is None:
