@@ -63,12 +63,13 @@ benchmark-scale: bench-bake
 
 # The stock-equivalence harness (stock_equivalence/, README.md) on a fresh default bake: copied into the bake's
 # tests/, run there with its pytest, removed. MIGRATION_SABOTAGE=skip-add-index or public-sql breaks the bake's
-# executor on purpose: the run must then fail. DATABASE_URL / REDIS_URL as for the benchmarks.
+# executor on purpose: the run must then fail. DATABASE_URL / REDIS_URL as for the benchmarks. Two pytest-xdist
+# workers, a test file each at a time (about 37 s instead of 55 s on 2 cores).
 verify-migrations: bench-bake
 	rm -rf $(BENCH_PROJECT)/tests/stock_equivalence
 	cp -r stock_equivalence $(BENCH_PROJECT)/tests/stock_equivalence
 	cd $(BENCH_PROJECT) && env -u VIRTUAL_ENV -u DJANGO_SETTINGS_MODULE .venv/bin/python -m pytest tests/stock_equivalence \
-		--tb=short -p no:cacheprovider $(PYTEST_ARGS); status=$$?; rm -rf tests/stock_equivalence; \
+		--tb=short -p no:cacheprovider -n 2 --dist loadfile $(PYTEST_ARGS); status=$$?; rm -rf tests/stock_equivalence; \
 		(.venv/bin/python -m config.devservices down >/dev/null); exit $$status
 
 clean:
