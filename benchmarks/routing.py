@@ -8,8 +8,9 @@ or from a baked project's folder, with the template root on PYTHONPATH::
 
     python -m benchmarks.routing [--tenants 2000] [--hosts 100] [--runs 3] [--seconds 10]
 
-Both run in one gunicorn set-up (`config.wsgi:application`, `--workers` x `--threads` gthread workers, one database
-connection per thread, CONN_MAX_AGE=600) with the same settings (benchmarks/loadsite/settings.py: the production
+Both run in one gunicorn set-up (`config.wsgi:application`, `--workers` x `--threads` gthread workers, CONN_MAX_AGE=600;
+stock's requests on one database connection per thread, the project's on its TENANCY_CONNECTION_SLOTS connections
+per process, chosen by host) with the same settings (benchmarks/loadsite/settings.py: the production
 settings; only MIDDLEWARE[0] differs) on the same PostgreSQL, and serve the same tenant-routed view, `/__marker__/`,
 which reads one row of the tenant's schema (one SQL statement) and answers its marker. For each middleware, `--runs`
 times, interleaved (stock, project, then project, stock, ...), each run in a fresh server:
@@ -27,7 +28,7 @@ times, interleaved (stock, project, then project, stock, ...), each run in a fre
 Every response must carry the marker of the tenant it addressed (a mismatch, a 5xx or a missing response stops
 the benchmark). In a `tenant_routing=path` bake (`make benchmark-routing BENCHMARK_ROUTING=path`) the project's
 requests address tenants by path on the public host (`addressed`); stock's, which routes by host only, by host.
-Then the backend memory: a fresh server with one sync worker (one database connection) serves one
+Then the backend memory: a fresh server with one sync worker (stock: one database connection) serves one
 `/__tables__/` request (one query on every table of the tenant apps, then the marker) for each of `--tenants`
 distinct tenants, in order; after every `--sample-every` tenants the benchmark reads VmRSS and RssAnon
 (/proc/<pid>/status) of the PostgreSQL backends serving that server (found by application_name). `--runs` times
@@ -119,7 +120,7 @@ def add_web_run_options(add: Callable[..., Any], *, count_seconds: float) -> Non
         "(default 10)",
     )
     add("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
-    add("--threads", type=int, default=4, help="threads per worker, one database connection each (default 4)")
+    add("--threads", type=int, default=4, help="threads per worker (default 4; stock: one database connection each)")
     add("--port", type=int, default=0, help="port of the web servers on 127.0.0.1 (default: a free one)")
     add("--pg-port", type=int, default=0, help="port of the benchmark's PostgreSQL (default: a free one)")
     add("--pg-bin", default=None, help="folder of initdb, pg_ctl and postgres (default: pgserver's, else the system's)")
@@ -195,11 +196,11 @@ class ThroughputRun:
 
 @dataclass
 class MemoryRun:
-    """One memory run: (tenants served so far, largest VmRSS, largest RssAnon, backends) after every sample, and
-    the tenants each database connection (backend pid, from the responses) served."""
+    """One memory run: (tenants served so far, largest VmRSS, largest RssAnon, backends, RssAnon of all backends)
+    after every sample, and the tenants each database connection (backend pid, from the responses) served."""
 
     routing: str
-    samples: list[tuple[int, int, int, int]]
+    samples: list[tuple[int, int, int, int, int]]
     backends: dict[str, int]
 
     @property
@@ -218,6 +219,10 @@ class MemoryRun:
     @property
     def final_rss(self) -> int:
         return self.samples[-1][1]
+
+    @property
+    def final_total_anon(self) -> int:
+        return self.samples[-1][4]
 
 
 def expect_clean(result: DriveResult, what: str, server: WebServer) -> None:
@@ -332,14 +337,14 @@ def memory_run(
     *,
     database: str = DATABASE,
 ) -> MemoryRun:
-    """A fresh server with one sync worker (one database connection) on `pg`'s database `database` serves one
-    TABLES_PATH request per tenant, in order; the memory of its backends is read after every `--sample-every`
-    tenants (`args`: port, runs, sample_every)."""
+    """A fresh server with one sync worker (stock: one database connection; the project: its connection slots) on
+    `pg`'s database `database` serves one TABLES_PATH request per tenant, in order; the memory of its backends is
+    read after every `--sample-every` tenants (`args`: port, runs, sample_every)."""
     tenants = addressed(tenants, routing)
     app = application_name(routing, "mem")
     env = server_environment(pg.url(database), routing=routing, application_name=app)
     server = WebServer(port=args.port, env=env, workers=1, threads=1, log=logs / f"gunicorn-mem-{routing}-{run}.log")
-    samples: list[tuple[int, int, int, int]] = []
+    samples: list[tuple[int, int, int, int, int]] = []
     backends: Counter[str] = Counter()
     label = f"memory run {run}/{args.runs}, {routing}"
     with server.start(tenants[0].host, tenants[0].base_path):
@@ -354,7 +359,8 @@ def memory_run(
             readings = [reading for reading in map(backend_memory, pids) if reading is not None]
             rss = max((reading[0] for reading in readings), default=0)
             anon = max((reading[1] for reading in readings), default=0)
-            samples.append((start + len(chunk), rss, anon, len(pids)))
+            total = sum(reading[1] for reading in readings)
+            samples.append((start + len(chunk), rss, anon, len(pids), total))
     memory = MemoryRun(routing, samples, dict(backends))
     console.print(
         f"{label}: RssAnon {mb(memory.final_anon)} after {len(tenants):,} tenants (peak {mb(memory.peak_anon)}), "
@@ -455,7 +461,7 @@ def report(
         tenants = memory[STOCK][0].samples[-1][0]
         mem = Table(
             title=f"PostgreSQL backend memory (RssAnon, the largest web backend; median of {args.runs}) while one "
-            f"connection serves {tenants:,} distinct tenants ({TABLES_PATH}: every tenant table)"
+            f"sync worker serves {tenants:,} distinct tenants ({TABLES_PATH}: every tenant table)"
         )
         mem.add_column("tenants served")
         for routing in (STOCK, PROJECT):
@@ -467,6 +473,10 @@ def report(
         mem.add_section()
         mem.add_row("peak", *(mb(median([run.peak_anon for run in memory[r]])) for r in (STOCK, PROJECT)))
         mem.add_row("VmRSS at the end", *(mb(median([run.final_rss for run in memory[r]])) for r in (STOCK, PROJECT)))
+        mem.add_row(
+            "RssAnon of all its backends at the end",
+            *(mb(median([run.final_total_anon for run in memory[r]])) for r in (STOCK, PROJECT)),
+        )
         mem.add_row(
             "database connections (per run)",
             *(" ".join(str(len(run.backends)) for run in memory[r]) for r in (STOCK, PROJECT)),
@@ -514,6 +524,8 @@ def machine_facts(args: argparse.Namespace, pg: DedicatedPostgres, setup_seconds
         "settings": f"benchmarks.loadsite.settings (production), CONN_MAX_AGE=600, "
         f"TENANT_LIMIT_SET_CALLS={getattr(settings, 'TENANT_LIMIT_SET_CALLS', False)}, "
         f"TENANCY_CONNECTION_MAX_SCHEMAS={getattr(settings, 'TENANCY_CONNECTION_MAX_SCHEMAS', '-')}, "
+        f"TENANCY_CONNECTION_SLOTS={os.environ.get('TENANCY_CONNECTION_SLOTS', 'the production default')} "
+        "(the project's middleware only), "
         "directory invalidation: the routing version (database triggers), read with the search path",
         "versions": (
             f"Python {platform.python_version()}, Django {version('django')}, "

@@ -200,7 +200,10 @@ ROWS = {
     "req/s": Row("routed requests per second (project middleware)", "~1x"),
     "routing sql": Row("routing SQL statements per request", "1x (exactly 1)"),
     "sql": Row("SQL statements per request (routing + the view's)", "1x"),
-    "rss": Row("backend memory: peak RssAnon, one connection serving every tenant", "~1x above 200 tenants"),
+    "rss": Row(
+        "backend memory: peak RssAnon, the largest backend of one sync worker serving every tenant",
+        "~1x above 200 tenants",
+    ),
     "fanout": Row("fan-out: enqueue a task for every tenant", "linear, small"),
     "fanout run": Row("fan-out: every tenant's task run from the batches (worker code)", "linear"),
     "doctor": Row("tenants_doctor (every schema's catalog checked)", "a little under linear"),
@@ -412,7 +415,8 @@ def measure_routing(
         "rss": Figure(
             memory.peak_anon,
             f"{mb(memory.peak_anon)} ({len(served):,} tenants, {len(memory.backends)} connections, at most "
-            f"{memory.most_tenants:,} on one; VmRSS {mb(memory.final_rss)})",
+            f"{memory.most_tenants:,} on one; VmRSS {mb(memory.final_rss)}; all backends "
+            f"{mb(memory.final_total_anon)})",
         ),
     }
 

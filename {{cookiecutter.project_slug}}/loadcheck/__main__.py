@@ -10,14 +10,16 @@ PostgreSQL; the database user needs CREATEDB), migrates its public schema with t
 --shared`, and creates `--tenants` active tenants (`lcheck-00001`, ...) with real schemas (migrated by the
 project's `fleet_migrate`, then checked); each schema gets one marker row (products.Product, SKU
 `loadcheck-marker`) named with a random per-tenant marker. Then it starts gunicorn (`config.wsgi:application`,
-`--workers` x `--threads` gthread workers; every worker thread keeps one database connection, CONN_MAX_AGE=600,
-across tenants) with the load check's settings (loadcheck/loadsite/settings.py: production settings, the project's
-routing middleware, plus the view `/__marker__/`, which answers the marker READ FROM THE MARKER ROW of the schema
-the request was served in).
+`--workers` x `--threads` gthread workers; each worker process keeps its TENANCY_CONNECTION_SLOTS database connections
+(production: 16, a tenant's requests on the one its host hashes to, or while that one is busy on the thread's own),
+CONN_MAX_AGE=600, across tenants) with the load check's settings (loadcheck/loadsite/settings.py: production settings,
+the project's routing middleware, plus the view `/__marker__/`, which answers the marker READ FROM THE MARKER ROW of
+the schema the request was served in).
 
 `--connections` HTTP/1.1 connections at once (default: one per tenant; each carries `--per-connection` requests,
 then a new one is opened) send requests for `--seconds`, request n for tenant n mod N, so every tenant is in flight
-all the time and consecutive requests on one connection, and on one database connection, are for different tenants.
+all the time and consecutive requests on one connection, and on one database connection (50 tenants share 16
+slots), are for different tenants.
 Requests address the tenants the project's way: `Host: lcheck-00001.<TENANCY_BASE_DOMAIN>` in domain routing,
 `Host: <TENANCY_BASE_DOMAIN>` and `/<TENANCY_PATH_PREFIX>/lcheck-00001/__marker__/` in path routing (the public
 tenant is created for it). It prints requests, req/s, mismatches (a 200 whose marker is not that of the tenant
@@ -82,9 +84,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="requests per HTTP connection before a new one (any worker may accept it); 0 = no limit (default 10)",
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
-    parser.add_argument(
-        "--threads", type=int, default=4, help="threads per worker, one database connection each (default 4)"
-    )
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
     parser.add_argument("--port", type=int, default=0, help="port of the server on 127.0.0.1 (default: a free one)")
     args = parser.parse_args(argv)
     if not 1 <= args.tenants <= 99_999:

@@ -373,8 +373,9 @@ def server_environment(database_url: str, *, application_name: str) -> dict[str,
 class WebServer:
     """gunicorn serving `config.wsgi:application` with the load check's settings on 127.0.0.1:`port`.
 
-    gthread workers when `threads` > 1 (keep-alive connections, one database connection per thread), sync
-    workers otherwise. Output goes to `log`. Use as a context manager, or call start() and stop().
+    gthread workers when `threads` > 1 (keep-alive connections), sync workers otherwise; requests run on each
+    process's TENANCY_CONNECTION_SLOTS database connections (tenancy.routing.ConnectionSlots), or on their
+    thread's own while their slot is busy. Output goes to `log`. Use as a context manager, or call start() and stop().
     """
 
     port: int

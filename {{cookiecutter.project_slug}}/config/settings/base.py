@@ -177,6 +177,10 @@ TENANCY_ROUTING_CACHE_SIZE = 10_000
 # A database connection that served this many distinct tenant schemas is closed after the request or
 # task, bounding the catalog cache a PostgreSQL backend keeps per schema (0: never).
 TENANCY_CONNECTION_MAX_SCHEMAS = env.int("TENANCY_CONNECTION_MAX_SCHEMAS", default=200)
+# Database connections per server process that requests borrow by host (tenancy/routing.py, ConnectionSlots),
+# so each connection stays warm for its share of the tenants; 0: each server thread uses its own connection.
+# Off here (development, tests: a test's transaction lives on the thread's own connection); on in production.
+TENANCY_CONNECTION_SLOTS = env.int("TENANCY_CONNECTION_SLOTS", default=0)
 # A connection pooler between Django and PostgreSQL: "" (none), "session" or "transaction" (PgBouncer's
 # pool_mode). Transaction mode is refused by a system check unless the pooler restores each client's
 # search_path (docs/deployment.md, "Connection poolers").

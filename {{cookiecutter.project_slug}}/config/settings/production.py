@@ -16,6 +16,8 @@ ALLOWED_HOSTS = [TENANCY_BASE_DOMAIN, f".{TENANCY_BASE_DOMAIN}", *env.list("DJAN
 
 DATABASES = database_settings(env("DATABASE_URL"))
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# 16 connections per server process, each warm for about 1/16 of the hot tenants (docs/deployment.md).
+TENANCY_CONNECTION_SLOTS = env.int("TENANCY_CONNECTION_SLOTS", default=16)
 
 # HTTPS behind a proxy that sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

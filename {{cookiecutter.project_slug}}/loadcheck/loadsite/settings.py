@@ -3,7 +3,8 @@
 - ROOT_URLCONF adds the marker view (loadcheck/loadsite/urls.py) to the project's tenant URLs;
 - no HTTPS redirect (the check speaks plain HTTP) and plain static files storage (no collectstatic);
 - database connections carry application_name $LOADCHECK_APPLICATION_NAME and live for CONN_MAX_AGE=600 s:
-  every worker thread keeps one connection across tenants for the whole run.
+  each worker process keeps its TENANCY_CONNECTION_SLOTS connections (production: 16, each serving the tenants
+  whose hosts hash to it) across tenants for the whole run.
 
 The routing middleware is the project's, as in production. Required environment, as for production:
 DJANGO_SECRET_KEY, DATABASE_URL{% if cookiecutter.use_celery == "y" %}, REDIS_URL{% endif %}.

@@ -28,7 +28,7 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
 from .domain import Access, TenantReadOnly, TenantSuspended
-from .routing import connection_schema_visited, directory
+from .routing import connection_schema_visited, connection_slots, directory
 
 HEALTH_PATH = "/healthz"
 # Seconds a client should wait before retrying a tenant that is still provisioning.
@@ -60,6 +60,11 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
     - **No leaks between requests:** after every request, whether it succeeded or failed mid-transaction, the
       connection is back in the public schema. A connection that served more than
       TENANCY_CONNECTION_MAX_SCHEMAS distinct schemas is closed (tenancy.routing.connection_schema_visited).
+    - **Warm connections:** with TENANCY_CONNECTION_SLOTS = N > 0 (production default 16), a request runs on one
+      of the process's N slot connections, chosen by its host (affinity_key), so each connection serves about
+      1/N of the tenants and keeps their catalog entries warm (tenancy.routing.ConnectionSlots); while another
+      request holds that slot, it runs on the thread's own connection, which is `django.db.connection` again
+      after every request.
     - **Health:** `/healthz` answers on any Host (load balancers probe by IP address) before host validation,
       with 200 when the database answers `SELECT 1` and 503 otherwise{% if cookiecutter.use_celery == "y" %}; it also names Redis "ok" or "down",
       which never changes the status (pages work without Redis){% endif %}.
@@ -86,13 +91,18 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         script_prefix = get_script_prefix()  # the deployment's (WSGI SCRIPT_NAME), restored for the next request
+        lease = connection_slots.lease(affinity_key(request))  # None unless TENANCY_CONNECTION_SLOTS > 0
         try:
             return super().__call__(request)
         finally:
             set_script_prefix(script_prefix)
-            schema = connection.schema_name  # type: ignore[attr-defined]  # django-tenants' backend
-            connection.set_schema_to_public()  # type: ignore[attr-defined]  # lazy: no SQL until the next query
-            connection_schema_visited(connection, schema)
+            try:
+                schema = connection.schema_name  # type: ignore[attr-defined]  # django-tenants' backend
+                connection.set_schema_to_public()  # type: ignore[attr-defined]  # lazy: no SQL until the next query
+                connection_schema_visited(connection, schema)
+            finally:
+                if lease is not None:
+                    lease.release()
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         if request.path == HEALTH_PATH:
@@ -136,6 +146,19 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         body = render_to_string("404.html", {"hostname": hostname}, request=None)
         return HttpResponseNotFound(body)
+
+
+def affinity_key(request: HttpRequest) -> str:
+    """The key a request's database connection slot is chosen by (tenancy.routing.ConnectionSlots): the Host
+    header as sent, lowercased and without its port, plus `/<slug>` for a path-routed request. No validation
+    (process_request does it); requests for one tenant share a key, so they share a warm connection."""
+    host = str(request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME") or "").lower()
+    host = host.rpartition(":")[0] if host.rpartition(":")[2].isdigit() else host
+    if settings.TENANCY_ROUTING == "path":
+        path_slug = tenant_path_split(request.path_info)
+        if path_slug is not None:
+            return f"{host}/{path_slug[0].lower()}"
+    return host
 
 
 def tenant_path_split(path_info: str) -> tuple[str, str] | None:

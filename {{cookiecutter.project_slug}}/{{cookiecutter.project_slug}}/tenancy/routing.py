@@ -22,6 +22,15 @@ tenants grows by hundreds of megabytes (measured on PostgreSQL 15: 258 MB after 
 1.46 GB after 10,000). `connection_schema_visited` counts the distinct schemas each database connection
 served and closes it after settings.TENANCY_CONNECTION_MAX_SCHEMAS; Django opens a fresh one on the next
 query.
+
+**Connection slots.** A backend's first query in a schema it has not met yet costs about three times a warm
+one (catalog entries are read for every table and index the query plans over). With one connection per
+server thread, every thread meets every hot tenant: 8 threads over 2,000 hot hosts meet 16,000 schemas, and
+once a thread's connection passes TENANCY_CONNECTION_MAX_SCHEMAS it is closed and starts meeting them again.
+With settings.TENANCY_CONNECTION_SLOTS = N (> 0), each server process keeps N database connections for
+requests and serves a host on the slot its name hashes to (ConnectionSlots), so each connection meets about
+1/N of the hot hosts and stays warm for them; while another request holds that slot, the request runs on the
+thread's own connection once it has waited SLOT_WAIT_SECONDS for it.
 """
 
 from __future__ import annotations
@@ -29,12 +38,14 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models.signals import post_delete, post_save
 from django_tenants.utils import get_public_schema_name
 
@@ -45,6 +56,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 NO_VERSION = -1  # the version row is missing: every request looks its host up
+# Seconds a request waits for its host's connection slot while another request holds it (ConnectionSlots.lease)
+# before it runs on its thread's own connection: a few typical requests' time (a routed page takes 1-5 ms).
+SLOT_WAIT_SECONDS = 0.02
 
 
 @dataclass
@@ -352,3 +366,124 @@ def connection_schema_visited(connection: Any, schema_name: str) -> bool:
     connection.close()
     connection._tenancy_raw_id = None
     return True
+
+
+class ConnectionSlots:
+    """Per process: settings.TENANCY_CONNECTION_SLOTS database connections (django-tenants' wrappers of the
+    default database) that requests borrow by affinity key, a host name or `<host>/<slug>` in path routing.
+
+    `lease(key)` installs the connection of the key's slot, crc32(key) mod N, as the calling thread's default
+    connection (`django.db.connection`) for one request and returns a SlotLease, whose `release()` puts the
+    thread's own connection back. While another request holds that slot it waits, up to SLOT_WAIT_SECONDS;
+    then, or when slots are off (0), it returns None and the request runs on the thread's own connection, as
+    without slots. Each slot connection thus only ever serves its own keys' schemas, and a slow request
+    delays the requests of its slot's other hosts by at most SLOT_WAIT_SECONDS (a sync worker, one request
+    at a time, never waits). A slot connection is opened on first use and,
+    like a thread's own, closed when a request starts or ends past CONN_MAX_AGE seconds, after an error that
+    left it unusable, or after TENANCY_CONNECTION_MAX_SCHEMAS schemas (the middleware's
+    connection_schema_visited); its next query opens it again.
+
+    Thread-safe; one request holds a slot at a time. Sizing: up to N + T connections per server process to
+    PostgreSQL (slots open only when keys reach them), each slot meeting about 1/N of the hot tenants, so hot
+    tenants up to N x TENANCY_CONNECTION_MAX_SCHEMAS per process stay warm (docs/concepts.md).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)  # notified whenever a slot is given back
+        self._connections: list[Any] = []
+        self._busy: list[bool] = []
+
+    def lease(self, key: str) -> SlotLease | None:
+        """Borrow the slot of `key` (any str) for the calling thread, waiting up to SLOT_WAIT_SECONDS while
+        another request holds it; None when slots are off or the slot stayed busy. Pair every lease with
+        `release()` (try/finally)."""
+        size = int(settings.TENANCY_CONNECTION_SLOTS)
+        if size <= 0:
+            return None
+        index = zlib.crc32(key.encode("utf-8", "surrogatepass")) % size
+        with self._freed:
+            if len(self._busy) != size:  # first use, or the setting changed (tests): resize
+                self._resize(size)
+            deadline = time.monotonic() + SLOT_WAIT_SECONDS
+            while self._busy[index]:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._freed.wait(remaining)
+                if index >= len(self._busy):  # resized meanwhile (tests)
+                    return None
+            self._busy[index] = True
+            slot = self._connections[index]
+            if slot is None:
+                slot = connections.create_connection(DEFAULT_DB_ALIAS)
+                slot.inc_thread_sharing()  # used by whichever server thread leases it, one at a time
+                self._connections[index] = slot
+        own = next((c for c in connections.all(initialized_only=True) if c.alias == DEFAULT_DB_ALIAS), None)
+        connections[DEFAULT_DB_ALIAS] = slot
+        lease = SlotLease(self, index, slot, own)
+        try:
+            # What Django's close_old_connections does for a thread's own connection when a request starts: a
+            # slot idle past CONN_MAX_AGE, or broken, is closed here and opened afresh by the first query.
+            slot.close_if_unusable_or_obsolete()
+        except BaseException:
+            lease.release()
+            raise
+        return lease
+
+    def _resize(self, size: int) -> None:
+        # Called with the lock held. Slots beyond the new size are closed unless leased (then dropped).
+        for index in range(size, len(self._connections)):
+            slot = self._connections[index]
+            if slot is not None and not self._busy[index]:
+                slot.close()
+        kept = min(size, len(self._connections))
+        self._connections = self._connections[:kept] + [None] * (size - kept)
+        self._busy = self._busy[:kept] + [False] * (size - kept)
+
+    def _give_back(self, index: int, slot: Any) -> None:
+        with self._freed:
+            kept = index < len(self._connections) and self._connections[index] is slot
+            if kept:
+                self._busy[index] = False
+                self._freed.notify_all()
+        if not kept:  # dropped by a resize while leased
+            slot.close()
+
+    def close_all(self) -> None:
+        """Close every slot connection no request holds (they open again on their next lease)."""
+        with self._lock:
+            for slot, busy in zip(self._connections, self._busy, strict=True):
+                if slot is not None and not busy:
+                    slot.close()
+
+    def slot_of(self, key: str) -> int | None:
+        """The slot index `key` hashes to (its first choice), None when slots are off."""
+        size = int(settings.TENANCY_CONNECTION_SLOTS)
+        return zlib.crc32(key.encode("utf-8", "surrogatepass")) % size if size > 0 else None
+
+
+@dataclass
+class SlotLease:
+    """A slot connection lent to one thread for one request (ConnectionSlots.lease)."""
+
+    slots: ConnectionSlots
+    index: int
+    connection: Any
+    own: Any  # the thread's own default connection before the lease, None when it had none yet
+
+    def release(self) -> None:
+        """Close the slot connection if unusable or past CONN_MAX_AGE (what Django's close_old_connections does
+        for a thread's own at the end of a request), put the thread's own connection back as its default,
+        and free the slot."""
+        try:
+            self.connection.close_if_unusable_or_obsolete()
+        finally:
+            if self.own is not None:
+                connections[DEFAULT_DB_ALIAS] = self.own
+            else:
+                del connections[DEFAULT_DB_ALIAS]
+            self.slots._give_back(self.index, self.connection)
+
+
+connection_slots = ConnectionSlots()
