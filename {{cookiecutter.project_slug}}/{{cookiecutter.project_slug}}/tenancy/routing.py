@@ -378,10 +378,10 @@ class ConnectionSlots:
     then, or when slots are off (0), it returns None and the request runs on the thread's own connection, as
     without slots. Each slot connection thus only ever serves its own keys' schemas, and a slow request
     delays the requests of its slot's other hosts by at most SLOT_WAIT_SECONDS (a sync worker, one request
-    at a time, never waits). A slot connection is opened on first use and,
-    like a thread's own, closed when a request starts or ends past CONN_MAX_AGE seconds, after an error that
-    left it unusable, or after TENANCY_CONNECTION_MAX_SCHEMAS schemas (the middleware's
-    connection_schema_visited); its next query opens it again.
+    at a time, never waits). A slot connection is opened on first use and, like a thread's own, closed when a
+    request starts or ends past CONN_MAX_AGE seconds, after an error that left it unusable, or after
+    TENANCY_CONNECTION_MAX_SCHEMAS schemas (the middleware's connection_schema_visited); its next query opens
+    it again.
 
     Thread-safe; one request holds a slot at a time. Sizing: up to N + T connections per server process to
     PostgreSQL (slots open only when keys reach them), each slot meeting about 1/N of the hot tenants, so hot
@@ -458,7 +458,7 @@ class ConnectionSlots:
                     slot.close()
 
     def slot_of(self, key: str) -> int | None:
-        """The slot index `key` hashes to (its first choice), None when slots are off."""
+        """The index of the slot `key` hashes to (the only one it is served on), None when slots are off."""
         size = int(settings.TENANCY_CONNECTION_SLOTS)
         return zlib.crc32(key.encode("utf-8", "surrogatepass")) % size if size > 0 else None
 
