@@ -91,7 +91,8 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         script_prefix = get_script_prefix()  # the deployment's (WSGI SCRIPT_NAME), restored for the next request
-        lease = connection_slots.lease(affinity_key(request))  # None unless TENANCY_CONNECTION_SLOTS > 0
+        # A slot connection for the request's host (TENANCY_CONNECTION_SLOTS > 0), else the thread's own.
+        lease = connection_slots.lease(affinity_key(request)) if settings.TENANCY_CONNECTION_SLOTS else None
         try:
             return super().__call__(request)
         finally:
