@@ -139,7 +139,10 @@ def signed_webhook(base_url: str, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def fill_product(page: Any, name: str, sku: str) -> None:
-    page.fill("input[name=name]", name)
+    try:
+        page.fill("input[name=name]", name)
+    except Exception as exc:  # a page without the form: say which page it was (a rare failure in CI, 2026-12-07)
+        raise AssertionError(f"no product form at {page.url}:\n{page.locator('body').inner_text()[:2000]}") from exc
     page.fill("input[name=sku]", sku)
     page.fill("input[name=price]", "12.00")
     page.fill("input[name=stock]", "3")
