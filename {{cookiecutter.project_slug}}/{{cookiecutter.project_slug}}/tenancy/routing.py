@@ -401,7 +401,7 @@ class ConnectionSlots:
         size = int(settings.TENANCY_CONNECTION_SLOTS)
         if size <= 0:
             return None
-        index = zlib.crc32(key.encode("utf-8", "surrogatepass")) % size
+        index = _slot_index(key, size)
         with self._freed:
             if len(self._busy) != size:  # first use, or the setting changed (tests): resize
                 self._resize(size)
@@ -460,7 +460,12 @@ class ConnectionSlots:
     def slot_of(self, key: str) -> int | None:
         """The index of the slot `key` hashes to (the only one it is served on), None when slots are off."""
         size = int(settings.TENANCY_CONNECTION_SLOTS)
-        return zlib.crc32(key.encode("utf-8", "surrogatepass")) % size if size > 0 else None
+        return _slot_index(key, size) if size > 0 else None
+
+
+def _slot_index(key: str, size: int) -> int:
+    # The one rule that maps an affinity key to its slot, for lease and slot_of alike.
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % size
 
 
 @dataclass
